@@ -1,0 +1,178 @@
+"""Typed analysis configuration, loaded from TOML and validated on load.
+
+Every default is documented where it is defined, with its source. A TOML file holds
+any subset of the sections below; unknown sections or keys are rejected with an
+:class:`~analysis.errors.InputError` naming the file and the key.
+
+.. code-block:: toml
+
+    [ivt]                       # Olsen (2012); Tobii Pro Lab "Tobii I-VT (Fixation)" preset
+    velocity_threshold_deg_s = 30.0
+    [idt]
+    dispersion_deg = 1.0
+    [quality]
+    min_trial_valid_fraction = 0.5
+    [report]
+    seed = 20250925
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import InputError
+
+
+@dataclass(frozen=True)
+class IVTConfig:
+    """Parameters of the Tobii I-VT fixation filter.
+
+    Defaults are Tobii Pro Lab's "Tobii I-VT (Fixation)" preset, as documented in
+    Olsen, A. (2012). *The Tobii I-VT Fixation Filter: Algorithm description*.
+    Tobii Technology, and the Tobii Pro Lab User Manual (section "Gaze filters").
+    """
+
+    gap_fill: bool = True                 # step 1, Olsen (2012) sec. 2.1: on
+    max_gap_ms: float = 75.0              # step 1: "max gap length" 75 ms
+    eye_selection: str = "average"        # step 2, sec. 2.2: left | right | average | strict_average
+    noise_reduction: str = "none"         # step 3, sec. 2.3: none | median | average (preset: off)
+    noise_window_samples: int = 3         # step 3: window size in samples (Pro Lab default 3)
+    velocity_window_ms: float = 20.0      # step 4, sec. 2.4: window length 20 ms
+    velocity_threshold_deg_s: float = 30.0  # step 5, sec. 2.5: 30 deg/s
+    merge: bool = True                    # step 6, sec. 2.6: merge adjacent fixations on
+    merge_max_gap_ms: float = 75.0        # step 6: max time between fixations 75 ms
+    merge_max_angle_deg: float = 0.5      # step 6: max angle between fixations 0.5 deg
+    discard_short: bool = True            # step 7, sec. 2.7: discard short fixations on
+    min_fixation_ms: float = 60.0         # step 7: minimum fixation duration 60 ms
+
+
+@dataclass(frozen=True)
+class IDTConfig:
+    """Parameters of the dispersion-threshold (I-DT) identification.
+
+    Salvucci, D. D., & Goldberg, J. H. (2000). Identifying fixations and saccades in
+    eye-tracking protocols. ETRA '00, 71-78 (sec. 3.2, I-DT). Defaults: dispersion
+    threshold 1.0 deg, minimum duration 100 ms (the values the paper recommends).
+    """
+
+    dispersion_deg: float = 1.0
+    min_duration_ms: float = 100.0
+    eye_selection: str = "average"
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Exclusion thresholds for data quality (see docs/data-quality.md for sources).
+
+    A trial is excluded when fewer than ``min_trial_valid_fraction`` of its samples are
+    valid; a participant is excluded when their overall valid fraction is below
+    ``min_participant_valid_fraction``, their validation accuracy is worse than
+    ``max_accuracy_deg`` or their precision worse than ``max_precision_deg``, or when
+    more than ``max_excluded_trials_fraction`` of their trials are excluded.
+    """
+
+    min_trial_valid_fraction: float = 0.5
+    min_participant_valid_fraction: float = 0.7
+    max_accuracy_deg: float = 1.0
+    max_precision_deg: float = 0.5
+    max_excluded_trials_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Options of ``python -m analysis.report``."""
+
+    algorithm: str = "ivt"          # ivt | idt
+    seed: int = 20250925            # bootstrap / any resampling; paper publication date
+    alpha: float = 0.05
+    power: float = 0.80             # sensitivity analysis
+    jobs: int = 0                   # worker processes; 0 = all cores
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    ivt: IVTConfig = field(default_factory=IVTConfig)
+    idt: IDTConfig = field(default_factory=IDTConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"ivt": IVTConfig, "idt": IDTConfig, "quality": QualityConfig, "report": ReportConfig}
+
+
+def _build(section: str, cls: type, values: Any, path: Path) -> Any:
+    if not isinstance(values, dict):
+        raise InputError(f"[{section}] must be a table", file=path, column=section,
+                         expected=f"a [{section}] table", fix=f"write the keys under a [{section}] header")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InputError(f"unknown key {key!r} in [{section}]", file=path, column=f"{section}.{key}",
+                             expected="one of " + ", ".join(sorted(known)), fix="remove or rename the key")
+        default = getattr(cls(), key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise InputError(f"{section}.{key} has the wrong type ({type(value).__name__})", file=path,
+                             column=f"{section}.{key}", expected=f"a {type(default).__name__} like {default!r}",
+                             fix="correct the value")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None) -> AnalysisConfig:
+    """Load and validate an analysis TOML file; ``None`` gives the documented defaults."""
+    if path is None:
+        return AnalysisConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("configuration file not found", file=path, fix="give the path of an existing .toml file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=path, fix="correct the TOML syntax") from None
+    kwargs = {}
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise InputError(f"unknown section [{section}]", file=path, column=section,
+                             expected="one of " + ", ".join(f"[{s}]" for s in _SECTIONS),
+                             fix="remove or rename the section")
+        kwargs[section] = _build(section, _SECTIONS[section], values, path)
+    cfg = AnalysisConfig(**kwargs)
+    _check_values(cfg, path)
+    return cfg
+
+
+def _check_values(cfg: AnalysisConfig, path: Path) -> None:
+    choices = {
+        ("ivt", "eye_selection"): {"left", "right", "average", "strict_average"},
+        ("ivt", "noise_reduction"): {"none", "median", "average"},
+        ("idt", "eye_selection"): {"left", "right", "average", "strict_average"},
+        ("report", "algorithm"): {"ivt", "idt"},
+    }
+    for (section, key), allowed in choices.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise InputError(f"{section}.{key} = {value!r} is not allowed", file=path, column=f"{section}.{key}",
+                             expected="one of " + ", ".join(sorted(allowed)), fix="pick one of the allowed values")
+    positive = [("ivt", "max_gap_ms"), ("ivt", "velocity_window_ms"), ("ivt", "velocity_threshold_deg_s"),
+                ("ivt", "noise_window_samples"), ("idt", "dispersion_deg"), ("idt", "min_duration_ms")]
+    for section, key in positive:
+        if getattr(getattr(cfg, section), key) <= 0:
+            raise InputError(f"{section}.{key} must be positive", file=path, column=f"{section}.{key}",
+                             expected="a number > 0", fix="use a positive value")
