@@ -1,0 +1,1 @@
+"""Eye trackers: the common interface (base), Tobii via TittaPy, simulated, mouse."""
