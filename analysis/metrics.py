@@ -1,0 +1,514 @@
+"""Per-trial AOI metrics (Tobii Pro Lab interval-based metric definitions).
+
+For each trial (one stimulus presentation, interval ``[onset_s, offset_s]`` on the
+tracker clock) and its AOI (by default the stimulus image's on-screen rectangle,
+:mod:`analysis.aoi`), the metrics below are computed from the fixations of
+:func:`analysis.fixations.detect_fixations`. Definitions follow the Tobii Pro Lab User
+Manual, chapter "Metrics" (interval/AOI-based eye-tracking metrics; paraphrased, see
+``docs/metrics.md`` for the full text and the reasoning):
+
+``total_fixation_s``
+    "Total duration of fixations": sum of the durations of all fixations inside the AOI
+    during the interval. The paper's Table 4 "Fixation time (s)" (Wei Pu, 2025).
+``fixation_count``
+    "Number of fixations": fixations inside the AOI during the interval. The paper's
+    Table 4 "Number of watch".
+``time_to_first_fixation_s``
+    "Time to first fixation": from the start of the interval to the start of the first
+    fixation inside the AOI; n/a (NaN) when the AOI was not fixated.
+``first_fixation_duration_s``
+    "Duration of first fixation": duration of that first fixation; n/a when none.
+``visit_count``
+    "Number of visits": a visit runs from the start of the first fixation inside the
+    AOI to the end of the last fixation inside the AOI before a fixation outside it
+    (or the end of the interval). Gaps without fixations (saccades, blinks, lost data)
+    do not end a visit; only a fixation outside the AOI does.
+``total_visit_duration_s``
+    "Total duration of visits": sum of the visit durations (end of the visit's last
+    fixation minus start of its first fixation, so saccades inside the AOI count).
+
+A fixation is *inside* the AOI when its position (``x_px``, ``y_px``, the mean gaze
+point of its samples, Olsen 2012, sec. 2.6) is inside the AOI.
+
+**Fixations straddling the interval boundary.** Tobii Pro Lab computes interval-based
+metrics from the part of each event that lies inside the interval (Tobii Pro Lab User
+Manual, "Metrics": events are cropped at the start and end of the interval/TOI). We
+do the same: a fixation that overlaps the interval by more than zero seconds is
+*clipped* to ``[max(onset, interval start), min(offset, interval end)]``; it counts once
+in ``fixation_count``, contributes only its clipped duration to the durations, and
+a fixation already in progress at the interval start gives
+``time_to_first_fixation_s = 0``. Its position (hence ``in_aoi``) is that of the whole
+fixation. Fixations touching the interval only at an end point (zero overlap) are not
+counted.
+
+All computations are vectorised over fixations (numpy ``searchsorted``/``bincount``);
+there is no Python loop over samples or fixations.
+
+CLI (batch processing of a whole dataset, see :mod:`analysis.batch`)::
+
+    python -m analysis.metrics --data data/raw --out data/derivatives [--config analysis.toml]
+           [--jobs N] [--aois AOIS.tsv] [--algorithm ivt|idt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.aoi import PolygonAOI, points_in_polygon, points_in_rect
+
+log = logging.getLogger(__name__)
+
+#: The AOI metrics, in output order (docs/metrics.md).
+METRIC_COLUMNS: tuple[str, ...] = (
+    "total_fixation_s",
+    "fixation_count",
+    "time_to_first_fixation_s",
+    "first_fixation_duration_s",
+    "visit_count",
+    "total_visit_duration_s",
+)
+
+#: Per-trial data-quality columns, taken from :func:`analysis.quality.trial_quality`.
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "valid_fraction",
+    "valid_fraction_left",
+    "valid_fraction_right",
+    "longest_gap_s",
+    "precision_rms_deg",
+    "n_samples",
+    "trial_duration_s",
+)
+
+#: Identifying columns of a trial row.
+ID_COLUMNS: tuple[str, ...] = ("participant", "session", "trial", "stimulus_id", "artwork", "category", "method")
+
+#: Columns of ``trial_metrics.tsv`` (docs/formats.md section 4), in order.
+TRIAL_METRICS_COLUMNS: tuple[str, ...] = (
+    *ID_COLUMNS,
+    "total_fixation_s",
+    "fixation_count",
+    "time_to_first_fixation_s",
+    "first_fixation_duration_s",
+    "visit_count",
+    "total_visit_duration_s",
+    "valid_fraction",
+    "valid_fraction_left",
+    "valid_fraction_right",
+    "longest_gap_s",
+    "precision_rms_deg",
+    "n_samples",
+    "trial_duration_s",
+    "excluded",
+    "exclusion_reason",
+)
+
+#: Columns of ``aoi_metrics.tsv`` (polygon AOIs; one row per participant x trial x AOI).
+AOI_METRICS_COLUMNS: tuple[str, ...] = (*ID_COLUMNS, "aoi_name", *METRIC_COLUMNS)
+
+#: Columns of a per-recording fixation table (``fixations/sub-XX_ses-N_fixations.tsv``).
+FIXATION_COLUMNS: tuple[str, ...] = (
+    "onset_s", "offset_s", "duration_s", "x_px", "y_px", "n_samples", "trial", "stimulus_id", "in_aoi",
+)
+
+_FIX_REQUIRED = ("onset_s", "offset_s", "x_px", "y_px")
+_TRIAL_REQUIRED = ("trial", "stimulus_id", "onset_s", "offset_s", "aoi_left", "aoi_top", "aoi_right", "aoi_bottom")
+
+
+def _check_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lack columns {missing}")
+
+
+def _sorted_fixations(fixations: pd.DataFrame) -> pd.DataFrame:
+    _check_columns(fixations, _FIX_REQUIRED, "fixations")
+    on = fixations["onset_s"].to_numpy(dtype=np.float64)
+    if len(on) > 1 and np.any(np.diff(on) < 0):
+        fixations = fixations.sort_values("onset_s", kind="stable")
+    return fixations.reset_index(drop=True)
+
+
+def overlapping_pairs(trials: pd.DataFrame, fixations: pd.DataFrame) -> pd.DataFrame:
+    """All (trial, fixation) pairs whose time intervals overlap, clipped to the trial.
+
+    Parameters
+    ----------
+    trials : DataFrame
+        Trial table (``analysis.recording.TRIAL_COLUMNS``); intervals
+        ``[onset_s, offset_s]``. Trials with a NaN onset/offset get no pairs.
+    fixations : DataFrame
+        Fixations with ``onset_s``, ``offset_s``, ``x_px``, ``y_px``, sorted by onset
+        (see :func:`_sorted_fixations`).
+
+    Returns
+    -------
+    DataFrame
+        One row per overlapping pair, ordered by trial row then fixation onset:
+        ``trial_row`` (position in ``trials``), ``fix_row`` (position in
+        ``fixations``), ``on`` / ``off`` (fixation clipped to the trial interval, s),
+        ``overlap_s`` (``off - on``, > 0), ``in_aoi`` (fixation position inside the
+        trial's rectangle AOI).
+    """
+    f_on = fixations["onset_s"].to_numpy(dtype=np.float64)
+    f_off = fixations["offset_s"].to_numpy(dtype=np.float64)
+    t_on = trials["onset_s"].to_numpy(dtype=np.float64)
+    t_off = trials["offset_s"].to_numpy(dtype=np.float64)
+    ok = np.isfinite(t_on) & np.isfinite(t_off) & (t_off > t_on)
+    # running maximum of offsets is monotone even if fixations overlapped each other
+    off_max = np.maximum.accumulate(f_off) if len(f_off) else f_off
+    first = np.searchsorted(off_max, np.where(ok, t_on, np.inf), side="right")
+    last = np.searchsorted(f_on, np.where(ok, t_off, -np.inf), side="left")
+    counts = np.maximum(last - first, 0)
+    trial_row = np.repeat(np.arange(len(trials)), counts)
+    # fixation index: first[t] + 0..counts[t]-1, built without a loop
+    starts = np.repeat(first - np.cumsum(counts) + counts, counts)
+    fix_row = starts + np.arange(counts.sum())
+    on = np.maximum(f_on[fix_row], t_on[trial_row])
+    off = np.minimum(f_off[fix_row], t_off[trial_row])
+    keep = off > on
+    trial_row, fix_row, on, off = trial_row[keep], fix_row[keep], on[keep], off[keep]
+    x = fixations["x_px"].to_numpy(dtype=np.float64)[fix_row]
+    y = fixations["y_px"].to_numpy(dtype=np.float64)[fix_row]
+    rect = {k: trials[k].to_numpy(dtype=np.float64)[trial_row] for k in ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom")}
+    in_aoi = points_in_rect(x, y, rect["aoi_left"], rect["aoi_top"], rect["aoi_right"], rect["aoi_bottom"])
+    return pd.DataFrame({"trial_row": trial_row, "fix_row": fix_row, "on": on, "off": off,
+                         "overlap_s": off - on, "in_aoi": in_aoi})
+
+
+def interval_metrics(group: np.ndarray, n_groups: int, on: np.ndarray, off: np.ndarray,
+                     interval_start: np.ndarray, hit: np.ndarray) -> dict[str, np.ndarray]:
+    """Tobii Pro Lab interval metrics for many intervals at once (vectorised kernel).
+
+    Parameters
+    ----------
+    group : ndarray of int, shape (n,)
+        Interval index (0..n_groups-1) of each fixation, non-decreasing; within a
+        group the fixations are in time order.
+    n_groups : int
+        Number of intervals.
+    on, off : ndarray, shape (n,)
+        Fixation start and end, already clipped to the interval (s).
+    interval_start : ndarray, shape (n_groups,)
+        Start of each interval (s).
+    hit : ndarray of bool, shape (n,)
+        Whether each fixation is inside the AOI.
+
+    Returns
+    -------
+    dict of ndarray, shape (n_groups,)
+        :data:`METRIC_COLUMNS`; counts are int64 (0 when no hit), durations float
+        (0.0 when no hit), ``time_to_first_fixation_s`` and
+        ``first_fixation_duration_s`` NaN when the AOI was not fixated.
+    """
+    group = np.asarray(group, dtype=np.int64)
+    hit = np.asarray(hit, dtype=bool)
+    dur = off - on
+    g_hit = group[hit]
+    fixation_count = np.bincount(g_hit, minlength=n_groups).astype(np.int64)
+    total_fixation = np.bincount(g_hit, weights=dur[hit], minlength=n_groups)
+
+    ttff = np.full(n_groups, np.nan)
+    ffd = np.full(n_groups, np.nan)
+    hit_idx = np.flatnonzero(hit)
+    if len(hit_idx):
+        is_first = np.r_[True, g_hit[1:] != g_hit[:-1]]
+        first_idx = hit_idx[is_first]
+        first_g = g_hit[is_first]
+        ttff[first_g] = on[first_idx] - np.asarray(interval_start, dtype=np.float64)[first_g]
+        ffd[first_g] = dur[first_idx]
+
+    # visits: maximal runs of consecutive in-AOI fixations within one interval
+    same_prev = np.r_[False, group[1:] == group[:-1]]
+    same_next = np.r_[group[1:] == group[:-1], False]
+    prev_hit = np.r_[False, hit[:-1]] & same_prev
+    next_hit = np.r_[hit[1:], False] & same_next
+    v_start = np.flatnonzero(hit & ~prev_hit)
+    v_end = np.flatnonzero(hit & ~next_hit)
+    visit_dur = off[v_end] - on[v_start]
+    visit_count = np.bincount(group[v_start], minlength=n_groups).astype(np.int64)
+    total_visit = np.bincount(group[v_start], weights=visit_dur, minlength=n_groups)
+    return {
+        "total_fixation_s": total_fixation,
+        "fixation_count": fixation_count,
+        "time_to_first_fixation_s": ttff,
+        "first_fixation_duration_s": ffd,
+        "visit_count": visit_count,
+        "total_visit_duration_s": total_visit,
+    }
+
+
+def _id_frame(trials: pd.DataFrame, participant: str | None, session: str | None) -> pd.DataFrame:
+    n = len(trials)
+
+    def text(col: str) -> pd.Series:
+        if col not in trials.columns:
+            return pd.Series([None] * n, dtype="str")
+        return trials[col].reset_index(drop=True).astype("str").where(trials[col].reset_index(drop=True).notna())
+
+    return pd.DataFrame({
+        "participant": pd.Series([participant] * n, dtype="str"),
+        "session": pd.Series([session] * n, dtype="str"),
+        "trial": trials["trial"].to_numpy(dtype=np.int64),
+        "stimulus_id": text("stimulus_id"),
+        "artwork": text("artwork"),
+        "category": text("category"),
+        "method": text("method"),
+    })
+
+
+def trial_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, *, quality: pd.DataFrame | None = None,
+                  participant: str | None = None, session: str | None = None) -> pd.DataFrame:
+    """Per-trial metrics of the stimulus (rectangle) AOI, as ``trial_metrics.tsv`` rows.
+
+    Parameters
+    ----------
+    trials : DataFrame
+        Trial table of one recording (``analysis.recording.TRIAL_COLUMNS``); the AOI
+        is each row's ``aoi_left/top/right/bottom`` rectangle (px).
+    fixations : DataFrame
+        Fixations of the same recording (``FixationResult.fixations``: ``onset_s``,
+        ``offset_s``, ``x_px``, ``y_px``, ... on the same clock as ``trials``).
+    quality : DataFrame, optional
+        :func:`analysis.quality.trial_quality` of the recording; its
+        :data:`QUALITY_COLUMNS` are joined on ``trial``. Without it they are n/a.
+    participant, session : str, optional
+        Identifiers written into every row (e.g. ``"sub-07"``, ``"ses-1"``).
+
+    Returns
+    -------
+    DataFrame
+        Exactly :data:`TRIAL_METRICS_COLUMNS`, one row per trial in trial-table order.
+        ``excluded`` is False and ``exclusion_reason`` n/a until
+        :func:`analysis.quality.apply_exclusions` fills them. Metric definitions and
+        the handling of fixations that straddle the interval: module docstring and
+        ``docs/metrics.md`` (Tobii Pro Lab User Manual, "Metrics").
+
+    Examples
+    --------
+    >>> trials = pd.DataFrame({"trial": [1], "stimulus_id": ["david_ours"], "onset_s": [10.0],
+    ...     "offset_s": [20.0], "aoi_left": [0.0], "aoi_top": [0.0], "aoi_right": [100.0], "aoi_bottom": [100.0]})
+    >>> fix = pd.DataFrame({"onset_s": [9.5, 11.0, 12.0], "offset_s": [10.5, 11.5, 13.0],
+    ...     "x_px": [50.0, 500.0, 50.0], "y_px": [50.0, 50.0, 50.0]})
+    >>> m = trial_metrics(trials, fix)
+    >>> [float(m.at[0, c]) for c in ("total_fixation_s", "fixation_count", "time_to_first_fixation_s", "visit_count")]
+    [1.5, 2.0, 0.0, 2.0]
+    """
+    _check_columns(trials, _TRIAL_REQUIRED, "trials")
+    trials = trials.reset_index(drop=True)
+    fixations = _sorted_fixations(fixations)
+    pairs = overlapping_pairs(trials, fixations)
+    m = interval_metrics(pairs["trial_row"].to_numpy(), len(trials), pairs["on"].to_numpy(),
+                         pairs["off"].to_numpy(), trials["onset_s"].to_numpy(dtype=np.float64),
+                         pairs["in_aoi"].to_numpy())
+    no_interval = ~(np.isfinite(trials["onset_s"].to_numpy(dtype=np.float64))
+                    & np.isfinite(trials["offset_s"].to_numpy(dtype=np.float64)))
+    out = _id_frame(trials, participant, session)
+    for col in METRIC_COLUMNS:
+        out[col] = m[col]
+    if no_interval.any():
+        log.warning("%d trial(s) of %s %s have no onset/offset; their metrics are n/a",
+                    int(no_interval.sum()), participant, session)
+        for col in METRIC_COLUMNS:
+            out[col] = out[col].astype("float64")
+            out.loc[no_interval, col] = np.nan
+        out["fixation_count"] = out["fixation_count"].astype("Int64")
+        out["visit_count"] = out["visit_count"].astype("Int64")
+    out = _join_quality(out, trials, quality)
+    out["excluded"] = False
+    out["exclusion_reason"] = pd.Series([None] * len(out), dtype="str")
+    return out[list(TRIAL_METRICS_COLUMNS)]
+
+
+def _join_quality(out: pd.DataFrame, trials: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
+    if quality is None or len(quality) == 0:
+        for col in QUALITY_COLUMNS:
+            out[col] = np.nan
+        out["n_samples"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out["trial_duration_s"] = (trials["offset_s"] - trials["onset_s"]).to_numpy(dtype=np.float64)
+        return out
+    _check_columns(quality, ("trial", *QUALITY_COLUMNS), "quality")
+    q = quality[["trial", *QUALITY_COLUMNS]].drop_duplicates("trial")
+    merged = out.merge(q, on="trial", how="left", validate="many_to_one")
+    merged["n_samples"] = merged["n_samples"].astype("Int64")
+    return merged
+
+
+def aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, aois: Sequence[PolygonAOI], *,
+                participant: str | None = None, session: str | None = None) -> pd.DataFrame:
+    """Metrics of polygon AOIs: one row per trial x polygon AOI of that trial's stimulus.
+
+    Each polygon's image-relative vertices (:func:`analysis.aoi.read_aois`) are placed
+    on the trial's on-screen rectangle; equivalently each fixation position is mapped
+    into image-relative coordinates ``((x - left) / (right - left), (y - top) /
+    (bottom - top))`` and tested with the even-odd rule. The metrics and the clipping
+    at the interval boundary are exactly those of :func:`trial_metrics`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`AOI_METRICS_COLUMNS`, ordered by trial then by AOI-file order. Trials
+        whose stimulus has no polygon get no rows.
+    """
+    _check_columns(trials, _TRIAL_REQUIRED, "trials")
+    trials = trials.reset_index(drop=True)
+    fixations = _sorted_fixations(fixations)
+    pairs = overlapping_pairs(trials, fixations)
+    ids = _id_frame(trials, participant, session)
+    if not aois or len(trials) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=ids[c].dtype if c in ids else "float64")
+                             for c in AOI_METRICS_COLUMNS})
+    tr = pairs["trial_row"].to_numpy()
+    left = trials["aoi_left"].to_numpy(dtype=np.float64)[tr]
+    top = trials["aoi_top"].to_numpy(dtype=np.float64)[tr]
+    width = trials["aoi_right"].to_numpy(dtype=np.float64)[tr] - left
+    height = trials["aoi_bottom"].to_numpy(dtype=np.float64)[tr] - top
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xr = (fixations["x_px"].to_numpy(dtype=np.float64)[pairs["fix_row"].to_numpy()] - left) / width
+        yr = (fixations["y_px"].to_numpy(dtype=np.float64)[pairs["fix_row"].to_numpy()] - top) / height
+    stim = trials["stimulus_id"].astype("str").to_numpy()
+    t_start = trials["onset_s"].to_numpy(dtype=np.float64)
+    frames = []
+    for order, aoi in enumerate(aois):  # loop over AOIs (a handful), not over samples
+        rows = np.flatnonzero(stim == aoi.stimulus_id)
+        if len(rows) == 0:
+            continue
+        hit = points_in_polygon(xr, yr, aoi.vertices) if len(xr) else np.zeros(0, dtype=bool)
+        m = interval_metrics(tr, len(trials), pairs["on"].to_numpy(), pairs["off"].to_numpy(), t_start, hit)
+        part = ids.iloc[rows].copy()
+        part["aoi_name"] = aoi.aoi_name
+        for col in METRIC_COLUMNS:
+            part[col] = m[col][rows]
+        part["_order"] = order
+        frames.append(part)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=ids[c].dtype if c in ids else "float64")
+                             for c in AOI_METRICS_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)
+    out["aoi_name"] = out["aoi_name"].astype("str")
+    out = out.sort_values(["trial", "_order"], kind="stable").reset_index(drop=True)
+    return out[list(AOI_METRICS_COLUMNS)]
+
+
+def label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame) -> pd.DataFrame:
+    """Every fixation with the trial it belongs to and whether it hit the stimulus AOI.
+
+    A fixation belongs to the trial whose interval it overlaps most (normally the only
+    one); fixations outside every trial keep ``trial``/``stimulus_id``/``in_aoi`` n/a.
+    Times are the fixation's own (not clipped), on the input clock.
+
+    Returns
+    -------
+    DataFrame
+        :data:`FIXATION_COLUMNS`, one row per fixation, in onset order.
+    """
+    _check_columns(trials, _TRIAL_REQUIRED, "trials")
+    trials = trials.reset_index(drop=True)
+    fixations = _sorted_fixations(fixations)
+    pairs = overlapping_pairs(trials, fixations)
+    # keep, per fixation, the pair with the largest overlap (earliest trial on ties)
+    best = pairs.sort_values(["fix_row", "overlap_s", "trial_row"], ascending=[True, False, True],
+                             kind="stable").drop_duplicates("fix_row")
+    n = len(fixations)
+    trial_no = pd.array([pd.NA] * n, dtype="Int64")
+    stim = pd.Series([None] * n, dtype="str")
+    in_aoi = pd.array([pd.NA] * n, dtype="boolean")
+    fr = best["fix_row"].to_numpy()
+    trow = best["trial_row"].to_numpy()
+    trial_no[fr] = trials["trial"].to_numpy(dtype=np.int64)[trow]
+    stim.iloc[fr] = trials["stimulus_id"].astype("str").to_numpy()[trow]
+    in_aoi[fr] = best["in_aoi"].to_numpy()
+    dur = (fixations["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in fixations
+           else fixations["offset_s"].to_numpy(dtype=np.float64) - fixations["onset_s"].to_numpy(dtype=np.float64))
+    n_samp = (fixations["n_samples"].astype("Int64").array if "n_samples" in fixations
+              else pd.array([pd.NA] * n, dtype="Int64"))
+    return pd.DataFrame({
+        "onset_s": fixations["onset_s"].to_numpy(dtype=np.float64),
+        "offset_s": fixations["offset_s"].to_numpy(dtype=np.float64),
+        "duration_s": dur,
+        "x_px": fixations["x_px"].to_numpy(dtype=np.float64),
+        "y_px": fixations["y_px"].to_numpy(dtype=np.float64),
+        "n_samples": n_samp,
+        "trial": trial_no,
+        "stimulus_id": stim,
+        "in_aoi": in_aoi,
+    }, columns=list(FIXATION_COLUMNS))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m analysis.metrics",
+        description="Process every session of an Eye-Tracking-BIDS dataset: read the samples, detect "
+                    "fixations, measure data quality, compute the per-trial AOI metrics (Tobii Pro Lab "
+                    "definitions, docs/metrics.md), apply the quality exclusions and write the derivatives "
+                    "(docs/derivatives.md). Exit code 0 ok, 1 failed, 2 bad input.")
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="root of the raw BIDS dataset (the folder holding dataset_description.json), e.g. data/raw")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write the derivatives into (created if missing; existing derivative files "
+                        "are overwritten), e.g. data/derivatives")
+    p.add_argument("--config", metavar="TOML", default=None,
+                   help="analysis configuration file (analysis/config.py documents every key and default); "
+                        "default: the documented defaults")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes; 0 = one per CPU core, 1 = no pool (default: [report] jobs of the "
+                        "config, itself 0 by default)")
+    p.add_argument("--aois", metavar="AOIS.tsv", default=None,
+                   help="optional polygon AOI file (columns stimulus_id, aoi_name, vertices in image-relative "
+                        "0..1 coordinates; docs/metrics.md); adds aoi_metrics.tsv. The whole-image AOI is "
+                        "always analysed")
+    p.add_argument("--algorithm", choices=("ivt", "idt"), default=None,
+                   help="fixation filter: ivt = Tobii I-VT (Olsen 2012), idt = dispersion threshold "
+                        "(Salvucci & Goldberg 2000); default: [report] algorithm of the config, itself ivt")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m analysis.metrics`` (see :func:`build_parser`)."""
+    import dataclasses
+    from pathlib import Path
+
+    from analysis.aoi import read_aois
+    from analysis.batch import process_dataset, write_derivatives
+    from analysis.config import load_config
+    from analysis.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    data = Path(args.data)
+    if not data.is_dir():
+        raise InputError("dataset folder not found", file=data, expected="the root folder of a BIDS dataset",
+                         fix="pass --data the folder that holds dataset_description.json")
+    cfg = load_config(args.config)
+    if args.algorithm is not None:
+        cfg = dataclasses.replace(cfg, report=dataclasses.replace(cfg.report, algorithm=args.algorithm))
+    if args.jobs is not None and args.jobs < 0:
+        raise InputError(f"--jobs {args.jobs} is negative", column="--jobs", expected="0 (all cores) or a positive number",
+                         fix="pass --jobs 0 or a positive integer")
+    jobs = cfg.report.jobs if args.jobs is None else args.jobs
+    aois = read_aois(args.aois) if args.aois else None
+    result = process_dataset(data, cfg, jobs=jobs, aois=aois, progress=not args.no_progress)
+    written = write_derivatives(result, Path(args.out))
+    n_trials = len(result.trial_metrics)
+    n_excl = int(result.trial_metrics["excluded"].sum()) if n_trials else 0
+    print(f"{len(result.recording_quality)} session(s), {n_trials} trial(s), {n_excl} excluded; "
+          f"wrote {len(written)} file(s) to {args.out}")
+    if n_trials == 0:
+        print("error: no trials were found in the dataset", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from analysis.errors import run_cli
+
+    sys.exit(run_cli(main))
