@@ -1,0 +1,153 @@
+"""Checkpoint files: save, load, and the generator loader used by ``stimuli_gen.generate``.
+
+A checkpoint is one ``torch.save`` file holding a dict (format version 1):
+
+``format``          "stimuli_gen.checkpoint"
+``version``         1
+``kind``            "cyclegan_asym" | "pix2pix"
+``checkpoint_id``   a short id written into the stimulus manifest (docs/formats.md sec. 1)
+``config``          the full training configuration (``Config.to_dict()``)
+``image_size``      the training crop size in pixels
+``generators``      {"G": state dict[, "F": state dict]}; G maps A -> B, F maps B -> A
+``training``        optional: discriminators, optimisers, schedulers, GradScaler, image
+                    pools, RNG states and the iteration counter (what ``--resume`` needs)
+
+Generator weights may be stored as float16 (``half=True``) to keep shipped demo files
+small; they are loaded back as float32. Nothing is unpickled beyond tensors and plain
+containers (``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from stimuli_gen.config import Config, config_from_dict
+from stimuli_gen.errors import InputError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "stimuli_gen.checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, cfg: Config, generators: dict[str, nn.Module], *,
+                    checkpoint_id: str | None = None, training: dict[str, Any] | None = None,
+                    half: bool = False) -> Path:
+    """Write a checkpoint atomically (temporary file + rename, so a crash never leaves half a file).
+
+    Parameters
+    ----------
+    path : str or Path
+        Target file (``.pt``).
+    cfg : Config
+        The training configuration.
+    generators : dict
+        ``{"G": module}`` for Pix2Pix, ``{"G": ..., "F": ...}`` for the asymmetric CycleGAN.
+    checkpoint_id : str, optional
+        Id for the manifest; default: the file name without its suffix.
+    training : dict, optional
+        Resumable training state (see :mod:`stimuli_gen.train`); omit for an inference-only file.
+    half : bool
+        Store generator weights as float16 (inference-only demo files).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gens = {}
+    for name, net in generators.items():
+        net = getattr(net, "module", net)
+        sd = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        if half:
+            sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+        gens[name] = sd
+    payload = {"format": FORMAT, "version": VERSION, "kind": cfg.model.kind,
+               "checkpoint_id": checkpoint_id or path.stem, "config": cfg.to_dict(),
+               "image_size": cfg.train.crop_size, "generators": gens, "training": training}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    log.info("saved checkpoint %s (%s)", path, payload["checkpoint_id"])
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], Config]:
+    """Read and validate a checkpoint file; returns the raw dict and its :class:`Config`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("checkpoint file not found", file=path,
+                         fix="give the path of a .pt file written by `python -m stimuli_gen train`")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a torch file at all
+        raise InputError(f"cannot read the checkpoint ({type(exc).__name__}: {exc})", file=path,
+                         expected="a torch.save file written by stimuli_gen",
+                         fix="re-download or re-train the checkpoint") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError("not a stimuli_gen checkpoint", file=path, column="format",
+                         expected=f"a dict with format = {FORMAT!r}",
+                         fix="use a checkpoint written by `python -m stimuli_gen train`")
+    if data.get("version") != VERSION:
+        raise InputError(f"unsupported checkpoint version {data.get('version')!r}", file=path, column="version",
+                         expected=f"version {VERSION}", fix="re-export the checkpoint with this version of stimuli_gen")
+    cfg = config_from_dict(data["config"], source=path)
+    return data, cfg
+
+
+def load_generator(path: str | Path, direction: str = "AtoB",
+                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Load one generator for inference.
+
+    Parameters
+    ----------
+    path : str or Path
+        Checkpoint file.
+    direction : {"AtoB", "BtoA"}
+        For ``cyclegan_asym``: "AtoB" returns G (photo -> art), "BtoA" returns F (art -> photo).
+        For ``pix2pix``: the single generator, which maps the direction it was trained for
+        (``train.direction`` of its config); asking for the other direction is an error.
+    device : str or torch.device
+        Where to put the module.
+
+    Returns
+    -------
+    net : torch.nn.Module
+        In eval mode, mapping N x C x H x W float tensors in [-1, 1] to [-1, 1]. H and W
+        must be divisible by 4 (ResNet/dense generators) or 2**unet_downs (U-Net).
+    info : dict
+        ``kind``, ``checkpoint_id``, ``config`` (nested dict), ``image_size`` (training
+        crop size), ``direction``.
+    """
+    from stimuli_gen.networks import build_generators
+
+    if direction not in ("AtoB", "BtoA"):
+        raise InputError(f"direction {direction!r} is not allowed", expected="'AtoB' or 'BtoA'",
+                         fix="use AtoB (photo -> artwork) or BtoA")
+    data, cfg = load_checkpoint(path)
+    kind = data["kind"]
+    if kind == "cyclegan_asym":
+        name = "G" if direction == "AtoB" else "F"
+    else:
+        if direction != cfg.train.direction:
+            raise InputError(f"this Pix2Pix checkpoint maps {cfg.train.direction}, not {direction}", file=path,
+                             column="config.train.direction", expected=direction,
+                             fix=f"ask for direction={cfg.train.direction!r} or train a {direction} model")
+        name = "G"
+    if name not in data["generators"]:
+        raise InputError(f"the checkpoint has no generator {name!r}", file=path, column="generators",
+                         expected=f"generators[{name!r}]", fix="use a complete checkpoint")
+    net = build_generators(cfg.model)[name]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in data["generators"][name].items()}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"generator {name!r} does not match its configuration: {exc}", file=path,
+                         fix="the file is damaged or was edited; re-train or re-export it") from None
+    net.to(device).eval()
+    info = {"kind": kind, "checkpoint_id": data["checkpoint_id"], "config": data["config"],
+            "image_size": int(data["image_size"]), "direction": direction}
+    return net, info
