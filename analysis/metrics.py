@@ -476,12 +476,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import dataclasses
     from pathlib import Path
 
+    args = build_parser().parse_args(argv)
+
     from analysis.aoi import read_aois
     from analysis.batch import process_dataset, write_derivatives
     from analysis.config import load_config
     from analysis.errors import InputError
 
-    args = build_parser().parse_args(argv)
     data = Path(args.data)
     if not data.is_dir():
         raise InputError("dataset folder not found", file=data, expected="the root folder of a BIDS dataset",
