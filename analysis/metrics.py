@@ -467,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algorithm", choices=("ivt", "idt"), default=None,
                    help="fixation filter: ivt = Tobii I-VT (Olsen 2012), idt = dispersion threshold "
                         "(Salvucci & Goldberg 2000); default: [report] algorithm of the config, itself ivt")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="record a session the reader rejects as an excluded participant (exclusions.tsv, reason "
+                        "'unreadable: ...') instead of stopping with exit code 2 (the default)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -474,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.metrics`` (see :func:`build_parser`)."""
     import dataclasses
+    import sys
     from pathlib import Path
 
     args = build_parser().parse_args(argv)
@@ -495,14 +499,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                          fix="pass --jobs 0 or a positive integer")
     jobs = cfg.report.jobs if args.jobs is None else args.jobs
     aois = read_aois(args.aois) if args.aois else None
-    result = process_dataset(data, cfg, jobs=jobs, aois=aois, progress=not args.no_progress)
+    result = process_dataset(data, cfg, jobs=jobs, aois=aois, progress=not args.no_progress,
+                             on_error="exclude" if args.skip_unreadable else "raise")
     written = write_derivatives(result, Path(args.out))
     n_trials = len(result.trial_metrics)
     n_excl = int(result.trial_metrics["excluded"].sum()) if n_trials else 0
     print(f"{len(result.recording_quality)} session(s), {n_trials} trial(s), {n_excl} excluded; "
           f"wrote {len(written)} file(s) to {args.out}")
+    if result.simulated:
+        print("note: the dataset is SIMULATED (dataset_description.json); so are these derivatives")
+    unreadable = int((~result.recording_quality["readable"].astype(bool)).sum()) if len(result.recording_quality) else 0
+    if unreadable:
+        print(f"warning: {unreadable} unreadable session(s) recorded as excluded (see exclusions.tsv)")
     if n_trials == 0:
-        print("error: no trials were found in the dataset", flush=True)
+        print("failed: no trial could be analysed", file=sys.stderr)
         return 1
     return 0
 

@@ -225,5 +225,5 @@ def test_cli_help_lists_every_option(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for opt in ("--data", "--out", "--config", "--jobs", "--aois", "--algorithm", "--no-progress"):
+    for opt in ("--data", "--out", "--config", "--jobs", "--aois", "--algorithm", "--skip-unreadable", "--no-progress"):
         assert opt in out
