@@ -29,39 +29,44 @@ from analysis.errors import InputError
 
 @dataclass(frozen=True)
 class IVTConfig:
-    """Parameters of the Tobii I-VT fixation filter.
+    """Parameters of the Tobii I-VT fixation filter (:mod:`analysis.fixations.ivt`).
 
     Defaults are Tobii Pro Lab's "Tobii I-VT (Fixation)" preset, as documented in
     Olsen, A. (2012). *The Tobii I-VT Fixation Filter: Algorithm description*.
-    Tobii Technology, and the Tobii Pro Lab User Manual (section "Gaze filters").
+    Tobii Technology, sec. 3.1.1-3.1.7, and the Tobii Pro Lab User Manual (section
+    "Gaze filters"). See docs/fixations.md for the exact definition of each.
     """
 
-    gap_fill: bool = True                 # step 1, Olsen (2012) sec. 2.1: on
-    max_gap_ms: float = 75.0              # step 1: "max gap length" 75 ms
-    eye_selection: str = "average"        # step 2, sec. 2.2: left | right | average | strict_average
-    noise_reduction: str = "none"         # step 3, sec. 2.3: none | median | average (preset: off)
-    noise_window_samples: int = 3         # step 3: window size in samples (Pro Lab default 3)
-    velocity_window_ms: float = 20.0      # step 4, sec. 2.4: window length 20 ms
-    velocity_threshold_deg_s: float = 30.0  # step 5, sec. 2.5: 30 deg/s
-    merge: bool = True                    # step 6, sec. 2.6: merge adjacent fixations on
+    gap_fill: bool = True                 # step 1, Olsen (2012) sec. 3.1.1: gap fill-in on
+    max_gap_ms: float = 75.0              # step 1: "max gap length" 75 ms (last valid before -> first valid after)
+    eye_selection: str = "average"        # step 2, sec. 3.1.2: left | right | average | strict_average
+    noise_reduction: str = "none"         # step 3, sec. 3.1.3: none | median | average (preset: off)
+    noise_window_samples: int = 3         # step 3: odd window size in samples (Pro Lab default 3)
+    velocity_window_ms: float = 20.0      # step 4, sec. 3.1.4: window length 20 ms
+    velocity_threshold_deg_s: float = 30.0  # step 5, sec. 3.1.5: 30 deg/s
+    merge: bool = True                    # step 6, sec. 3.1.6: merge adjacent fixations on
     merge_max_gap_ms: float = 75.0        # step 6: max time between fixations 75 ms
     merge_max_angle_deg: float = 0.5      # step 6: max angle between fixations 0.5 deg
-    discard_short: bool = True            # step 7, sec. 2.7: discard short fixations on
+    discard_short: bool = True            # step 7, sec. 3.1.7: discard short fixations on
     min_fixation_ms: float = 60.0         # step 7: minimum fixation duration 60 ms
 
 
 @dataclass(frozen=True)
 class IDTConfig:
-    """Parameters of the dispersion-threshold (I-DT) identification.
+    """Parameters of the dispersion-threshold (I-DT) identification (:mod:`analysis.fixations.idt`).
 
     Salvucci, D. D., & Goldberg, J. H. (2000). Identifying fixations and saccades in
     eye-tracking protocols. ETRA '00, 71-78 (sec. 3.2, I-DT). Defaults: dispersion
     threshold 1.0 deg, minimum duration 100 ms (the values the paper recommends).
+    Salvucci & Goldberg have no gap fill-in, so it is off by default; when on it is
+    the Tobii I-VT step 1 (Olsen, 2012, sec. 3.1.1, 75 ms).
     """
 
     dispersion_deg: float = 1.0
     min_duration_ms: float = 100.0
     eye_selection: str = "average"
+    gap_fill: bool = False
+    max_gap_ms: float = 75.0
 
 
 @dataclass(frozen=True)

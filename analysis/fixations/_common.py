@@ -1,0 +1,425 @@
+"""Building blocks shared by the fixation filters: label codes, runs, gap fill-in, eye selection.
+
+Every function here works on whole numpy arrays (no Python loop over samples). The
+gap fill-in and eye selection implement steps 1 and 2 of the Tobii I-VT filter
+(Olsen, 2012, sec. 3.1.1 and 3.1.2) and are reused by the I-DT filter so that both
+algorithms see the same gaze signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+
+#: Per-sample label codes (``FixationResult.labels``, int8).
+UNKNOWN: int = 0   #: gaze present but not classified (no velocity, or a discarded short fixation)
+FIXATION: int = 1  #: sample belongs to a fixation
+SACCADE: int = 2   #: velocity at or above threshold (I-VT) / outside every fixation (I-DT)
+GAP: int = 3       #: no gaze for this sample after gap fill-in and eye selection
+
+LABEL_NAMES: dict[int, str] = {UNKNOWN: "unknown", FIXATION: "fixation", SACCADE: "saccade", GAP: "gap"}
+
+#: Columns of ``FixationResult.fixations`` (and of the CLI's events TSV), in order.
+FIXATION_COLUMNS: tuple[str, ...] = ("onset_s", "offset_s", "duration_s", "x_px", "y_px", "n_samples")
+
+EYE_SELECTIONS: tuple[str, ...] = ("average", "left", "right", "strict_average")
+
+#: Tolerance for comparing durations (s). Tobii timestamps are integer microseconds,
+#: so half a microsecond separates "equal" from "one tick longer" exactly.
+TIME_TOL_S: float = 0.5e-6
+
+
+@dataclass
+class FixationResult:
+    """Output of :func:`analysis.fixations.detect_fixations`.
+
+    Attributes
+    ----------
+    fixations : pandas.DataFrame
+        One row per fixation, sorted by onset, with columns :data:`FIXATION_COLUMNS`:
+        ``onset_s``, ``offset_s``, ``duration_s`` (seconds on the input clock; event
+        boundaries lie halfway between samples), ``x_px``, ``y_px`` (mean of the
+        fixation's gaze points) and ``n_samples`` (gaze samples that make it up).
+    labels : numpy.ndarray of int8
+        One label per input sample: 0 unknown, 1 fixation, 2 saccade, 3 gap
+        (see :data:`LABEL_NAMES`).
+    time_s : numpy.ndarray
+        The input timestamps (s).
+    x_px, y_px : numpy.ndarray
+        The gaze signal the classifier saw: after gap fill-in, eye selection and
+        (I-VT) noise reduction; NaN where there is none.
+    velocity_deg_s : numpy.ndarray or None
+        Angular velocity per sample (I-VT; NaN where none could be computed), or
+        ``None`` for I-DT.
+    algorithm : str
+        ``"ivt"`` or ``"idt"``.
+    config : IVTConfig or IDTConfig
+        The parameters used.
+    """
+
+    fixations: pd.DataFrame
+    labels: np.ndarray
+    time_s: np.ndarray
+    x_px: np.ndarray
+    y_px: np.ndarray
+    velocity_deg_s: np.ndarray | None
+    algorithm: str
+    config: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def labels_frame(self) -> pd.DataFrame:
+        """Per-sample ``time_s`` and ``label`` (int8) as a DataFrame."""
+        return pd.DataFrame({"time_s": self.time_s, "label": self.labels})
+
+
+@dataclass
+class EventArrays:
+    """Fixations as parallel arrays (one element per fixation, sorted by onset).
+
+    ``start``/``stop`` are sample indices: the fixation spans samples
+    ``start <= i < stop``.
+    """
+
+    onset_s: np.ndarray
+    offset_s: np.ndarray
+    duration_s: np.ndarray
+    x_px: np.ndarray
+    y_px: np.ndarray
+    n_samples: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({
+            "onset_s": self.onset_s,
+            "offset_s": self.offset_s,
+            "duration_s": self.duration_s,
+            "x_px": self.x_px,
+            "y_px": self.y_px,
+            "n_samples": self.n_samples.astype(np.int64),
+        }, columns=list(FIXATION_COLUMNS))
+
+
+def check_time(time_s: np.ndarray) -> np.ndarray:
+    """Return ``time_s`` as float64 after checking it is finite and strictly increasing."""
+    t = np.asarray(time_s, dtype=np.float64)
+    if t.ndim != 1:
+        raise InputError("timestamps must be one-dimensional", expected="a 1-D array of seconds")
+    if t.size and not np.isfinite(t).all():
+        bad = int(np.flatnonzero(~np.isfinite(t))[0])
+        raise InputError(f"timestamp of sample {bad} is not a finite number", column="time_s",
+                         expected="finite timestamps", fix="remove or repair the sample")
+    if t.size > 1:
+        dt = np.diff(t)
+        if not (dt > 0).all():
+            bad = int(np.flatnonzero(dt <= 0)[0]) + 1
+            raise InputError(f"timestamps are not strictly increasing at sample {bad}", column="time_s",
+                             expected="strictly increasing timestamps",
+                             fix="sort the samples by time and remove duplicates")
+    return t
+
+
+def median_interval(time_s: np.ndarray) -> float:
+    """Median sampling interval (s), the measured sampling period.
+
+    The median of all inter-sample intervals is used (not the nominal rate) so that
+    dropped samples and clock jitter do not bias it (Olsen, 2012, sec. 3.1.4, bases the
+    window's sample count on the data's measured sampling frequency).
+    """
+    if time_s.size < 2:
+        raise InputError("at least two samples are needed to measure the sampling interval",
+                         expected=">= 2 samples", fix="give a longer recording")
+    return float(np.median(np.diff(time_s)))
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of every run of ``True`` in a boolean array."""
+    m = np.asarray(mask, dtype=bool)
+    if m.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1
+    if m[0]:
+        edges = np.concatenate(([0], edges))
+    if m[-1]:
+        edges = np.concatenate((edges, [m.size]))
+    edges = edges.astype(np.int64, copy=False)
+    return edges[0::2], edges[1::2]
+
+
+def expand(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of all samples in the ranges ``[starts[k], stops[k])`` and their range number ``k``."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(stops, dtype=np.int64) - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    owner = np.repeat(np.arange(starts.size, dtype=np.int64), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    idx = np.arange(total, dtype=np.int64) - offsets[owner] + starts[owner]
+    return idx, owner
+
+
+def event_bounds(time_s: np.ndarray, start: np.ndarray, stop: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Onset/offset of events spanning samples ``[start, stop)``, at sample midpoints.
+
+    An event's onset is halfway between its first sample and the sample before it;
+    its offset halfway between its last sample and the sample after it (Olsen, 2012,
+    sec. 3.1.5: each sample stands for the time around it, so the event boundary lies
+    between the last sample of one class and the first of the next). At the first and
+    last sample of the recording, where there is no neighbour, half the median
+    sampling interval ``dt`` is used.
+    """
+    t = time_s
+    n = t.size
+    first = t[start]
+    before = np.where(start > 0, t[np.maximum(start - 1, 0)], first - dt)
+    last = t[stop - 1]
+    after = np.where(stop < n, t[np.minimum(stop, n - 1)], last + dt)
+    return 0.5 * (before + first), 0.5 * (last + after)
+
+
+def segment_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Sums of ``values[start[k]:stop[k]]`` for non-empty, non-overlapping ranges sorted by start."""
+    if start.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    idx = np.empty(2 * start.size, dtype=np.int64)
+    idx[0::2] = start
+    idx[1::2] = stop
+    tail_open = idx[-1] >= values.size
+    if tail_open:
+        idx = idx[:-1]
+    sums = np.add.reduceat(values, idx)[0::2]
+    return sums
+
+
+# ---------------------------------------------------------------------------
+# Step 1: gap fill-in (Olsen 2012, sec. 3.1.1)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class GapFill:
+    """Samples of one eye to be filled by linear interpolation.
+
+    ``idx`` are the filled sample indices; each lies between valid samples ``prev``
+    and ``next`` with interpolation weight ``w`` = (t - t_prev) / (t_next - t_prev).
+    """
+
+    idx: np.ndarray
+    prev: np.ndarray
+    next: np.ndarray
+    w: np.ndarray
+
+    def interpolate(self, values: np.ndarray) -> np.ndarray:
+        a = values[self.prev]
+        return a + self.w * (values[self.next] - a)
+
+
+def find_gaps(time_s: np.ndarray, valid: np.ndarray, max_gap_s: float) -> GapFill:
+    """Step 1 of the Tobii I-VT filter: which invalid samples of one eye are filled.
+
+    A *gap* is a run of consecutive invalid samples. It is filled when it has a valid
+    sample on both sides and the time from the last valid sample before it to the
+    first valid sample after it is at most ``max_gap_s`` (+ :data:`TIME_TOL_S`).
+    That is the span the straight line is drawn across, and the time during which the
+    eye was not tracked plus one sampling interval; a 75 ms limit at 60 Hz fills up to
+    3 missing samples (4 intervals = 66.7 ms). Gaps at the start or end of the
+    recording are never filled.
+
+    Source: Olsen (2012), "The Tobii I-VT Fixation Filter", sec. 3.1.1 "Gap fill-in
+    interpolation": linear interpolation of each eye's data over gaps shorter than the
+    "max gap length", default 75 ms (Tobii Pro Lab preset "Tobii I-VT (Fixation)").
+    """
+    starts, stops = runs(~valid)
+    n = valid.size
+    inner = (starts > 0) & (stops < n)
+    starts, stops = starts[inner], stops[inner]
+    prev = starts - 1
+    nxt = stops
+    span = time_s[nxt] - time_s[prev]
+    ok = span <= max_gap_s + TIME_TOL_S
+    starts, stops, prev, nxt, span = starts[ok], stops[ok], prev[ok], nxt[ok], span[ok]
+    idx, owner = expand(starts, stops)
+    p = prev[owner]
+    q = nxt[owner]
+    w = (time_s[idx] - time_s[p]) / span[owner]
+    return GapFill(idx=idx, prev=p, next=q, w=w)
+
+
+# ---------------------------------------------------------------------------
+# Step 2: eye selection (Olsen 2012, sec. 3.1.2)
+# ---------------------------------------------------------------------------
+
+def combine_eyes(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right_ok: np.ndarray,
+                 mode: str) -> np.ndarray:
+    """Step 2 for one coordinate: combine the two eyes' values per ``mode``.
+
+    ``average``: mean of both eyes where both are valid, the valid eye's value where
+    only one is, NaN otherwise. ``strict_average``: mean only where both are valid.
+    ``left``/``right``: that eye only. (Olsen, 2012, sec. 3.1.2; Tobii Pro Lab "Eye
+    selection": Left, Right, Average, Strict average; preset: Average.)
+    """
+    if mode == "left":
+        return np.where(left_ok, left, np.nan)
+    if mode == "right":
+        return np.where(right_ok, right, np.nan)
+    out = np.add(left, right)
+    out *= 0.5
+    not_both = ~(left_ok & right_ok)
+    if not_both.any():
+        out[not_both] = np.nan
+        if mode == "average":
+            only = left_ok & not_both
+            out[only] = left[only]
+            only = right_ok & not_both
+            out[only] = right[only]
+    return out
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in EYE_SELECTIONS:
+        raise InputError(f"eye selection {mode!r} is not known", column="eye_selection",
+                         expected="one of " + ", ".join(EYE_SELECTIONS), fix="pick one of the allowed values")
+
+
+def _as_float(a: Any, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.shape != (n,):
+        raise InputError(f"{name} has shape {arr.shape}, the timestamps have ({n},)", column=name,
+                         expected="one value per sample", fix="pass arrays of equal length")
+    return arr
+
+
+def _as_bool(a: Any, n: int, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.shape != (n,):
+        raise InputError(f"{name} has shape {arr.shape}, the timestamps have ({n},)", column=name,
+                         expected="one value per sample", fix="pass arrays of equal length")
+    return arr.astype(bool, copy=False)
+
+
+def select_gaze(
+    time_s: np.ndarray,
+    left_x: Any, left_y: Any, right_x: Any, right_y: Any,
+    left_valid: Any, right_valid: Any,
+    eye_xyz: tuple[Any, Any, Any, Any, Any, Any] | None,
+    mode: str,
+    gap_fill: bool,
+    max_gap_s: float,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict[str, int]]:
+    """Steps 1 and 2: per-eye gap fill-in, then eye selection.
+
+    An eye's sample is valid when its validity flag is set and both coordinates are
+    finite. Gap fill-in (when ``gap_fill``) interpolates each eye separately
+    (:func:`find_gaps`), including that eye's position when given. The filled values
+    are patched into the selection only at the filled samples, so the raw arrays are
+    neither copied nor modified.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        Selected gaze (px), NaN where none.
+    eye : tuple of three arrays or None
+        Selected eye position (mm, display-area coordinates), averaging the eyes
+        whose position is known for ``average``/``strict_average``; NaN where unknown.
+    counts : dict
+        ``filled_left``/``filled_right``: samples filled per eye.
+    """
+    _check_mode(mode)
+    n = time_s.size
+    lx = _as_float(left_x, n, "left_x")
+    ly = _as_float(left_y, n, "left_y")
+    rx = _as_float(right_x, n, "right_x")
+    ry = _as_float(right_y, n, "right_y")
+    lv = _as_bool(left_valid, n, "left_valid") & np.isfinite(lx) & np.isfinite(ly)
+    rv = _as_bool(right_valid, n, "right_valid") & np.isfinite(rx) & np.isfinite(ry)
+
+    eyes = None
+    if eye_xyz is not None:
+        if len(eye_xyz) != 6:
+            raise InputError("eye_xyz must hold six arrays", expected="(left_x, left_y, left_z, right_x, right_y, right_z) in mm")
+        eyes = [_as_float(a, n, f"eye_xyz[{k}]") for k, a in enumerate(eye_xyz)]
+
+    if mode == "left":
+        use_left, use_right = True, False
+    elif mode == "right":
+        use_left, use_right = False, True
+    else:
+        use_left = use_right = True
+
+    fill_l = find_gaps(time_s, lv, max_gap_s) if (gap_fill and use_left) else None
+    fill_r = find_gaps(time_s, rv, max_gap_s) if (gap_fill and use_right) else None
+    counts = {"filled_left": 0 if fill_l is None else int(fill_l.idx.size),
+              "filled_right": 0 if fill_r is None else int(fill_r.idx.size)}
+
+    x = combine_eyes(lx, rx, lv, rv, mode)
+    y = combine_eyes(ly, ry, lv, rv, mode)
+    eye_mode = "average" if mode == "strict_average" else mode
+    eye_sel = None
+    if eyes is not None:
+        lev = lv & np.isfinite(eyes[0]) & np.isfinite(eyes[1]) & np.isfinite(eyes[2])
+        rev = rv & np.isfinite(eyes[3]) & np.isfinite(eyes[4]) & np.isfinite(eyes[5])
+        eye_sel = tuple(combine_eyes(eyes[k], eyes[k + 3], lev, rev, eye_mode) for k in range(3))
+
+    patches = [f.idx for f in (fill_l, fill_r) if f is not None and f.idx.size]
+    if patches:
+        # Recompute the selection at every sample where an eye was filled, from the
+        # gathered raw values with the filled ones substituted.
+        p = np.unique(np.concatenate(patches))
+        g = {"lx": lx[p], "ly": ly[p], "rx": rx[p], "ry": ry[p], "lv": lv[p], "rv": rv[p]}
+        ge = [e[p] for e in eyes] if eyes is not None else None
+        for fill, side in ((fill_l, "l"), (fill_r, "r")):
+            if fill is None or not fill.idx.size:
+                continue
+            pos = np.searchsorted(p, fill.idx)
+            g[side + "x"][pos] = fill.interpolate(lx if side == "l" else rx)
+            g[side + "y"][pos] = fill.interpolate(ly if side == "l" else ry)
+            g[side + "v"][pos] = True
+            if ge is not None:
+                off = 0 if side == "l" else 3
+                for k in range(3):
+                    ge[off + k][pos] = fill.interpolate(eyes[off + k])
+        x[p] = combine_eyes(g["lx"], g["rx"], g["lv"], g["rv"], mode)
+        y[p] = combine_eyes(g["ly"], g["ry"], g["lv"], g["rv"], mode)
+        if eye_sel is not None and ge is not None:
+            glev = g["lv"] & np.isfinite(ge[0]) & np.isfinite(ge[1]) & np.isfinite(ge[2])
+            grev = g["rv"] & np.isfinite(ge[3]) & np.isfinite(ge[4]) & np.isfinite(ge[5])
+            for k in range(3):
+                eye_sel[k][p] = combine_eyes(ge[k], ge[k + 3], glev, grev, eye_mode)
+    return x, y, eye_sel, counts
+
+
+def fixation_frame(ev: EventArrays) -> pd.DataFrame:
+    """The documented fixation table for an :class:`EventArrays`."""
+    return ev.to_frame()
+
+
+def recording_arrays(recording: Any) -> dict[str, Any]:
+    """The arrays a filter needs from an :class:`analysis.recording.Recording`.
+
+    Eye positions are passed only when at least one is present in the samples; the
+    viewing distance of the recording's geometry is used otherwise (and, per
+    sample, wherever the eye position is missing).
+    """
+    s = recording.samples
+    out: dict[str, Any] = {
+        "time_s": s["time_s"].to_numpy(dtype=np.float64),
+        "left_x": s["left_x_px"].to_numpy(dtype=np.float64),
+        "left_y": s["left_y_px"].to_numpy(dtype=np.float64),
+        "right_x": s["right_x_px"].to_numpy(dtype=np.float64),
+        "right_y": s["right_y_px"].to_numpy(dtype=np.float64),
+        "left_valid": s["left_valid"].to_numpy(dtype=bool),
+        "right_valid": s["right_valid"].to_numpy(dtype=bool),
+        "geometry": recording.meta.geometry,
+        "eye_xyz": None,
+    }
+    cols = [f"{e}_eye_{a}_mm" for e in ("left", "right") for a in "xyz"]
+    eye = [s[c].to_numpy(dtype=np.float64) for c in cols]
+    if any(np.isfinite(a).any() for a in eye):
+        out["eye_xyz"] = tuple(eye)
+    return out
