@@ -376,7 +376,10 @@ class GazeModel:
         self._next_k = 0
         self._jit = np.zeros(0)
         self._jit_k0 = 0
-        self._trial_plan_info: dict[str, Any] = {}
+        self._scene_change_us = 0
+        self._queue: list[tuple[None, float, bool]] = []
+        #: one dict per stimulus scene with a target: what was planned (ground truth)
+        self.plans: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ public API
     def participant_traits(self) -> dict[str, float]:
@@ -428,7 +431,7 @@ class GazeModel:
             self._slow_t0 = t0
             self._slow = self._slow_initial()
             self._plan_end = t0
-        if scene != self._scene:
+        if _scene_key(scene) != _scene_key(self._scene):
             self._change_scene(t0, scene)
         self._extend_plan(t1)
         self._extend_loss(t1)
@@ -481,6 +484,7 @@ class GazeModel:
         self._plan = keep
         self._plan_end = end
         self._scene = scene
+        self._scene_change_us = t
         self._queue = self._plan_scene(scene, end)
 
     def _on_stim_flag(self, scene: Scene | None, pos: tuple[float, float]) -> bool:
@@ -536,24 +540,36 @@ class GazeModel:
         if scene.kind != "stimulus" or scene.stimulus_id not in self.targets:
             return None
         T, N = self.targets[scene.stimulus_id]
-        if scene.expected_duration_s is not None and scene.expected_duration_s > 0:
-            s = min(1.0, scene.expected_duration_s / self.params.viewing_s)
+        expected = getattr(scene, "expected_duration_s", None)
+        if expected is not None and expected > 0:
+            s = min(1.0, expected / self.params.viewing_s)
             T, N = T * s, N * s
         return T, N
 
-    def _plan_scene(self, scene: Scene, start: int) -> list[tuple[tuple[float, float], float, bool]]:
-        """A queue of fixations (position, duration, on_stimulus) for a stimulus with a target."""
+    def _plan_scene(self, scene: Any, start: int) -> list[tuple[None, float, bool]]:
+        """A queue of fixations (position chosen later, duration, on_stimulus) for a stimulus with a target.
+
+        The fixation in progress when the image appears continues for the saccadic latency
+        and, when it lies on the image, is counted by an interval-clipping metric (Tobii Pro
+        Lab's): its expected clipped duration (the latency) and its count of one are taken
+        off the target so the *expected* total time and count on the image, as the
+        analysis measures them, equal the target.
+        """
         p = self.params
         target = self.scaled_target(scene)
-        self._trial_plan_info = {}
         if target is None:
             return []
         T, N = target
-        n_on = max(1, int(self.rng.poisson(N * self.f_count)))
-        mean_dur = T * self.f_time / (N * self.f_count)
+        carried = self._on_stim_flag(scene, self._pos)
+        carried_s = (start - self._scene_change_us) / 1e6 if carried else 0.0
+        T_plan = max(T - carried_s, 0.5 * T) if carried else T
+        N_plan = max(N - 1.0, 0.5 * N) if carried else N
+        n_on = max(1, int(self.rng.poisson(N_plan * self.f_count)))
+        mean_dur = T_plan * self.f_time / (N_plan * self.f_count)
         median = mean_dur * math.exp(-p.fixation_log_sd ** 2 / 2)
         durs_on = np.atleast_1d(self._lognormal(median, n_on))
-        horizon = (scene.expected_duration_s or p.viewing_s) - p.saccade_latency_s
+        expected = getattr(scene, "expected_duration_s", None)
+        horizon = (expected or p.viewing_s) - (start - self._scene_change_us) / 1e6
         sacc_est = (p.saccade_slope_ms_per_deg * p.scene_saccade_mean_deg + p.saccade_intercept_ms) / 1000
         blink_est = p.blink_rate_per_min / 60 * horizon * (p.blink_min_s + p.blink_max_s) / 2
         remaining = horizon - float(durs_on.sum()) - n_on * sacc_est - blink_est
@@ -566,9 +582,13 @@ class GazeModel:
         # the first fixation on a newly shown image lands on the image
         first_on = int(np.flatnonzero(flags[order])[0])
         order[[0, first_on]] = order[[first_on, 0]]
-        self._trial_plan_info = {"n_on_planned": n_on, "n_off_planned": n_off,
-                                 "mean_duration_on_s": mean_dur, "total_on_planned_s": float(durs_on.sum())}
-        return [(None, float(durs[i]), bool(flags[i])) for i in order]  # positions chosen lazily
+        self.plans.append({
+            "stimulus_id": scene.stimulus_id, "scene_onset_us": int(self._scene_change_us),
+            "target_time_s": T, "target_count": N, "carried_fixation": bool(carried),
+            "n_on_planned": n_on, "n_off_planned": n_off, "mean_duration_on_s": mean_dur,
+            "total_on_planned_s": float(durs_on.sum()), "horizon_s": horizon,
+        })
+        return [(None, float(durs[i]), bool(flags[i])) for i in order]
 
     def _next_fixation_spec(self) -> tuple[tuple[float, float], float, bool]:
         """Position, duration and on-stimulus flag of the next fixation in the current scene."""
@@ -835,6 +855,16 @@ class GazeModel:
         self._plan = [e for e in self._plan if e["offset_us"] > t0 - margin]
         if len(self._loss) > 64:
             self._loss = [l for l in self._loss if l[1] > t0 - margin]
+
+
+def _scene_key(scene: Any) -> tuple | None:
+    """Identity of a scene (works for :class:`Scene` and for ``study.trackers.base.Scene``)."""
+    if scene is None:
+        return None
+    point = getattr(scene, "point_px", None)
+    aoi = getattr(scene, "aoi_px", None)
+    return (scene.kind, None if point is None else tuple(float(v) for v in point),
+            None if aoi is None else tuple(float(v) for v in aoi), getattr(scene, "stimulus_id", None))
 
 
 def merge_event_pieces(pieces: list[dict]) -> list[dict]:
