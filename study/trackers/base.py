@@ -225,12 +225,17 @@ class Scene:
         Stimulus rectangle (left, top, right, bottom) in screen px.
     stimulus_id : str, optional
         Manifest ``stimulus_id`` of the stimulus shown.
+    expected_duration_s : float, optional
+        How long the protocol will show the scene (the gaze model scales its targets).
+
+    Same fields as ``study.oculomotor.Scene``; the simulated tracker converts one into the other.
     """
 
     kind: str
     point_px: tuple[float, float] | None = None
     aoi_px: tuple[float, float, float, float] | None = None
     stimulus_id: str | None = None
+    expected_duration_s: float | None = None
 
     KINDS = ("cross", "stimulus", "blank", "calibration_point", "text")
 

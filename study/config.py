@@ -1,0 +1,366 @@
+"""Session configuration: TOML -> frozen dataclasses, validated on load.
+
+Every default is documented where it is defined, with its source. A TOML file holds
+any subset of the sections below; unknown sections or keys, wrong types and values
+out of range raise :class:`~study.errors.StudyError` naming the file and the key.
+``study/configs/default.toml`` lists every key with its default; ``quick.toml`` is a
+2-trial x 1-s headless smoke session on the simulated tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from study.errors import StudyError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+#: Participant-info field names that would identify a person; refused (pseudonymous data only).
+IDENTIFYING_FIELDS = frozenset(
+    {"name", "first_name", "firstname", "last_name", "lastname", "surname", "full_name",
+     "email", "e_mail", "phone", "address", "birthdate", "date_of_birth", "dob", "student_id"}
+)
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """Task identity and design.
+
+    ``seed`` is the base of every per-participant random seed (counterbalancing order,
+    simulated gaze); the per-participant seed is derived from it and the participant
+    number and written to the session's planned order before the first trial.
+    ``n_trials`` = 0 presents every stimulus of the manifest (18 in the paper's design,
+    Wei Pu 2025, Table 4); a smaller number presents the first ``n_trials`` of the
+    participant's planned order (smoke tests only).
+    """
+
+    task: str = "artview"
+    seed: int = 20250925
+    n_trials: int = 0
+    practice: bool = True
+
+
+@dataclass(frozen=True)
+class StimuliSection:
+    """Where the stimuli are and how big they are shown.
+
+    Images are scaled to fit inside ``max_width_px`` x ``max_height_px`` keeping their
+    aspect ratio, centred on the screen. Default 1024 x 768 px: the largest 4:3 box that
+    leaves a margin on the T60's 1280 x 1024 screen (paper, "Experimental Tools").
+    """
+
+    manifest: str = "data/stimuli/manifest.csv"
+    max_width_px: int = 1024
+    max_height_px: int = 768
+
+
+@dataclass(frozen=True)
+class ScreenSection:
+    """Screen geometry. Defaults: Tobii T60 (paper, "Experimental Tools"): 17" TFT,
+    1280 x 1024 px, 338 x 270 mm, 60 Hz, typical viewing distance 650 mm (Tobii T60/T120
+    User Manual, sec. 2)."""
+
+    resolution_px: tuple[int, int] = (1280, 1024)
+    size_mm: tuple[float, float] = (338.0, 270.0)
+    distance_mm: float = 650.0
+    refresh_hz: float = 60.0
+    fullscreen: bool = True
+    screen_index: int = 0
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # PsychoPy rgb (-1..1): mid grey
+    foreground: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class TimingSection:
+    """Durations in seconds.
+
+    ``viewing_s`` (default 30 s): the paper does not state the viewing time. It must be
+    longer than the longest mean total fixation time in its Table 4 (18.83 s, "David",
+    ours) plus the time spent in saccades (fixations are ~90% of viewing time at most,
+    so > 21 s), or the paper's fixation times could not have been observed; 30 s gives
+    that with margin. ``fixation_s`` = 1 s (issue spec). ``iti_s`` = 1 s blank.
+    ``drift_check_every`` = 6: a drift check after every 6th trial (3 per 18-trial
+    session; 0 disables). Calibration/validation points are shown for ``*_point_s``
+    (1 s; Titta's default pacing is 0.8 s minimum, Niehorster et al. 2020).
+    ``auto_response_s``: how long the automatic responder waits before "pressing" a key.
+    """
+
+    fixation_s: float = 1.0
+    viewing_s: float = 30.0
+    iti_s: float = 1.0
+    practice_viewing_s: float = 5.0
+    drift_check_every: int = 6
+    drift_check_s: float = 1.0
+    calibration_point_s: float = 1.0
+    validation_point_s: float = 1.0
+    auto_response_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class TrackerSection:
+    """Eye tracker.
+
+    ``sampling_rate_hz`` = 60 (Tobii T60, paper "Experimental Tools"). Calibration at 5
+    or 9 points (Tobii Studio/Titta standard patterns), validation at 4-9 points.
+    ``accuracy_threshold_deg`` = 1.0: recalibrate when the mean validation accuracy is
+    worse (Holmqvist et al. 2011, "Eye Tracking", ch. 4; the T60's specified accuracy is
+    0.5 deg). After ``max_calibration_attempts`` the best attempt is kept and the
+    session continues (the analysis excludes participants on accuracy).
+    ``model`` / ``address``: restrict Tobii discovery to one model or connect to one
+    address (``tobii-ttp://...``); empty = the first tracker found.
+    """
+
+    kind: str = "tobii"
+    sampling_rate_hz: float = 60.0
+    model: str = ""
+    address: str = ""
+    calibration_points: int = 9
+    validation_points: int = 5
+    accuracy_threshold_deg: float = 1.0
+    max_calibration_attempts: int = 3
+    validation_settle_s: float = 0.3
+    simulated_realtime: bool = False
+
+
+@dataclass(frozen=True)
+class RecorderSection:
+    """Crash-safe recording. ``flush_interval_s`` = 0.25 s: the writer thread flushes and
+    fsyncs at least this often, the most a crash can lose (issue spec: <= 250 ms).
+    ``status_interval_s``: how often the experimenter's console line is refreshed."""
+
+    flush_interval_s: float = 0.25
+    status_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ParticipantField:
+    """One participant-info field. ``type`` is ``int``, ``float``, ``str`` or ``choice``."""
+
+    name: str
+    type: str = "str"
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    auto: str = ""  # value the automatic responder enters
+
+    def parse(self, text: str) -> Any:
+        """Validate one entered value; raise StudyError when it does not fit."""
+        text = text.strip()
+        if text == "" or text.lower() == "n/a":
+            return "n/a"
+        if self.type == "choice":
+            if text not in self.choices:
+                raise StudyError(f"{self.name}: {text!r} is not one of the choices", expected=", ".join(self.choices))
+            return text
+        if self.type in ("int", "float"):
+            try:
+                value: float = int(text) if self.type == "int" else float(text)
+            except ValueError:
+                raise StudyError(f"{self.name}: {text!r} is not a number", expected=self.type) from None
+            if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+                raise StudyError(f"{self.name}: {value} out of range", expected=f"{self.min}..{self.max}")
+            return value
+        return text
+
+
+@dataclass(frozen=True)
+class ParticipantSection:
+    """Fields of the participant info screen (the only ones written to participants.tsv).
+
+    Default: age and sex, the usual BIDS participants.tsv columns; names and other
+    identifying fields are refused (pseudonymous data only).
+    """
+
+    fields: tuple[ParticipantField, ...] = (
+        ParticipantField("age", "int", "age in years", min=16, max=99, auto="21"),
+        ParticipantField("sex", "choice", "self-reported sex", choices=("female", "male", "other", "n/a"), auto="n/a"),
+    )
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The whole session configuration."""
+
+    study: StudySection = field(default_factory=StudySection)
+    stimuli: StimuliSection = field(default_factory=StimuliSection)
+    screen: ScreenSection = field(default_factory=ScreenSection)
+    timing: TimingSection = field(default_factory=TimingSection)
+    tracker: TrackerSection = field(default_factory=TrackerSection)
+    recorder: RecorderSection = field(default_factory=RecorderSection)
+    participant: ParticipantSection = field(default_factory=ParticipantSection)
+    source: str = "<defaults>"
+
+    def replace(self, **sections: Any) -> StudyConfig:
+        """A copy with whole sections or single keys replaced: ``replace(tracker={"kind": "mouse"})``."""
+        new = {}
+        for name, value in sections.items():
+            if isinstance(value, dict):
+                value = dataclasses.replace(getattr(self, name), **value)
+            new[name] = value
+        cfg = dataclasses.replace(self, **new)
+        _validate(cfg, cfg.source)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("source")
+        return d
+
+
+_SECTIONS = {
+    "study": StudySection, "stimuli": StimuliSection, "screen": ScreenSection, "timing": TimingSection,
+    "tracker": TrackerSection, "recorder": RecorderSection,
+}
+
+
+def _coerce(value: Any, default: Any, key: str, file: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise StudyError(f"{key} must be true or false", file=file, column=key, expected="boolean")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StudyError(f"{key} must be an integer, got {value!r}", file=file, column=key, expected="integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StudyError(f"{key} must be a number, got {value!r}", file=file, column=key, expected="number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise StudyError(f"{key} must be a string, got {value!r}", file=file, column=key, expected="string")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or len(value) != len(default):
+            raise StudyError(f"{key} must be a list of {len(default)} numbers", file=file, column=key,
+                             expected=f"e.g. {list(default)}")
+        return tuple(_coerce(v, d, key, file) for v, d in zip(value, default))
+    return value
+
+
+def _validate(cfg: StudyConfig, file: str) -> None:
+    def bad(key: str, problem: str, expected: str) -> StudyError:
+        return StudyError(problem, file=file, column=key, expected=expected)
+
+    t, tr, s, sc, r = cfg.timing, cfg.tracker, cfg.stimuli, cfg.screen, cfg.recorder
+    if tr.kind not in ("tobii", "simulated", "mouse"):
+        raise bad("tracker.kind", f"unknown tracker {tr.kind!r}", "tobii | simulated | mouse")
+    if tr.calibration_points not in (5, 9):
+        raise bad("tracker.calibration_points", f"{tr.calibration_points} calibration points", "5 or 9")
+    if not 4 <= tr.validation_points <= 9:
+        raise bad("tracker.validation_points", f"{tr.validation_points} validation points", "4..9")
+    if not tr.sampling_rate_hz > 0:
+        raise bad("tracker.sampling_rate_hz", "sampling rate must be positive", "e.g. 60 for a T60")
+    if not tr.accuracy_threshold_deg > 0:
+        raise bad("tracker.accuracy_threshold_deg", "threshold must be positive", "e.g. 1.0")
+    if tr.max_calibration_attempts < 1:
+        raise bad("tracker.max_calibration_attempts", "need at least one attempt", ">= 1")
+    if not 0 < r.flush_interval_s <= 0.25:
+        raise bad("recorder.flush_interval_s", f"flush interval {r.flush_interval_s} s", "0 < value <= 0.25 s")
+    for key in ("fixation_s", "viewing_s", "iti_s", "practice_viewing_s", "drift_check_s",
+                "calibration_point_s", "validation_point_s", "auto_response_s"):
+        if getattr(t, key) < 0:
+            raise bad(f"timing.{key}", "durations must be >= 0", ">= 0 seconds")
+    if t.viewing_s <= 0:
+        raise bad("timing.viewing_s", "viewing time must be positive", "e.g. 30")
+    if tr.validation_settle_s >= t.validation_point_s > 0:
+        raise bad("tracker.validation_settle_s", "settle time must be shorter than timing.validation_point_s",
+                  "validation_settle_s < validation_point_s")
+    if t.drift_check_every < 0 or cfg.study.n_trials < 0:
+        raise bad("timing.drift_check_every / study.n_trials", "must be >= 0", ">= 0 (0 = off / all)")
+    if min(sc.resolution_px) <= 0 or min(sc.size_mm) <= 0 or sc.distance_mm <= 0 or sc.refresh_hz <= 0:
+        raise bad("screen", "screen geometry must be positive", "resolution_px, size_mm, distance_mm, refresh_hz > 0")
+    if s.max_width_px <= 0 or s.max_height_px <= 0:
+        raise bad("stimuli.max_width_px/max_height_px", "image size must be positive", "> 0 px")
+    names = [f.name for f in cfg.participant.fields]
+    for f in cfg.participant.fields:
+        if f.name.lower() in IDENTIFYING_FIELDS or "name" in f.name.lower():
+            raise bad("participant.fields", f"field {f.name!r} would identify the participant",
+                      "pseudonymous fields only (e.g. age, sex, handedness)")
+        if not f.name.isidentifier() or f.name == "participant_id":
+            raise bad("participant.fields", f"bad field name {f.name!r}", "a lower_case identifier, not participant_id")
+        if f.type not in ("int", "float", "str", "choice"):
+            raise bad("participant.fields", f"field {f.name!r} has type {f.type!r}", "int | float | str | choice")
+        if f.type == "choice" and not f.choices:
+            raise bad("participant.fields", f"choice field {f.name!r} has no choices", "choices = [...]")
+    if len(set(names)) != len(names):
+        raise bad("participant.fields", "duplicate field names", "unique names")
+
+
+def _participant_section(raw: Any, file: str) -> ParticipantSection:
+    if not isinstance(raw, dict) or set(raw) - {"fields"}:
+        raise StudyError("[participant] takes only 'fields'", file=file, column="participant",
+                         expected="[[participant.fields]] tables")
+    fields = []
+    for i, item in enumerate(raw.get("fields", [])):
+        if not isinstance(item, dict):
+            raise StudyError(f"participant.fields[{i}] is not a table", file=file, column="participant.fields")
+        known = {f.name for f in dataclasses.fields(ParticipantField)}
+        unknown = set(item) - known
+        if unknown or "name" not in item:
+            raise StudyError(f"participant.fields[{i}]: unknown keys {sorted(unknown)} or no name", file=file,
+                             column="participant.fields", expected=", ".join(sorted(known)))
+        kw = dict(item)
+        kw["choices"] = tuple(str(c) for c in kw.get("choices", ()))
+        kw["auto"] = str(kw.get("auto", ""))
+        fields.append(ParticipantField(**kw))
+    return ParticipantSection(fields=tuple(fields))
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Load and validate a study config (``None`` -> all defaults).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML file; a bare name such as ``quick`` or ``quick.toml`` that does not exist
+        as a file is looked up in ``study/configs/``.
+
+    Raises
+    ------
+    StudyError
+        Missing file, TOML syntax error, unknown section/key, wrong type, bad value.
+    """
+    if path is None:
+        return StudyConfig()
+    p = Path(path)
+    if not p.exists():
+        cand = CONFIG_DIR / (p.name if p.suffix == ".toml" else p.name + ".toml")
+        if cand.exists():
+            p = cand
+        else:
+            raise StudyError("config file not found", file=p,
+                             fix=f"give a TOML file, or one of {sorted(x.stem for x in CONFIG_DIR.glob('*.toml'))}")
+    file = str(p)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"not valid TOML: {exc}", file=file, fix="fix the TOML syntax") from None
+    sections: dict[str, Any] = {}
+    for name, body in raw.items():
+        if name == "participant":
+            sections[name] = _participant_section(body, file)
+            continue
+        if name not in _SECTIONS:
+            raise StudyError(f"unknown section [{name}]", file=file, column=name,
+                             expected=", ".join(sorted([*_SECTIONS, "participant"])))
+        cls = _SECTIONS[name]
+        if not isinstance(body, dict):
+            raise StudyError(f"[{name}] must be a table", file=file, column=name)
+        defaults = cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in body.items():
+            if key not in known:
+                raise StudyError(f"unknown key {key!r} in [{name}]", file=file, column=f"{name}.{key}",
+                                 expected=", ".join(sorted(known)))
+            kwargs[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", file)
+        sections[name] = cls(**kwargs)
+    cfg = StudyConfig(**sections, source=file)
+    _validate(cfg, file)
+    return cfg

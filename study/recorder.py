@@ -1,0 +1,321 @@
+"""Crash-safe recording: queue -> writer thread -> append-only TSV, flushed and fsynced.
+
+Trackers call :meth:`Recorder.push_samples` from their own thread with a gaze sample
+block (:data:`study.trackers.base.GAZE_FIELDS`); the protocol calls
+:meth:`Recorder.push_event`. Both only put the object on an unbounded queue (no
+formatting, no I/O, no lock held by the caller), so the tracker callback never blocks
+and no sample is dropped. A writer thread wakes at least every ``flush_interval_s``
+(default 0.25 s), formats everything queued, appends it to
+``.recording/samples.tsv`` / ``.recording/events.tsv`` (uncompressed, header written
+once), then ``flush()`` + ``os.fsync()``. A SIGKILL therefore loses at most what was
+queued since the last fsync: one flush interval. A line cut short by a kill is removed
+by :func:`repair_tail` when the session resumes or is finalised.
+
+Both files carry a ``segment`` column: 1 for the first run of a session, +1 for each
+``--resume``, so the finaliser can keep exactly one copy of every trial.
+
+``state.json`` (the session's progress: plan, completed trials, calibration log) is
+written atomically (temporary file, fsync, rename) by :func:`write_state`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from study.trackers.base import GAZE_FIELD_NAMES, GAZE_FIELDS, check_gaze_block
+
+log = logging.getLogger(__name__)
+
+SAMPLES_FILE = "samples.tsv"
+EVENTS_FILE = "events.tsv"
+STATE_FILE = "state.json"
+
+#: Columns of the in-progress events file (tracker-clock µs; converted by study.bids).
+EVENT_FIELDS: tuple[str, ...] = (
+    "segment", "trial_type", "trial", "stimulus_id", "artwork", "category", "method", "stim_file",
+    "onset_us", "offset_us", "aoi_left", "aoi_top", "aoi_right", "aoi_bottom", "dropped_frames",
+)
+
+#: printf format per sample field (normalised coordinates to 1e-7 of the screen, mm to 1 µm).
+_FORMATS = {
+    "int64": "%d",
+    "bool": "%d",
+}
+_FLOAT_FORMATS = {
+    "gaze_point_on_display_area": "%.7f",
+    "pupil_diameter": "%.4f",
+    "gaze_origin_in_user_coordinates": "%.3f",
+}
+
+
+def _float_fmt(name: str) -> str:
+    for key, fmt in _FLOAT_FORMATS.items():
+        if key in name:
+            return fmt
+    return "%.6g"
+
+
+SAMPLE_HEADER = "\t".join((*GAZE_FIELD_NAMES, "segment"))
+_ROW_FMT = "\t".join(
+    _FORMATS.get(GAZE_FIELDS[f], None) or _float_fmt(f) for f in GAZE_FIELD_NAMES
+) + "\t%d"
+
+
+def format_samples(block: dict[str, np.ndarray], segment: int) -> str:
+    """Format a sample block as TSV lines (no header), ``nan`` for missing values."""
+    n = len(block["system_time_stamp"])
+    if n == 0:
+        return ""
+    cols = [block[f].astype(np.int64) if GAZE_FIELDS[f] == "bool" else block[f] for f in GAZE_FIELD_NAMES]
+    rows = zip(*(c.tolist() for c in cols), [segment] * n)
+    return "\n".join(_ROW_FMT % r for r in rows) + "\n"
+
+
+def _fmt_event_value(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if np.isnan(v):
+            return "n/a"
+        return repr(round(v, 3)) if not v.is_integer() else str(int(v))
+    return str(v).replace("\t", " ").replace("\n", " ")
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One event dict -> one TSV line in :data:`EVENT_FIELDS` order (``n/a`` when absent)."""
+    unknown = set(event) - set(EVENT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown event fields {sorted(unknown)}")
+    return "\t".join(_fmt_event_value(event.get(f)) for f in EVENT_FIELDS) + "\n"
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a trailing partial line (left by a kill mid-write); return the bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        back = min(size, 1 << 16)
+        fh.seek(size - back)
+        tail = fh.read(back)
+        if tail.endswith(b"\n"):
+            return 0
+        cut = tail.rfind(b"\n")
+        new_size = size - back + cut + 1 if cut >= 0 else 0
+        fh.truncate(new_size)
+        fh.flush()
+        os.fsync(fh.fileno())
+    log.warning("removed a partial last line (%d bytes) from %s", size - new_size, path)
+    return size - new_size
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    """Atomically replace ``folder/state.json`` (tmp + fsync + rename + dir fsync)."""
+    target = folder / STATE_FILE
+    tmp = folder / (STATE_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(folder)
+
+
+def read_state(folder: Path) -> dict[str, Any] | None:
+    """The session state, or None when there is none."""
+    p = folder / STATE_FILE
+    if not p.exists():
+        return None
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Barrier:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class Recorder:
+    """Queue + writer thread appending samples and events to the ``.recording`` folder.
+
+    Parameters
+    ----------
+    folder : Path
+        The session's ``.recording/`` folder (created if needed).
+    segment : int
+        1 for a new session, +1 per resume (written in every row).
+    flush_interval_s : float
+        Longest time between fsyncs (default 0.25 s, the issue's bound on crash loss).
+    """
+
+    def __init__(self, folder: Path, *, segment: int = 1, flush_interval_s: float = 0.25) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.segment = int(segment)
+        self.flush_interval_s = float(flush_interval_s)
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.samples_path = self.folder / SAMPLES_FILE
+        self.events_path = self.folder / EVENTS_FILE
+        for path, header in ((self.samples_path, SAMPLE_HEADER), (self.events_path, "\t".join(EVENT_FIELDS))):
+            repair_tail(path)
+            if not path.exists() or path.stat().st_size == 0:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(header + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        _fsync_dir(self.folder)
+        self._fs = open(self.samples_path, "a", encoding="utf-8")
+        self._fe = open(self.events_path, "a", encoding="utf-8")
+        # statistics (updated by the writer thread only)
+        self.n_pushed = 0          # incremented by the pushing thread (int += is atomic enough under the GIL)
+        self.n_written = 0
+        self.n_valid = 0
+        self.n_events = 0
+        self.n_flushes = 0
+        self.max_flush_gap_s = 0.0
+        self.last_ts_us: int | None = None
+        self._rate_window: deque[tuple[int, int]] = deque(maxlen=64)
+
+    # -- producer side -----------------------------------------------------------
+    def push_samples(self, block: dict[str, np.ndarray]) -> None:
+        """Queue a gaze sample block (called from the tracker thread; never blocks)."""
+        self.n_pushed += len(block["system_time_stamp"])
+        self._q.put(("s", block))
+
+    def push_event(self, event: dict[str, Any]) -> None:
+        """Queue one event row (keys from :data:`EVENT_FIELDS`; ``segment`` is filled in)."""
+        ev = dict(event)
+        ev["segment"] = self.segment
+        format_event(ev)  # validate now, in the caller's thread
+        self._q.put(("e", ev))
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """Block until everything queued so far is written and fsynced."""
+        if self._thread is None or not self._thread.is_alive():
+            self._drain_and_write()
+            return
+        b = _Barrier()
+        self._q.put(("b", b))
+        if not b.done.wait(timeout):
+            raise RuntimeError("recorder writer did not catch up in time")
+        self._raise_if_failed()
+
+    # -- writer side ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="study-recorder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._stop.wait(self.flush_interval_s)
+                self._drain_and_write()
+                now = time.monotonic()
+                self.max_flush_gap_s = max(self.max_flush_gap_s, now - last)
+                last = now
+            self._drain_and_write()
+        except BaseException as exc:  # pragma: no cover - disk full etc.; surfaced by sync/close
+            self._error = exc
+            log.exception("recorder writer failed")
+
+    def _drain_and_write(self) -> None:
+        blocks: list[dict[str, np.ndarray]] = []
+        events: list[dict[str, Any]] = []
+        barriers: list[_Barrier] = []
+        while True:
+            try:
+                kind, item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "s":
+                blocks.append(item)
+            elif kind == "e":
+                events.append(item)
+            else:
+                barriers.append(item)
+        if blocks:
+            buf = io.StringIO()
+            for b in blocks:
+                b = check_gaze_block(b)
+                if self.last_ts_us is not None and len(b["system_time_stamp"]) and b["system_time_stamp"][0] <= self.last_ts_us:
+                    log.warning("sample timestamps went backwards (%d <= %d)", b["system_time_stamp"][0], self.last_ts_us)
+                buf.write(format_samples(b, self.segment))
+                n = len(b["system_time_stamp"])
+                self.n_written += n
+                self.n_valid += int(np.count_nonzero(b["left_gaze_point_valid"] | b["right_gaze_point_valid"]))
+                if n:
+                    self.last_ts_us = int(b["system_time_stamp"][-1])
+            self._fs.write(buf.getvalue())
+            self._fs.flush()
+            os.fsync(self._fs.fileno())
+            if self.last_ts_us is not None:
+                self._rate_window.append((self.last_ts_us, self.n_written))
+        if events:
+            self._fe.write("".join(format_event(e) for e in events))
+            self._fe.flush()
+            os.fsync(self._fe.fileno())
+            self.n_events += len(events)
+        if blocks or events:
+            self.n_flushes += 1
+        for b in barriers:
+            b.done.set()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"recorder writer failed: {self._error}") from self._error
+
+    def close(self) -> None:
+        """Stop the writer after writing everything queued; close the files."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._drain_and_write()
+        self._fs.close()
+        self._fe.close()
+        self._raise_if_failed()
+
+    # -- live statistics ----------------------------------------------------------
+    def live_rate_hz(self, window_s: float = 1.0) -> float:
+        """Samples per second over (about) the last ``window_s`` of tracker time."""
+        w = list(self._rate_window)
+        if len(w) < 2:
+            return float("nan")
+        t_end, n_end = w[-1]
+        for t, n in reversed(w[:-1]):
+            if t_end - t >= window_s * 1e6:
+                break
+        if t_end == t:
+            return float("nan")
+        return (n_end - n) / ((t_end - t) / 1e6)
+
+    def valid_percent(self) -> float:
+        """Percentage of written samples with at least one valid eye."""
+        return 100.0 * self.n_valid / self.n_written if self.n_written else float("nan")
