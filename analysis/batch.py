@@ -149,14 +149,15 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def _labels_from_path(path: Path) -> tuple[str, str]:
-    """``("sub-XX", "ses-N")`` from a session folder path (or the files inside it)."""
+    """``("sub-XX", "N")`` from a session folder path (or a file inside it)."""
     parts = path.resolve().parts
     sub = next((p for p in reversed(parts) if p.startswith("sub-")), path.name)
     ses = next((p for p in reversed(parts) if p.startswith("ses-")), "ses-1")
-    return sub, ses
+    return sub, ses.removeprefix("ses-")
 
 
 def _norm_participant(label: str | None, fallback: str) -> str:
+    """Participant label with its ``sub-`` prefix (as ``RecordingMeta.participant``)."""
     if not label:
         return fallback
     label = str(label)
@@ -164,10 +165,15 @@ def _norm_participant(label: str | None, fallback: str) -> str:
 
 
 def _norm_session(label: str | None, fallback: str) -> str:
+    """Session label without ``ses-`` (as ``RecordingMeta.session`` of the BIDS reader)."""
     if label is None or str(label) == "":
         return fallback
-    label = str(label)
-    return label if label.startswith("ses-") else f"ses-{label}"
+    return str(label).removeprefix("ses-")
+
+
+def session_prefix(participant: str, session: str) -> str:
+    """``sub-XX_ses-N``: the file-name prefix of a session's derivatives."""
+    return f"{participant}_ses-{str(session).removeprefix('ses-')}"
 
 
 def _session_files(session: Path) -> list[Path]:
@@ -467,7 +473,7 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     for sub, ses in readable[["participant", "session"]].itertuples(index=False):
         part = fix[(fix["participant"] == sub) & (fix["session"] == ses)] if len(fix) else fix
         frame = part[list(FIXATION_COLUMNS)] if len(part) else pd.DataFrame(columns=list(FIXATION_COLUMNS))
-        written.append(write_tsv(frame, out / "fixations" / f"{sub}_{ses}_fixations.tsv"))
+        written.append(write_tsv(frame, out / "fixations" / f"{session_prefix(sub, ses)}_fixations.tsv"))
     written.append(write_tsv(result.trial_metrics[list(TRIAL_METRICS_COLUMNS)], out / "trial_metrics.tsv"))
     written.append(write_tsv(result.exclusions[list(EXCLUSION_COLUMNS)], out / "exclusions.tsv"))
     written.append(write_tsv(result.recording_quality, out / "recording_quality.tsv"))
