@@ -1,0 +1,479 @@
+"""Shared machinery of the readers: robust table reading, validation and normalisation.
+
+Every reader turns its source into per-eye arrays and hands them to
+:func:`build_samples`; the checks here (timestamps, sampling rate, coordinates,
+numeric cells) are the same for every format, so every format fails the same way:
+with an :class:`~analysis.errors.InputError` naming the file, the 1-based line (the
+header is line 1) and the column, what was expected and the fix (docs/readers.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import zlib
+import gzip
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+from analysis.recording import EYES, TRIAL_DTYPES, Geometry, count_samples, empty_samples
+
+log = logging.getLogger(__name__)
+
+#: Artwork slug -> category (docs/formats.md section 1; paper Table 3).
+ARTWORK_CATEGORY: dict[str, str] = {
+    "last_supper": "painting", "night_watch": "painting", "virgin_of_the_rocks": "painting",
+    "david": "sculpture", "thinker": "sculpture", "venus_de_milo": "sculpture",
+    "terracotta_warriors": "craft", "tang_sancai": "craft", "blue_white_porcelain": "craft",
+}
+METHODS = ("ours", "pix2pix")
+_IMAGE_EXT = re.compile(r"\.(png|jpe?g|bmp|tiff?|gif|webp)$", re.IGNORECASE)
+
+#: Tolerance for gaze coordinates: a valid sample may lie off the display (people look
+#: past the screen edge and trackers report it), but not more than one full screen
+#: width/height beyond it, i.e. x in [-W, 2W] and y in [-H, 2H]. Anything further is
+#: not a gaze position on this display: wrong resolution, wrong unit or a corrupt cell.
+COORD_TOLERANCE_SCREENS = 1.0
+
+#: Sampling-rate rules (docs/readers.md, "Sampling rate"): the measured median interval
+#: may differ from the declared rate by at most 10 %; intervals shorter than
+#: 0.75 x the nominal interval are "too short" and more than max(5, 1 %) of them mean
+#: the file mixes sampling rates (e.g. a 120 Hz stretch in a 60 Hz file).
+RATE_TOLERANCE = 0.10
+SHORT_INTERVAL_FRACTION = 0.75
+MAX_SHORT_INTERVALS_FRACTION = 0.01
+MAX_SHORT_INTERVALS_MIN = 5
+#: Intervals longer than this many nominal intervals are gaps (missing samples).
+GAP_INTERVAL_FACTOR = 1.5
+
+
+def line_of(row: int | np.integer, first_data_line: int) -> int:
+    """1-based file line of 0-based data row ``row`` (the header is line ``first_data_line - 1``)."""
+    return int(row) + first_data_line
+
+
+def parse_stimulus_name(name: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """Split ``<artwork>_<method>`` (optionally with an image extension) into its parts.
+
+    Returns ``(stimulus_id, artwork, category, method)``; artwork/category/method are
+    ``None`` unless the artwork is one of the nine slugs of docs/formats.md section 1
+    and the method is ``ours`` or ``pix2pix``.
+    """
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return None, None, None, None
+    sid = _IMAGE_EXT.sub("", str(name).strip())
+    for method in METHODS:
+        suffix = "_" + method
+        if sid.endswith(suffix):
+            art = sid[: -len(suffix)]
+            if art in ARTWORK_CATEGORY:
+                return sid, art, ARTWORK_CATEGORY[art], method
+    return sid, None, None, None
+
+
+# --------------------------------------------------------------------------- text input
+
+def read_head(path: Path, n_bytes: int = 65536) -> bytes:
+    """First bytes of a file (decompressed for ``.gz``); InputError when unreadable."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n_bytes)
+        with open(path, "rb") as fh:
+            return fh.read(n_bytes)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, fix="check the path") from None
+    except IsADirectoryError:
+        raise InputError("a folder was given where a file was expected", file=path,
+                         fix="give the export file itself") from None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(f"the gzip file is truncated or corrupt ({exc})", file=path,
+                         expected="a complete gzip-compressed TSV",
+                         fix="restore the file from the session's checksummed copy or re-export it") from None
+
+
+def guess_encoding(head: bytes) -> str:
+    """``utf-16`` with a UTF-16 BOM, ``utf-8-sig`` when the head decodes as UTF-8, else ``latin-1``."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the head is still UTF-8
+        if exc.start >= len(head) - 3:
+            return "utf-8-sig"
+        return "latin-1"
+
+
+def head_lines(path: Path, max_lines: int = 200) -> tuple[list[str], str]:
+    """The first lines of a text file (decoded) and the encoding used."""
+    head = read_head(path)
+    if not head.strip():
+        raise InputError("the file is empty", file=path, expected="a header row and at least one sample row",
+                         fix="export the recording again; the file has no data")
+    enc = guess_encoding(head)
+    text = head.decode(enc.replace("-sig", ""), errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    if len(head) >= 65536 and lines:
+        lines = lines[:-1]  # possibly cut
+    return lines[:max_lines], enc
+
+
+def find_header(lines: Sequence[str], markers: Sequence[str]) -> int | None:
+    """0-based index of the first line containing any of ``markers`` (case-insensitive)."""
+    low = [m.lower() for m in markers]
+    for i, line in enumerate(lines):
+        ll = line.lower()
+        if any(m in ll for m in low):
+            return i
+    return None
+
+
+def sniff_delimiter(header: str) -> str:
+    """Delimiter of a header line: tab, comma, semicolon or whitespace."""
+    try:
+        return csv.Sniffer().sniff(header, delimiters="\t,;").delimiter
+    except csv.Error:
+        for d in ("\t", ",", ";"):
+            if d in header:
+                return d
+        return r"\s+"
+
+
+_COMMA_NUM = re.compile(r"^-?\d+,\d+$")
+_DOT_NUM = re.compile(r"^-?\d+\.\d+$")
+
+
+def sniff_decimal(data_lines: Sequence[str], sep: str) -> str:
+    """``","`` when numeric cells use a decimal comma (some Pro Lab locales), else ``"."``.
+
+    Only meaningful when the delimiter is not a comma.
+    """
+    if sep == ",":
+        return "."
+    comma = dot = 0
+    splitter = re.compile(sep) if sep == r"\s+" else None
+    for line in data_lines[:200]:
+        cells = splitter.split(line) if splitter else line.split(sep)
+        for c in cells:
+            c = c.strip()
+            if _COMMA_NUM.match(c):
+                comma += 1
+            elif _DOT_NUM.match(c):
+                dot += 1
+    return "," if comma > dot else "."
+
+
+def read_table(
+    path: Path,
+    *,
+    sep: str,
+    header_line: int | None,
+    names: Sequence[str] | None = None,
+    usecols: Sequence[str] | None = None,
+    numeric: Sequence[str] = (),
+    text: Sequence[str] = (),
+    decimal: str = ".",
+    encoding: str = "utf-8-sig",
+    compression: str | None = None,
+    na_values: Sequence[str] = ("", "n/a", "NaN", "nan", "NA"),
+    quoting: int = csv.QUOTE_NONE,
+) -> tuple[pd.DataFrame, int]:
+    """Read a delimited table with the C engine and explicit dtypes.
+
+    Parameters
+    ----------
+    header_line : int or None
+        0-based index of the header line; ``None`` for headerless files (then ``names``).
+    numeric, text : column names
+        Parsed as float64 / str. A non-numeric cell raises an InputError naming its
+        line and column (located by a second, string-typed pass only on failure).
+
+    Returns
+    -------
+    (DataFrame, first_data_line)
+        ``first_data_line`` is the 1-based file line of data row 0. Blank lines are kept
+        as all-NaN rows so that row numbers map to file lines exactly.
+    """
+    dtype: dict[str, Any] = {c: "float64" for c in numeric}
+    dtype.update({c: str for c in text})
+    kwargs: dict[str, Any] = dict(
+        sep=sep, engine="c", decimal=decimal, encoding=encoding,
+        compression=compression, na_values=list(na_values), keep_default_na=False,
+        skip_blank_lines=False, quoting=quoting, on_bad_lines="error", low_memory=False, index_col=False,
+    )
+    if header_line is None:
+        kwargs.update(header=None, names=list(names or []))
+        first = 1
+    else:
+        kwargs.update(header=0, skiprows=header_line)
+        first = header_line + 2
+    if usecols is not None:
+        kwargs["usecols"] = list(usecols)
+    try:
+        df = pd.read_csv(path, dtype=dtype, **kwargs)
+    except ValueError as exc:
+        if isinstance(exc, pd.errors.ParserError) or "Expected" in str(exc) and "fields" in str(exc):
+            _raise_parser_error(path, exc, first, header_line)
+        if isinstance(exc, UnicodeDecodeError):
+            raise InputError(f"the file is not valid {encoding} text ({exc.reason})", file=path,
+                             expected="a UTF-8 (or Latin-1) text export",
+                             fix="re-export the data as UTF-8 text") from None
+        # locate the offending cell
+        df = _read_as_text(path, kwargs, numeric, text)
+        locate_non_numeric(df, numeric, path, first, decimal)
+        raise InputError(f"could not read the table ({exc})", file=path,
+                         fix="check the file is an unmodified export") from None
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty", file=path, expected="a header row and at least one sample row",
+                         fix="export the recording again; the file has no data") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"the gzip file is truncated or corrupt ({exc})", file=path,
+                         expected="a complete gzip-compressed TSV",
+                         fix="restore the file from the session's checksummed copy or re-export it") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the file is not valid {encoding} text ({exc.reason})", file=path,
+                         expected="a UTF-8 (or Latin-1) text export",
+                         fix="re-export the data as UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"the file could not be read ({exc})", file=path,
+                         fix="check the file is complete; restore or re-export it") from None
+    return df, first
+
+
+def _raise_parser_error(path: Path, exc: Exception, first: int, header_line: int | None) -> None:
+    msg = str(exc)
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+    line = None
+    if m:
+        # pandas counts lines after skiprows, 1-based, including the header line
+        line = int(m.group(2)) + (header_line or 0)
+    raise InputError("a row has more cells than the header" if m else f"the table is malformed ({msg.strip()})",
+                     file=path, line=line,
+                     expected=(f"{m.group(1)} cells per row" if m else "one header row and rows of equal width"),
+                     fix="remove the stray delimiters in that row or re-export the file") from None
+
+
+def _read_as_text(path: Path, kwargs: dict[str, Any], numeric: Sequence[str], text: Sequence[str]) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={c: str for c in (*numeric, *text)}, **kwargs)
+    except (ValueError, OSError, EOFError, zlib.error) as exc:  # pragma: no cover - same file read twice
+        raise InputError(f"could not read the table ({exc})", file=path,
+                         fix="check the file is an unmodified export") from None
+
+
+def locate_non_numeric(df: pd.DataFrame, columns: Sequence[str], path: Path, first: int, decimal: str) -> None:
+    """Raise an InputError at the first cell of ``columns`` that is not a number (if any)."""
+    for col in columns:
+        if col not in df.columns:
+            continue
+        s = df[col]
+        raw = s.astype(object)
+        cleaned = s.str.strip()
+        if decimal == ",":
+            cleaned = cleaned.str.replace(",", ".", regex=False)
+        num = pd.to_numeric(cleaned, errors="coerce")
+        bad = num.isna().to_numpy() & raw.notna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"not a number: {raw.iloc[row]!r}", file=path, line=line_of(row, first), column=col,
+                             expected="a number" + (" (decimal comma)" if decimal == "," else ""),
+                             fix="correct or empty the cell; empty cells are read as missing")
+
+
+def to_float(df: pd.DataFrame, col: str | None, n: int) -> np.ndarray:
+    """Column as float64 array, or all-NaN when the column is absent."""
+    if col is None or col not in df.columns:
+        return np.full(n, np.nan)
+    return df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# --------------------------------------------------------------------------- validation
+
+def check_timestamps(t: np.ndarray, path: Path, lines: np.ndarray, column: str) -> None:
+    """Strictly increasing, finite timestamps; InputError at the first offending line."""
+    if len(t) == 0:
+        raise InputError("no gaze samples in the file", file=path, expected="at least one sample row",
+                         fix="export the recording again with gaze data included")
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError("missing or non-finite timestamp", file=path, line=int(lines[i]), column=column,
+                         expected="a timestamp on every sample row", fix="re-export the recording")
+    d = np.diff(t)
+    if len(d) and (d <= 0).any():
+        i = int(np.flatnonzero(d <= 0)[0]) + 1
+        kind = "duplicate" if d[i - 1] == 0 else "decreasing (non-monotonic)"
+        raise InputError(f"{kind} timestamp {t[i]!r} after {t[i - 1]!r} (line {int(lines[i - 1])})",
+                         file=path, line=int(lines[i]), column=column,
+                         expected="strictly increasing timestamps, one row per sample",
+                         fix="export a single recording per file, unsorted or merged exports are not supported; "
+                             "remove duplicated rows")
+
+
+def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines: np.ndarray,
+                   column: str) -> tuple[float, int]:
+    """Check the sampling rate; return ``(nominal_rate_hz, estimated_missing_samples)``.
+
+    Rules (docs/readers.md, "Sampling rate"):
+
+    1. measured rate = 1 / median interval. With a declared rate, they must agree
+       within :data:`RATE_TOLERANCE` (10 %).
+    2. intervals shorter than :data:`SHORT_INTERVAL_FRACTION` x the nominal interval
+       are impossible at that rate; more than ``max(5, 1 %)`` of them mean a stretch
+       at a different rate (e.g. a 120 Hz stretch in a 60 Hz file). A few are
+       tolerated as clock jitter.
+    3. intervals longer than :data:`GAP_INTERVAL_FACTOR` x nominal are gaps; the
+       estimated number of missing samples ``sum(round(d / T) - 1)`` is returned.
+    """
+    d = np.diff(t_s)
+    if len(d) == 0:
+        if declared_hz is None:
+            raise InputError("one sample only: the sampling rate cannot be measured", file=path,
+                             fix="give the sampling rate (rate_hz / --rate-hz)")
+        return float(declared_hz), 0
+    measured = 1.0 / float(np.median(d))
+    if declared_hz is not None:
+        if not np.isfinite(declared_hz) or declared_hz <= 0:
+            raise InputError(f"declared sampling rate {declared_hz!r} is not a positive number", file=path,
+                             fix="correct SamplingFrequency / --rate-hz")
+        if abs(measured - declared_hz) / declared_hz > RATE_TOLERANCE:
+            raise InputError(
+                f"measured sampling rate {measured:.2f} Hz (median interval) differs from the declared "
+                f"{declared_hz:g} Hz by more than {RATE_TOLERANCE:.0%}", file=path, column=column,
+                expected=f"samples every {1000.0 / declared_hz:.3f} ms",
+                fix="give the true rate (SamplingFrequency in the sidecar, or --rate-hz); check the timestamp unit")
+    nominal = float(declared_hz) if declared_hz is not None else measured
+    T = 1.0 / nominal
+    short = d < SHORT_INTERVAL_FRACTION * T
+    n_short = int(short.sum())
+    if n_short > max(MAX_SHORT_INTERVALS_MIN, MAX_SHORT_INTERVALS_FRACTION * len(d)):
+        i = int(np.flatnonzero(short)[0]) + 1
+        raise InputError(
+            f"mixed sampling rates: {n_short} of {len(d)} intervals are shorter than "
+            f"{SHORT_INTERVAL_FRACTION:g} x the nominal {T * 1000:.3f} ms (first at this line, "
+            f"interval {d[i - 1] * 1000:.3f} ms)", file=path, line=int(lines[i]), column=column,
+            expected=f"one sampling rate ({nominal:g} Hz) for the whole file",
+            fix="split the recording at the rate change and read the parts separately")
+    long = d > GAP_INTERVAL_FACTOR * T
+    missing = int(np.maximum(np.round(d[long] / T) - 1, 0).sum()) if long.any() else 0
+    return nominal, missing
+
+
+def check_coordinates(x: np.ndarray, y: np.ndarray, valid: np.ndarray, geometry: Geometry, path: Path,
+                      lines: np.ndarray, columns: tuple[str, str]) -> None:
+    """Valid gaze must lie within one screen size of the display (:data:`COORD_TOLERANCE_SCREENS`)."""
+    w, h = geometry.screen_px
+    k = COORD_TOLERANCE_SCREENS
+    with np.errstate(invalid="ignore"):
+        for arr, size, col in ((x, w, columns[0]), (y, h, columns[1])):
+            bad = valid & ((arr < -k * size) | (arr > (1 + k) * size) | np.isinf(arr))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputError(
+                    f"impossible gaze coordinate {arr[i]!r} px on a {w}x{h} px display", file=path,
+                    line=int(lines[i]), column=col,
+                    expected=f"pixels between {-k * size:g} and {(1 + k) * size:g} (one screen beyond each edge)",
+                    fix="check the screen resolution (--screen-px) and that the column holds pixels, not mm or "
+                        "normalised units")
+
+
+# --------------------------------------------------------------------------- assembling
+
+def build_samples(time_s: np.ndarray, eyes: dict[str, dict[str, np.ndarray]], geometry: Geometry) -> pd.DataFrame:
+    """Assemble the normalised sample table.
+
+    ``eyes[eye]`` has ``x``, ``y`` (px), ``valid`` (bool), optional ``pupil``, ``ex``,
+    ``ey``, ``ez`` (mm). A sample is valid only when flagged valid **and** both
+    coordinates are finite; coordinates of invalid samples become NaN (docs/formats.md
+    section 3).
+    """
+    n = len(time_s)
+    df = empty_samples(n)
+    data = {c: df[c].to_numpy(copy=True) for c in df.columns}
+    data["time_s"] = np.asarray(time_s, dtype=np.float64)
+    w, h = geometry.screen_px
+    for eye in EYES:
+        e = eyes.get(eye)
+        if e is None:
+            continue
+        x = np.asarray(e["x"], dtype=np.float64)
+        y = np.asarray(e["y"], dtype=np.float64)
+        valid = np.asarray(e["valid"], dtype=bool) & np.isfinite(x) & np.isfinite(y)
+        x = np.where(valid, x, np.nan)
+        y = np.where(valid, y, np.nan)
+        data[f"{eye}_x_px"], data[f"{eye}_y_px"] = x, y
+        data[f"{eye}_x_norm"], data[f"{eye}_y_norm"] = x / w, y / h
+        data[f"{eye}_valid"] = valid
+        for key, col in (("pupil", "pupil_mm"), ("ex", "eye_x_mm"), ("ey", "eye_y_mm"), ("ez", "eye_z_mm")):
+            if key in e and e[key] is not None:
+                data[f"{eye}_{col}"] = np.asarray(e[key], dtype=np.float64)
+    return pd.DataFrame(data, columns=list(df.columns))
+
+
+def trials_from_runs(names: pd.Series, time_s: np.ndarray, rate_hz: float,
+                     aoi: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Trials = maximal runs of the same non-empty stimulus name over the sample rows.
+
+    ``onset_s`` is the first sample of the run, ``offset_s`` the last sample plus one
+    nominal interval. ``aoi`` (optional per-row arrays ``left/top/right/bottom``) gives
+    each trial's AOI from its first row.
+    """
+    vals = names.astype(object).where(names.notna(), None).to_numpy()
+    codes, uniques = pd.factorize(vals, use_na_sentinel=True)
+    if len(codes) == 0:
+        return empty_trials_frame()
+    change = np.r_[True, codes[1:] != codes[:-1]]
+    starts = np.flatnonzero(change)
+    stops = np.r_[starts[1:], len(codes)]
+    rows = []
+    k = 0
+    for a, b in zip(starts, stops):
+        if codes[a] < 0:
+            continue
+        name = uniques[codes[a]]
+        if isinstance(name, str) and not name.strip():
+            continue
+        k += 1
+        sid, art, cat, meth = parse_stimulus_name(name)
+        row = {"trial": k, "stimulus_id": sid, "artwork": art, "category": cat, "method": meth,
+               "onset_s": float(time_s[a]), "offset_s": float(time_s[b - 1]) + 1.0 / rate_hz,
+               "aoi_left": np.nan, "aoi_top": np.nan, "aoi_right": np.nan, "aoi_bottom": np.nan}
+        if aoi is not None:
+            for side in ("left", "top", "right", "bottom"):
+                row[f"aoi_{side}"] = float(aoi[side][a])
+        rows.append(row)
+    if not rows:
+        return empty_trials_frame()
+    return pd.DataFrame(rows).astype(TRIAL_DTYPES)[list(TRIAL_DTYPES)]
+
+
+def empty_trials_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in TRIAL_DTYPES.items()})
+
+
+def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
+    """:func:`analysis.recording.count_samples` plus the reader's own counts."""
+    counts = count_samples(samples)
+    counts.update({k: int(v) for k, v in extra.items()})
+    return counts
+
+
+def geometry_from_args(geometry: Geometry | None) -> Geometry | None:
+    """Validate a user-supplied geometry (positive sizes)."""
+    if geometry is None:
+        return None
+    ok = (len(geometry.screen_px) == 2 and len(geometry.screen_mm) == 2
+          and all(np.isfinite(v) and v > 0 for v in (*geometry.screen_px, *geometry.screen_mm, geometry.distance_mm)))
+    if not ok:
+        raise InputError(f"invalid screen geometry {geometry!r}",
+                         expected="positive screen size in px and mm and a positive viewing distance",
+                         fix="check --screen-px, --screen-mm and --distance-mm")
+    return geometry

@@ -1,0 +1,437 @@
+"""Reader of the project's Eye-Tracking-BIDS datasets (docs/formats.md section 2).
+
+Layout, columns and sidecar keys follow BIDS 1.10 "Physiological recordings: eye
+tracking" (one headerless ``_physio.tsv.gz`` per recorded eye, columns named in the
+JSON sidecar's ``Columns``) with the project's extensions (``TimestampZero``,
+``ValidationPrecisionRMS``, ``Simulated``). See docs/readers.md for the mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+from analysis.io._common import (
+    check_coordinates,
+    check_sampling,
+    check_timestamps,
+    empty_trials_frame,
+    finish_counts,
+    head_lines,
+    locate_non_numeric,
+    read_table,
+    build_samples,
+)
+from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
+
+log = logging.getLogger(__name__)
+
+PARTICIPANT_RE = re.compile(r"^sub-[A-Za-z0-9]+$")
+SESSION_RE = re.compile(r"^ses-[A-Za-z0-9]+$")
+REQUIRED_COLUMNS = ("timestamp", "x_coordinate", "y_coordinate")
+EYE_BY_RECORDING = {"eye1": "left", "eye2": "right"}
+RESUME_FIX = "finish it with `python -m study.run --participant {p} --resume` (or move the session away)"
+_TIME_UNITS = {"us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microseconds": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+# --------------------------------------------------------------------------- dataset level
+
+def load_json(path: Path) -> dict[str, Any]:
+    """Load a JSON object; InputError with line/column on a syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, fix="check the path; the dataset is incomplete") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"file could not be read as UTF-8 text ({exc})", file=path,
+                         fix="restore the file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno, column=str(exc.colno),
+                         expected="a JSON object", fix="correct the JSON syntax") from None
+    if not isinstance(data, dict):
+        raise InputError("the JSON file does not hold an object", file=path, line=1, expected="{...}",
+                         fix="restore the file")
+    return data
+
+
+def read_dataset_description(root: str | Path) -> dict[str, Any]:
+    """Read and check ``dataset_description.json`` of a dataset root.
+
+    Requires ``BIDSVersion`` and, when present, a boolean ``Simulated`` (the project's
+    extension, docs/formats.md section 2).
+    """
+    root = Path(root)
+    path = root / "dataset_description.json"
+    if not path.is_file():
+        raise InputError("not a BIDS dataset: dataset_description.json is missing", file=root,
+                         expected="a dataset root with dataset_description.json, participants.tsv and sub-*/ses-*",
+                         fix="give the dataset root (e.g. data/raw), not a participant or session folder")
+    desc = load_json(path)
+    if "BIDSVersion" not in desc:
+        raise InputError("BIDSVersion is missing", file=path, column="BIDSVersion", expected='"BIDSVersion": "1.10.0"',
+                         fix="add the key (the study writes it)")
+    if "Simulated" in desc and not isinstance(desc["Simulated"], bool):
+        raise InputError(f"Simulated must be true or false, not {desc['Simulated']!r}", file=path,
+                         column="Simulated", expected="true | false", fix="correct the value")
+    return desc
+
+
+def read_participants(root: str | Path) -> pd.DataFrame:
+    """Read ``participants.tsv``: ``participant_id`` unique, matching ``sub-[A-Za-z0-9]+``."""
+    root = Path(root)
+    path = root / "participants.tsv"
+    if not path.is_file():
+        raise InputError("participants.tsv is missing", file=root, expected="participants.tsv at the dataset root",
+                         fix="restore it; the study writes it with one row per participant")
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["n/a"],
+                         skip_blank_lines=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("participants.tsv is empty", file=path, expected="a header with participant_id",
+                         fix="restore it") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"participants.tsv could not be read ({exc})", file=path, fix="restore it") from None
+    if "participant_id" not in df.columns:
+        raise InputError("column participant_id is missing", file=path, line=1, column="participant_id",
+                         expected="a tab-separated header starting with participant_id", fix="restore the header")
+    ids = df["participant_id"].astype(object)
+    bad = ~ids.fillna("").str.match(PARTICIPANT_RE.pattern).astype(bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"participant label {ids.iloc[i]!r} is not a BIDS label", file=path, line=i + 2,
+                         column="participant_id", expected="sub-<letters/digits>, e.g. sub-07 (pseudonyms only)",
+                         fix="correct the label")
+    dup = ids.duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0])
+        raise InputError(f"participant {ids.iloc[i]} is listed twice (first at line {first + 2})", file=path,
+                         line=i + 2, column="participant_id", expected="each participant once",
+                         fix="remove the duplicate row")
+    return df
+
+
+def find_sessions(root: str | Path) -> list[Path]:
+    """Sorted ``sub-*/ses-*`` session folders of a dataset root.
+
+    Raises InputError for a folder that is not a dataset, an empty dataset, an
+    unfinished session (a ``.recording/`` folder inside; run ``python -m study.run
+    --participant X --resume``) and duplicate participants in ``participants.tsv``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("dataset folder not found", file=root, fix="give the dataset root, e.g. data/raw")
+    read_dataset_description(root)
+    participants = read_participants(root)
+    sessions = sorted(p for p in root.glob("sub-*/ses-*") if p.is_dir()
+                      and PARTICIPANT_RE.match(p.parent.name) and SESSION_RE.match(p.name))
+    if not sessions:
+        raise InputError("the dataset has no sessions", file=root, expected="folders sub-XX/ses-N/beh",
+                         fix="record at least one session (python -m study.run) or give the right root")
+    for s in sessions:
+        if (s / ".recording").exists():
+            raise InputError(f"session {s.parent.name}/{s.name} is unfinished (it still has a .recording/ folder)",
+                             file=s, fix=RESUME_FIX.format(p=s.parent.name))
+    listed = set(participants["participant_id"])
+    for p in sorted({s.parent.name for s in sessions} - listed):
+        log.warning("%s has data but is not listed in %s", p, root / "participants.tsv")
+    return sessions
+
+
+# --------------------------------------------------------------------------- one session
+
+def resolve_session(path: Path) -> Path:
+    """Session folder from a session folder, its ``beh/`` folder or one of its files."""
+    if not path.exists():
+        raise InputError("path not found", file=path, fix="check the path")
+    if path.is_file():
+        path = path.parent
+    if path.name == "beh":
+        path = path.parent
+    if (path / "dataset_description.json").is_file() and not (path / "beh").is_dir():
+        raise InputError("this is a dataset root, not a session", file=path,
+                         expected="a session folder sub-XX/ses-N (or its beh/ folder or a physio file)",
+                         fix="read one session, or list them with analysis.io.find_sessions(root)")
+    if (path / ".recording").exists():
+        p = path.parent.name if PARTICIPANT_RE.match(path.parent.name) else "<id>"
+        raise InputError(f"session {path.parent.name}/{path.name} is unfinished (it still has a .recording/ folder)",
+                         file=path, fix=RESUME_FIX.format(p=p))
+    if not (path / "beh").is_dir():
+        raise InputError("no beh/ folder: not a BIDS session", file=path,
+                         expected="sub-XX/ses-N/beh/*_physio.tsv.gz", fix="give a session folder of the dataset")
+    return path
+
+
+def _sidecar_geometry(sc: dict[str, Any], path: Path) -> Geometry:
+    for key in ("ScreenResolution", "ScreenSize", "ScreenDistance"):
+        if key not in sc:
+            raise InputError(f"sidecar key {key} is missing", file=path, column=key,
+                             expected="ScreenResolution [w, h] px, ScreenSize [w, h] m, ScreenDistance m",
+                             fix="add it, or pass the geometry (--screen-px, --screen-mm, --distance-mm)")
+    try:
+        res = [int(v) for v in sc["ScreenResolution"]]
+        size = [float(v) * 1000.0 for v in sc["ScreenSize"]]
+        dist = float(sc["ScreenDistance"]) * 1000.0
+    except (TypeError, ValueError):
+        raise InputError("screen keys are not numbers", file=path, column="ScreenResolution/ScreenSize/ScreenDistance",
+                         expected="ScreenResolution [w, h] px, ScreenSize [w, h] in metres, ScreenDistance in metres",
+                         fix="correct the sidecar") from None
+    if len(res) != 2 or len(size) != 2 or min(*res, *size, dist) <= 0:
+        raise InputError("screen geometry must be two positive sizes and a positive distance", file=path,
+                         column="ScreenResolution/ScreenSize/ScreenDistance",
+                         expected="ScreenResolution [w, h] px, ScreenSize [w, h] m, ScreenDistance m",
+                         fix="correct the sidecar")
+    if size[0] > 5000 or dist > 20000:
+        raise InputError("ScreenSize/ScreenDistance look like millimetres", file=path, column="ScreenSize",
+                         expected="metres (BIDS), e.g. [0.338, 0.270] and 0.65", fix="convert to metres")
+    return Geometry(screen_px=(res[0], res[1]), screen_mm=(size[0], size[1]), distance_mm=dist)
+
+
+def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_override: float | None
+              ) -> dict[str, Any]:
+    cols = sidecar.get("Columns")
+    if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+        raise InputError("sidecar key Columns is missing or not a list of names", file=sc_path, column="Columns",
+                         expected='"Columns": ["timestamp", "x_coordinate", "y_coordinate", "pupil_size", "validity", ...]',
+                         fix="restore the sidecar")
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    if missing:
+        raise InputError(f"Columns lacks {missing}", file=sc_path, column="Columns",
+                         expected="timestamp, x_coordinate, y_coordinate (+ pupil_size, validity, eye_x/y/z)",
+                         fix="restore the sidecar")
+    if "SamplingFrequency" not in sidecar and rate_override is None:
+        raise InputError("sidecar key SamplingFrequency is missing", file=sc_path, column="SamplingFrequency",
+                         expected="the sampling rate in Hz", fix="add it or pass rate_hz (--rate-hz)")
+    unit_info = sidecar.get("timestamp", {})
+    unit = unit_info.get("Units", "us") if isinstance(unit_info, dict) else "us"
+    if unit not in _TIME_UNITS:
+        raise InputError(f"unknown timestamp unit {unit!r}", file=sc_path, column="timestamp.Units",
+                         expected="us (docs/formats.md), ms or s", fix="correct the unit")
+    lines, _ = head_lines(physio, max_lines=5)
+    if lines and len(lines[0].split("\t")) != len(cols):
+        raise InputError(f"rows have {len(lines[0].split(chr(9)))} cells but the sidecar names {len(cols)} Columns",
+                         file=physio, line=1, expected=f"{len(cols)} tab-separated cells: {', '.join(cols)}",
+                         fix="the physio file and its sidecar do not belong together; restore them")
+    df, first = read_table(physio, sep="\t", header_line=None, names=cols, numeric=cols, compression="gzip")
+    n = len(df)
+    file_lines = np.arange(n) + first
+    t = df["timestamp"].to_numpy(dtype=np.float64) * _TIME_UNITS[unit]
+    check_timestamps(t, physio, file_lines, "timestamp")
+    declared = float(rate_override if rate_override is not None else sidecar["SamplingFrequency"])
+    nominal, missing = check_sampling(t, declared, physio, file_lines, "timestamp")
+    if "validity" in df.columns:
+        v = df["validity"].to_numpy(dtype=np.float64)
+        bad = ~(np.isnan(v) | (v == 0) | (v == 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"validity {v[i]!r} is not 0 or 1", file=physio, line=int(file_lines[i]),
+                             column="validity", expected="0 (invalid) or 1 (valid)", fix="restore the file")
+        valid = v == 1
+    else:
+        valid = np.ones(n, dtype=bool)
+    x = df["x_coordinate"].to_numpy(dtype=np.float64)
+    y = df["y_coordinate"].to_numpy(dtype=np.float64)
+    return {"t": t, "x": x, "y": y, "valid": valid, "lines": file_lines, "rate": nominal, "missing": missing,
+            "pupil": df["pupil_size"].to_numpy(dtype=np.float64) if "pupil_size" in df else None,
+            "ex": df["eye_x"].to_numpy(dtype=np.float64) if "eye_x" in df else None,
+            "ey": df["eye_y"].to_numpy(dtype=np.float64) if "eye_y" in df else None,
+            "ez": df["eye_z"].to_numpy(dtype=np.float64) if "eye_z" in df else None}
+
+
+def _scatter(values: np.ndarray | None, idx: np.ndarray, n: int, fill: Any = np.nan) -> np.ndarray | None:
+    if values is None:
+        return None
+    out = np.full(n, fill, dtype=values.dtype if values.dtype == bool else np.float64)
+    out[idx] = values
+    return out
+
+
+def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
+    """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2)."""
+    try:
+        ev = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["n/a", ""],
+                         skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise InputError("the events file is empty", file=path, expected="a header with onset, duration, trial_type",
+                         fix="restore the file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the events file could not be read ({exc})", file=path, fix="restore the file") from None
+    for col in ("onset", "duration", "trial_type"):
+        if col not in ev.columns:
+            raise InputError(f"column {col} is missing", file=path, line=1, column=col,
+                             expected="onset, duration, trial_type, trial, stimulus_id, ... (docs/formats.md)",
+                             fix="restore the header")
+    numeric = [c for c in ("onset", "duration", "trial", "tracker_onset_us",
+                           "aoi_left", "aoi_top", "aoi_right", "aoi_bottom") if c in ev.columns]
+    locate_non_numeric(ev, numeric, path, 2, ".")
+    stim_mask = (ev["trial_type"] == "stimulus").fillna(False).to_numpy(dtype=bool)
+    st = ev.loc[stim_mask]
+    lines = np.flatnonzero(stim_mask) + 2
+    if st.empty:
+        return empty_trials_frame()
+    onset = pd.to_numeric(st["onset"]).to_numpy(dtype=np.float64)
+    duration = pd.to_numeric(st["duration"]).to_numpy(dtype=np.float64)
+    for arr, col in ((onset, "onset"), (duration, "duration")):
+        bad = ~np.isfinite(arr) | ((arr < 0) if col == "duration" else np.zeros(len(arr), bool))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{col} missing or negative on a stimulus row", file=path, line=int(lines[i]),
+                             column=col, expected="seconds", fix="restore the file")
+    if "tracker_onset_us" in st.columns:
+        tracker = pd.to_numeric(st["tracker_onset_us"]).to_numpy(dtype=np.float64) / 1e6
+    else:
+        tracker = np.full(len(st), np.nan)
+    if timestamp_zero_s is not None:
+        tracker = np.where(np.isnan(tracker), timestamp_zero_s + onset, tracker)
+    if np.isnan(tracker).any():
+        i = int(np.flatnonzero(np.isnan(tracker))[0])
+        raise InputError("stimulus onset cannot be placed on the tracker clock", file=path, line=int(lines[i]),
+                         column="tracker_onset_us",
+                         expected="tracker_onset_us, or TimestampZero in the physio sidecar",
+                         fix="restore the events file or the sidecar")
+    if "trial" in st.columns:
+        trial = pd.to_numeric(st["trial"]).to_numpy(dtype=np.float64)
+        trial = np.where(np.isnan(trial), np.arange(1, len(st) + 1), trial).astype(np.int64)
+    else:
+        trial = np.arange(1, len(st) + 1, dtype=np.int64)
+
+    def col(name: str) -> np.ndarray:
+        if name not in st.columns:
+            return np.full(len(st), None, dtype=object)
+        s = st[name].astype(object)
+        return s.where(s.notna(), None).to_numpy(dtype=object)
+
+    def num(name: str) -> np.ndarray:
+        if name not in st.columns:
+            return np.full(len(st), np.nan)
+        return pd.to_numeric(st[name]).to_numpy(dtype=np.float64)
+
+    trials = pd.DataFrame({
+        "trial": trial, "stimulus_id": col("stimulus_id"), "artwork": col("artwork"), "category": col("category"),
+        "method": col("method"), "onset_s": tracker, "offset_s": tracker + duration,
+        "aoi_left": num("aoi_left"), "aoi_top": num("aoi_top"), "aoi_right": num("aoi_right"),
+        "aoi_bottom": num("aoi_bottom"),
+    })
+    return trials.astype(TRIAL_DTYPES)[list(TRIAL_DTYPES)]
+
+
+def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None) -> Recording:
+    """Read one session of a project BIDS dataset into a :class:`~analysis.recording.Recording`.
+
+    Parameters
+    ----------
+    path : path
+        Session folder ``sub-XX/ses-N``, its ``beh/`` folder, or one of its files.
+    geometry : Geometry, optional
+        Overrides the sidecar's ``ScreenResolution``/``ScreenSize``/``ScreenDistance``.
+    rate_hz : float, optional
+        Overrides the sidecar's ``SamplingFrequency``.
+
+    Notes
+    -----
+    The eyes (``recording-eye1`` = left, ``recording-eye2`` = right, or the sidecar's
+    ``RecordedEye``) are merged on timestamp; a timestamp present in only one file
+    makes the other eye invalid for that row (counted as ``rows_only_left`` /
+    ``rows_only_right``). A missing eye file (monocular recording) leaves that eye
+    invalid throughout.
+    """
+    ses = resolve_session(Path(path))
+    beh = ses / "beh"
+    physio = sorted(beh.glob("*_physio.tsv.gz"))
+    if not physio:
+        raise InputError("no *_physio.tsv.gz in the session", file=beh,
+                         expected="sub-XX_ses-N_task-<task>_recording-eye1_physio.tsv.gz (+ eye2)",
+                         fix="the session was not finalised; run study.run --resume, or restore the files")
+    sidecars: dict[str, dict[str, Any]] = {}
+    sidecar_paths: dict[str, Path] = {}
+    files: dict[str, Path] = {}
+    for p in physio:
+        sc_path = p.with_name(p.name[: -len(".tsv.gz")] + ".json")
+        sc = load_json(sc_path)
+        m = re.search(r"_recording-(eye[12])_", p.name)
+        eye = sc.get("RecordedEye") or (EYE_BY_RECORDING.get(m.group(1)) if m else None)
+        if eye not in ("left", "right"):
+            raise InputError(f"cannot tell which eye this file holds (RecordedEye = {eye!r})", file=sc_path,
+                             column="RecordedEye", expected='"left" or "right"', fix="set RecordedEye")
+        if eye in files:
+            raise InputError(f"two physio files for the {eye} eye", file=p, fix="remove the stray file")
+        if sc.get("PhysioType", "eyetrack") != "eyetrack":
+            raise InputError(f"PhysioType is {sc.get('PhysioType')!r}", file=sc_path, column="PhysioType",
+                             expected='"eyetrack"', fix="this is not an eye-tracking recording")
+        files[eye], sidecars[eye], sidecar_paths[eye] = p, sc, sc_path
+    if len(files) == 2 and rate_hz is None:
+        ra, rb = (sidecars[e].get("SamplingFrequency") for e in ("left", "right"))
+        if ra != rb:
+            raise InputError(f"mixed sampling rates: left eye {ra!r} Hz, right eye {rb!r} Hz",
+                             file=sidecar_paths["right"], column="SamplingFrequency",
+                             expected=f"the same SamplingFrequency as {sidecar_paths['left'].name}",
+                             fix="both eyes come from one tracker stream; restore the sidecars")
+    eyes: dict[str, dict[str, Any]] = {}
+    for eye, p in files.items():
+        eyes[eye] = _read_eye(p, sidecars[eye], sidecar_paths[eye], rate_hz)
+        eyes[eye]["file"] = p
+    first_eye = next(iter(eyes))
+    sc0 = sidecars[first_eye]
+    geom = geometry if geometry is not None else _sidecar_geometry(sc0, sidecar_paths[first_eye])
+    for eye, e in eyes.items():
+        check_coordinates(e["x"], e["y"], e["valid"] & np.isfinite(e["x"]) & np.isfinite(e["y"]), geom,
+                          e["file"], e["lines"], ("x_coordinate", "y_coordinate"))
+
+    # merge on timestamp
+    all_t = np.unique(np.concatenate([e["t"] for e in eyes.values()]))
+    n = len(all_t)
+    merged: dict[str, dict[str, np.ndarray]] = {}
+    only: dict[str, int] = {}
+    for eye, e in eyes.items():
+        idx = np.searchsorted(all_t, e["t"])
+        merged[eye] = {"x": _scatter(e["x"], idx, n), "y": _scatter(e["y"], idx, n),
+                       "valid": _scatter(e["valid"], idx, n, fill=False)}
+        for key in ("pupil", "ex", "ey", "ez"):
+            merged[eye][key] = _scatter(e[key], idx, n)
+        only[eye] = n - len(e["t"])
+    # rows present in one eye file only (the other eye counts as missing for that row)
+    counts_extra = {"rows_only_left": only.get("right", 0) if len(eyes) == 2 else 0,
+                    "rows_only_right": only.get("left", 0) if len(eyes) == 2 else 0,
+                    "missing_samples": max(e["missing"] for e in eyes.values()),
+                    "event_rows": 0, "blank_rows": 0}
+    samples = build_samples(all_t, merged, geom)
+
+    tz = sc0.get("TimestampZero")
+    tz_s = float(tz) / 1e6 if isinstance(tz, (int, float)) else float(all_t[0]) - float(sc0.get("StartTime", 0.0) or 0.0)
+    events = sorted(beh.glob("*_events.tsv"))
+    if not events:
+        raise InputError("no *_events.tsv in the session", file=beh,
+                         expected="sub-XX_ses-N_task-<task>_events.tsv", fix="restore the events file")
+    trials = read_events(events[0], tz_s)
+
+    participant = ses.parent.name if PARTICIPANT_RE.match(ses.parent.name) else None
+    session = ses.name.removeprefix("ses-") if SESSION_RE.match(ses.name) else None
+    extra: dict[str, Any] = {"eyes": sorted(eyes), "physio_files": [str(e["file"]) for e in eyes.values()],
+                             "events_file": str(events[0]), "timestamp_zero_s": tz_s}
+    for key in ("Manufacturer", "DeviceSerialNumber", "SoftwareVersions", "CalibrationType", "CalibrationCount",
+                "MaximalCalibrationError", "CalibrationLog", "ScreenRefreshRate"):
+        if key in sc0:
+            extra[key] = sc0[key]
+    root = ses.parent.parent
+    if (root / "dataset_description.json").is_file():
+        extra["simulated"] = bool(read_dataset_description(root).get("Simulated", False))
+
+    def _num(key: str) -> float | None:
+        v = sc0.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    meta = RecordingMeta(
+        source=str(ses), format="bids", sampling_rate_hz=float(eyes[first_eye]["rate"]), geometry=geom,
+        tracker_model=str(sc0.get("ManufacturersModelName", "unknown")), participant=participant, session=session,
+        accuracy_deg=_num("AverageCalibrationError"), precision_deg=_num("ValidationPrecisionRMS"), extra=extra,
+    )
+    return Recording(samples=samples, trials=trials, meta=meta, counts=finish_counts(samples, **counts_extra))
