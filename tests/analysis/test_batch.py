@@ -1,0 +1,236 @@
+"""Batch processing of a dataset end to end, on a tiny BIDS dataset with ground-truth fixations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.aoi import PolygonAOI
+from analysis.batch import (
+    DATASET_FIXATION_COLUMNS,
+    EXCLUSION_COLUMNS,
+    DatasetResult,
+    process_dataset,
+    write_derivatives,
+)
+from analysis.errors import InputError
+from analysis.metrics import AOI_METRICS_COLUMNS, FIXATION_COLUMNS, TRIAL_METRICS_COLUMNS, main
+from tests.analysis.bids_fixture import DEFAULT_TRIALS, ground_truth, write_bids_dataset
+
+RATE = 60.0
+DT = 1.0 / RATE
+REPO = Path(__file__).resolve().parents[2]
+PARTICIPANTS = ("sub-01", "sub-02")
+
+
+def _trials():
+    # 2 participants x 3 trials x 2-3 s; the third trial has a smaller image on the left
+    third = {"stimulus_id": "thinker_ours", "artwork": "thinker", "category": "sculpture", "method": "ours",
+             "duration_s": 2.0, "aoi": (100.0, 300.0, 500.0, 700.0), "gaze": None}
+    return [dict(t, duration_s=2.5) for t in DEFAULT_TRIALS] + [third]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("raw")
+    write_bids_dataset(root, PARTICIPANTS, trials=_trials(), seed=11)
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(dataset) -> DatasetResult:
+    return process_dataset(dataset, jobs=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("deriv")
+    write_derivatives(result, out)
+    return out
+
+
+def test_tables_have_the_documented_columns_and_order(result):
+    assert tuple(result.trial_metrics.columns) == TRIAL_METRICS_COLUMNS
+    assert tuple(result.fixations.columns) == DATASET_FIXATION_COLUMNS
+    assert tuple(result.exclusions.columns) == EXCLUSION_COLUMNS
+    tm = result.trial_metrics
+    assert tm["participant"].tolist() == ["sub-01"] * 3 + ["sub-02"] * 3
+    assert tm["trial"].tolist() == [1, 2, 3, 1, 2, 3]
+    assert tm["stimulus_id"].tolist()[:3] == ["david_ours", "night_watch_pix2pix", "thinker_ours"]
+    assert tm["category"].tolist()[:3] == ["sculpture", "painting", "sculpture"]
+    rq = result.recording_quality
+    assert rq[["participant", "session"]].values.tolist() == [["sub-01", "1"], ["sub-02", "1"]]
+    for col in ("accuracy_deg", "n_samples_total", "invalid_left", "invalid_right", "invalid_both"):
+        assert col in rq.columns
+    assert rq["accuracy_deg"].tolist() == pytest.approx([0.5, 0.5])
+    assert result.dataset_description["Simulated"] is True and result.simulated
+
+
+def test_metrics_match_ground_truth_within_one_sample(result, dataset):
+    tm = result.trial_metrics
+    for sub in PARTICIPANTS:
+        truth = ground_truth(dataset / sub / "ses-1")
+        fix = result.fixations[result.fixations["participant"] == sub]
+        for k in (1, 2, 3):
+            row = tm[(tm["participant"] == sub) & (tm["trial"] == k)].iloc[0]
+            gt = truth[(truth["segment"] == "stimulus") & (truth["trial"] == k)]
+            det = fix[(fix["trial"] == k) & fix["in_aoi"].fillna(False).astype(bool)]
+            # match every true fixation to the detected one nearest in onset
+            d_on = det["onset_s"].to_numpy()
+            nearest = np.abs(d_on[None, :] - gt["onset_s"].to_numpy()[:, None])
+            j = nearest.argmin(axis=1)
+            matched = nearest[np.arange(len(gt)), j] <= DT + 1e-6
+            # every real (>= 100 ms) fixation is found, at its onset and length within one sample
+            assert matched[gt["n_samples"].to_numpy() >= 6].all()
+            dur_err = np.abs(det["duration_s"].to_numpy()[j[matched]] - gt["duration_s"].to_numpy()[matched])
+            assert (dur_err <= DT + 1e-6).all()
+            # no spurious fixations: each detected one is a distinct true one
+            assert row["fixation_count"] == matched.sum() == len(set(j[matched])) == len(det)
+            # total fixation time: within one sample per fixation of the truth
+            truth_total = gt["duration_s"].to_numpy()[matched].sum()
+            assert abs(row["total_fixation_s"] - truth_total) <= DT * matched.sum() + 1e-6
+            # all gaze stays on the image: one visit spanning first to last fixation
+            assert row["visit_count"] == 1
+            assert row["total_visit_duration_s"] == pytest.approx(
+                det["offset_s"].max() - det["onset_s"].min(), abs=1e-9)
+            assert row["first_fixation_duration_s"] == pytest.approx(gt["duration_s"].iloc[0], abs=DT + 1e-6)
+
+
+def test_ttff_is_measured_from_the_trial_onset(result, dataset):
+    ev = pd.read_csv(next((dataset / "sub-01" / "ses-1" / "beh").glob("*_events.tsv")), sep="\t")
+    stim = ev[ev["trial_type"] == "stimulus"].reset_index(drop=True)
+    truth = ground_truth(dataset / "sub-01" / "ses-1")
+    tz = 5000.0  # the fixture's TimestampZero (5e9 us)
+    tm = result.trial_metrics[result.trial_metrics["participant"] == "sub-01"].reset_index(drop=True)
+    for k in (1, 2, 3):
+        first = truth[(truth["segment"] == "stimulus") & (truth["trial"] == k)]["onset_s"].iloc[0]
+        expected = first - (tz + stim.loc[k - 1, "onset"])
+        assert tm.loc[k - 1, "time_to_first_fixation_s"] == pytest.approx(expected, abs=DT)
+
+
+def test_fixation_table_covers_every_fixation_and_agrees_with_metrics(result):
+    fix = result.fixations
+    tm = result.trial_metrics
+    assert fix["trial"].isna().any()                      # instructions/cross/blank fixations kept
+    inside = fix[fix["in_aoi"].fillna(False).astype(bool)]
+    counts = inside.groupby(["participant", "trial"]).size()
+    for _, row in tm.iterrows():
+        assert counts.get((row["participant"], row["trial"]), 0) == row["fixation_count"]
+
+
+def test_derivative_files_and_formatting(written, result):
+    names = sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file())
+    assert names == ["dataset_description.json", "exclusions.tsv", "fixations/sub-01_ses-1_fixations.tsv",
+                     "fixations/sub-02_ses-1_fixations.tsv", "input_files.tsv", "recording_quality.tsv",
+                     "trial_metrics.tsv"]
+    tm_text = (written / "trial_metrics.tsv").read_text()
+    assert tm_text.splitlines()[0].split("\t") == list(TRIAL_METRICS_COLUMNS)
+    assert "\r" not in tm_text and "nan" not in tm_text.lower().replace("n/a", "")
+    back = pd.read_csv(written / "trial_metrics.tsv", sep="\t", na_values=["n/a"], keep_default_na=False)
+    assert len(back) == len(result.trial_metrics)
+    assert back["total_fixation_s"].to_numpy() == pytest.approx(result.trial_metrics["total_fixation_s"], abs=1e-6)
+    assert set(back["excluded"].astype(str).str.lower()) <= {"true", "false"}
+    fx_text = (written / "fixations" / "sub-01_ses-1_fixations.tsv").read_text().splitlines()
+    assert fx_text[0].split("\t") == list(FIXATION_COLUMNS)
+    assert fx_text[1].split("\t")[-3:] == ["n/a", "n/a", "n/a"]   # the instructions fixation
+    desc = json.loads((written / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative" and desc["Simulated"] is True
+    assert desc["Configuration"]["report"]["algorithm"] == "ivt"
+    inputs = pd.read_csv(written / "input_files.tsv", sep="\t")
+    assert "dataset_description.json" in set(inputs["path"])
+    assert inputs["path"].str.endswith("_physio.tsv.gz").sum() == 4
+    assert inputs["sha256"].str.fullmatch("[0-9a-f]{64}").all()
+
+
+def test_byte_identical_across_reruns_and_worker_counts(dataset, written, tmp_path):
+    again = tmp_path / "again"
+    pooled = tmp_path / "pooled"
+    process_dataset(dataset, jobs=1, progress=False, derivatives_dir=again)
+    process_dataset(dataset, jobs=2, progress=False, derivatives_dir=pooled)
+    files = sorted(p.relative_to(written) for p in written.rglob("*") if p.is_file())
+    for rel in files:
+        ref = (written / rel).read_bytes()
+        assert (again / rel).read_bytes() == ref, rel
+        assert (pooled / rel).read_bytes() == ref, rel
+
+
+def test_polygon_aois_add_aoi_metrics(dataset, tmp_path):
+    left_half = PolygonAOI("david_ours", "left_half", np.array([(0, 0), (0.5, 0), (0.5, 1), (0, 1)], dtype=float))
+    right_half = PolygonAOI("david_ours", "right_half", np.array([(0.5, 0), (1, 0), (1, 1), (0.5, 1)], dtype=float))
+    res = process_dataset(dataset, jobs=1, progress=False, aois=[left_half, right_half], derivatives_dir=tmp_path)
+    am = res.aoi_metrics
+    assert tuple(am.columns) == AOI_METRICS_COLUMNS
+    assert am[["participant", "trial", "aoi_name"]].values.tolist() == [
+        ["sub-01", 1, "left_half"], ["sub-01", 1, "right_half"], ["sub-02", 1, "left_half"], ["sub-02", 1, "right_half"]]
+    # the two halves partition the image: their fixations add up to the whole-image metrics
+    tm = res.trial_metrics[res.trial_metrics["trial"] == 1].set_index("participant")
+    both = am.groupby("participant")[["fixation_count", "total_fixation_s"]].sum()
+    assert both["fixation_count"].tolist() == tm.loc[both.index, "fixation_count"].tolist()
+    assert both["total_fixation_s"].to_numpy() == pytest.approx(tm.loc[both.index, "total_fixation_s"].to_numpy())
+    assert (tmp_path / "aoi_metrics.tsv").is_file()
+
+
+def _broken_copy(dataset: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "broken"
+    shutil.copytree(dataset, root)
+    sidecar = next((root / "sub-02" / "ses-1" / "beh").glob("*eye1_physio.json"))
+    sidecar.write_text("{not json", encoding="utf-8")
+    return root
+
+
+def test_unreadable_session_raises_by_default_or_is_recorded_as_excluded(dataset, tmp_path):
+    root = _broken_copy(dataset, tmp_path)
+    with pytest.raises(InputError) as err:
+        process_dataset(root, jobs=1, progress=False)
+    assert "eye1_physio.json" in str(err.value.file)
+    res = process_dataset(root, jobs=2, progress=False, on_error="exclude")
+    assert set(res.trial_metrics["participant"]) == {"sub-01"}
+    ex = res.exclusions[res.exclusions["participant"] == "sub-02"]
+    assert len(ex) == 1 and pd.isna(ex["trial"].iloc[0]) and ex["reason"].iloc[0].startswith("unreadable:")
+    rq = res.recording_quality.set_index("participant")
+    assert bool(rq.loc["sub-02", "readable"]) is False and bool(rq.loc["sub-01", "readable"]) is True
+
+
+def test_missing_dataset_and_bad_jobs_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        process_dataset(tmp_path / "nope", progress=False)
+    with pytest.raises(InputError):
+        process_dataset(tmp_path, progress=False)  # exists, but no dataset_description.json
+
+
+def test_cli_exit_codes(dataset, tmp_path, capsys):
+    from analysis.errors import run_cli
+
+    assert run_cli(main, ["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "dataset folder not found" in capsys.readouterr().err
+    bad_aois = tmp_path / "aois.tsv"
+    bad_aois.write_text("stimulus_id\taoi_name\tvertices\ndavid_ours\tface\t0.1,0.1\n", encoding="utf-8")
+    assert run_cli(main, ["--data", str(dataset), "--out", str(tmp_path / "o"), "--aois", str(bad_aois)]) == 2
+    assert "line 2" in capsys.readouterr().err
+    bad_cfg = tmp_path / "a.toml"
+    bad_cfg.write_text("[ivt]\nvelocity_threshold_deg_s = -1\n", encoding="utf-8")
+    assert run_cli(main, ["--data", str(dataset), "--out", str(tmp_path / "o"), "--config", str(bad_cfg)]) == 2
+    broken = _broken_copy(dataset, tmp_path)
+    assert run_cli(main, ["--data", str(broken), "--out", str(tmp_path / "b"), "--jobs", "1", "--no-progress"]) == 2
+    assert run_cli(main, ["--data", str(broken), "--out", str(tmp_path / "b"), "--jobs", "1", "--no-progress",
+                          "--skip-unreadable"]) == 0
+    out = tmp_path / "ok"
+    assert run_cli(main, ["--data", str(dataset), "--out", str(out), "--jobs", "1", "--algorithm", "idt",
+                          "--no-progress"]) == 0
+    assert (out / "trial_metrics.tsv").is_file()
+    assert json.loads((out / "dataset_description.json").read_text())["Configuration"]["report"]["algorithm"] == "idt"
+
+
+def test_cli_runs_as_a_module_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "analysis.metrics", "--data", str(tmp_path / "none"),
+                           "--out", str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "error:" in proc.stderr
