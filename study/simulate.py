@@ -1,0 +1,741 @@
+"""Simulate a whole cohort through the real protocol and recorder, with ground truth.
+
+::
+
+    python -m study.simulate --participants 50 --out data/demo [--seed S]
+           [--targets data/reference/paper_table4.csv] [--config sim.toml]
+
+For each participant ``sub-01 .. sub-NN`` a :class:`study.oculomotor.GazeModel` (seeded
+from ``--seed`` and the participant number) drives a
+:class:`study.trackers.simulated.SimulatedTracker` on a virtual clock, and
+``study.session.run_session`` runs the same protocol, recorder and BIDS finaliser as
+``python -m study.run`` with the headless presenter, faster than real time. The result
+is an Eye-Tracking-BIDS dataset (docs/formats.md section 2) marked ``"Simulated": true``.
+
+The model's true events go to ``<out>/derivatives/ground_truth/`` (see
+docs/simulation.md, "Ground-truth files"):
+
+``dataset_description.json``
+    BIDS derivative description.
+``generating_parameters.tsv``
+    One row per stimulus: the paper's Table 4 values, the target the simulator used,
+    ``target_handling`` (what was done with physiologically implausible cells) and a note.
+``participants.tsv``
+    Per participant: seed, drawn traits (time/count factors, accuracy offsets, pupil).
+``trials.tsv``
+    Per participant x trial: the realised true total fixation time and count on the
+    image (Tobii Pro Lab interval clipping, as analysis.metrics) and the planned values.
+``sub-XX_ses-1_events.tsv.gz``
+    Every true fixation, saccade and blink with tracker-clock times (us), position,
+    amplitude, peak velocity, scene and trial.
+``simulation.json``
+    All parameters, the seed, the command and the target-handling decision.
+
+Output is deterministic: the same seed and configuration give byte-identical files
+(virtual clock, seeded generators, gzip with mtime 0 and no file name, sorted rows,
+fixed float formatting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import logging
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from study.errors import StudyError, run_cli
+from study.oculomotor import GazeModel, OculomotorParams, merge_event_pieces
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+TARGET_COLUMNS = ("method", "category", "artwork", "paper_name", "fixation_time_s", "fixation_count")
+HANDLING_MODES = ("cap", "reproduce", "refuse")
+ARTWORKS = {
+    "painting": ("last_supper", "night_watch", "virgin_of_the_rocks"),
+    "sculpture": ("david", "thinker", "venus_de_milo"),
+    "craft": ("terracotta_warriors", "tang_sancai", "blue_white_porcelain"),
+}
+METHODS = ("ours", "pix2pix")
+
+EVENT_COLUMNS = (
+    "participant", "session", "event_id", "type", "trial", "stimulus_id", "scene_kind", "in_aoi",
+    "onset_us", "offset_us", "onset_s", "duration_s", "x_px", "y_px", "start_x_px", "start_y_px",
+    "amplitude_deg", "peak_velocity_deg_s",
+)
+TRIAL_COLUMNS = (
+    "participant", "session", "trial", "stimulus_id", "artwork", "category", "method", "onset_s", "duration_s",
+    "true_total_fixation_s", "true_fixation_count", "target_fixation_time_s", "target_fixation_count",
+    "planned_fixations_on_image", "planned_fixations_off_image", "planned_mean_fixation_s",
+    "planned_total_fixation_s", "carried_fixation", "target_handling",
+)
+PARAM_COLUMNS = (
+    "stimulus_id", "artwork", "category", "method", "paper_fixation_time_s", "paper_fixation_count",
+    "paper_mean_fixation_s", "target_fixation_time_s", "target_fixation_count", "target_mean_fixation_s",
+    "target_handling", "note", "targets_file_line",
+)
+
+
+# ---------------------------------------------------------------------------------------
+# configuration
+@dataclass(frozen=True)
+class SimulationSection:
+    """``[simulation]``: cohort size, seed, which study config and manifest to use."""
+
+    participants: int = 50
+    seed: int = 20250925
+    session: str = "1"
+    study_config: str = ""
+    manifest: str = ""
+    fallback_image_px: int = 256
+
+
+@dataclass(frozen=True)
+class TargetsSection:
+    """``[targets]``: where the targets come from and what to do with implausible cells.
+
+    ``handling``: ``cap`` (default) keeps the cell's total fixation time and raises its
+    fixation count so the mean fixation duration is ``max_mean_fixation_s``;
+    ``reproduce`` keeps both values (long fixations); ``refuse`` drops the cell's target
+    (the stimulus is viewed like an artwork without target). ``max_mean_fixation_s`` =
+    0.6 s, about twice the scene-viewing mean fixation duration (~0.3 s, Rayner 2009;
+    Henderson & Hollingworth 1999); see docs/simulation.md.
+    """
+
+    file: str = "data/reference/paper_table4.csv"
+    handling: str = "cap"
+    max_mean_fixation_s: float = 0.6
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    simulation: SimulationSection = field(default_factory=SimulationSection)
+    targets: TargetsSection = field(default_factory=TargetsSection)
+    oculomotor: OculomotorParams = field(default_factory=OculomotorParams)
+    study_overrides: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"tracker": {"kind": "simulated", "sampling_rate_hz": 60.0}})
+    source: str = "<defaults>"
+
+
+def _coerce(section: str, key: str, value: Any, default: Any, path: Path) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise StudyError(f"{section}.{key} has the wrong type ({type(value).__name__})", file=path,
+                         column=f"{section}.{key}", expected=f"a {type(default).__name__} like {default!r}",
+                         fix="correct the value")
+    return value
+
+
+def _section(cls: type, section: str, raw: Any, path: Path) -> Any:
+    if not isinstance(raw, dict):
+        raise StudyError(f"[{section}] must be a table", file=path, column=section)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    defaults = cls()
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise StudyError(f"unknown key {key!r} in [{section}]", file=path, column=f"{section}.{key}",
+                             expected="one of " + ", ".join(sorted(known)), fix="remove or rename the key")
+        kwargs[key] = _coerce(section, key, value, getattr(defaults, key), path)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise StudyError(str(exc), file=path, column=section, fix="correct the value") from None
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A path, or a bare name looked up in ``study/configs/``."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    for cand in (CONFIG_DIR / p.name, CONFIG_DIR / f"{p.name}.toml"):
+        if cand.is_file():
+            return cand
+    raise StudyError("simulation config not found", file=p,
+                     fix=f"give an existing .toml file or a name in {CONFIG_DIR} (e.g. sim.toml)")
+
+
+def load_sim_config(path: str | Path | None) -> SimConfig:
+    """Load and validate a simulation TOML (``None``: the documented defaults)."""
+    if path is None:
+        return SimConfig()
+    p = resolve_config_path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"not valid TOML: {exc}", file=p, fix="correct the TOML syntax") from None
+    known = {"simulation", "targets", "oculomotor", "study_overrides"}
+    for key in data:
+        if key not in known:
+            raise StudyError(f"unknown section [{key}]", file=p, column=key,
+                             expected="one of " + ", ".join(f"[{k}]" for k in sorted(known)),
+                             fix="remove or rename the section")
+    sim = _section(SimulationSection, "simulation", data.get("simulation", {}), p)
+    tgt = _section(TargetsSection, "targets", data.get("targets", {}), p)
+    ocu = _section(OculomotorParams, "oculomotor", data.get("oculomotor", {}), p)
+    overrides = data.get("study_overrides", SimConfig().study_overrides)
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise StudyError("[study_overrides] must hold one table per study config section", file=p,
+                         column="study_overrides", expected="[study_overrides.tracker] kind = \"simulated\"")
+    cfg = SimConfig(simulation=sim, targets=tgt, oculomotor=ocu, study_overrides=overrides, source=str(p))
+    _check(cfg, p)
+    return cfg
+
+
+def _check(cfg: SimConfig, path: Path | None) -> None:
+    s, t = cfg.simulation, cfg.targets
+    if s.participants < 1:
+        raise StudyError("need at least one participant", file=path, column="simulation.participants", expected=">= 1")
+    if t.handling not in HANDLING_MODES:
+        raise StudyError(f"targets.handling = {t.handling!r} is not allowed", file=path, column="targets.handling",
+                         expected=" | ".join(HANDLING_MODES), fix="pick one of the allowed values")
+    if not t.max_mean_fixation_s > cfg.oculomotor.fixation_min_s:
+        raise StudyError("targets.max_mean_fixation_s is too small", file=path, column="targets.max_mean_fixation_s",
+                         expected=f"> oculomotor.fixation_min_s ({cfg.oculomotor.fixation_min_s} s)")
+    if s.fallback_image_px < 16:
+        raise StudyError("fallback image too small", file=path, column="simulation.fallback_image_px", expected=">= 16")
+    if not s.session.isalnum():
+        raise StudyError("session label must be letters/digits", file=path, column="simulation.session", expected="e.g. 1")
+
+
+# ---------------------------------------------------------------------------------------
+# targets
+@dataclass(frozen=True)
+class Target:
+    """One artwork x method cell: the paper's values and what the simulator uses."""
+
+    stimulus_id: str
+    artwork: str
+    category: str
+    method: str
+    paper_time_s: float
+    paper_count: float
+    time_s: float | None       # None when refused
+    count: float | None
+    handling: str               # as_paper | capped_mean_fixation | reproduced_long_fixations | refused
+    note: str
+    line: int
+
+
+def read_targets(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """Read and validate a Table-4-shaped targets CSV (docs/formats.md section 5).
+
+    Returns ``(line, row)`` pairs of the per-artwork rows (``artwork != "_average"``).
+
+    Raises
+    ------
+    StudyError
+        Missing file, missing column (line 1), bad method/category/artwork, a value that is
+        not a positive number (with line and column), or a duplicate cell.
+    """
+    path = Path(path)
+    fix = "correct the file; it follows docs/formats.md section 5 (data/reference/paper_table4.csv is an example)"
+    if not path.is_file():
+        raise StudyError("targets file not found", file=path, fix="give --targets an existing CSV such as "
+                         "data/reference/paper_table4.csv")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path,
+                         expected="a UTF-8 CSV", fix=fix) from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise StudyError("targets file is empty", file=path, line=1, expected=",".join(TARGET_COLUMNS), fix=fix) from None
+    header = [h.strip() for h in header]
+    for col in TARGET_COLUMNS:
+        if col not in header:
+            raise StudyError(f"missing column {col!r}", file=path, line=1, column=col,
+                             expected="header " + ",".join(TARGET_COLUMNS), fix=fix)
+    idx = {c: header.index(c) for c in TARGET_COLUMNS}
+    rows: list[tuple[int, dict[str, str]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    known_art = {a: c for c, arts in ARTWORKS.items() for a in arts}
+    for line, values in enumerate(reader, start=2):
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise StudyError(f"{len(values)} fields, the header has {len(header)}", file=path, line=line,
+                             expected=f"{len(header)} comma-separated fields", fix=fix)
+        row = {c: values[i].strip() for c, i in idx.items()}
+        if row["artwork"] == "_average":
+            continue
+        if row["method"] not in METHODS:
+            raise StudyError(f"unknown method {row['method']!r}", file=path, line=line, column="method",
+                             expected=" | ".join(METHODS), fix=fix)
+        if row["artwork"] not in known_art:
+            raise StudyError(f"unknown artwork {row['artwork']!r}", file=path, line=line, column="artwork",
+                             expected="a slug of docs/formats.md section 1, e.g. david", fix=fix)
+        if row["category"] != known_art[row["artwork"]]:
+            raise StudyError(f"category {row['category']!r} does not match artwork {row['artwork']!r}", file=path,
+                             line=line, column="category", expected=known_art[row["artwork"]], fix=fix)
+        for col in ("fixation_time_s", "fixation_count"):
+            try:
+                v = float(row[col])
+            except ValueError:
+                raise StudyError(f"{row[col]!r} is not a number", file=path, line=line, column=col,
+                                 expected="a positive number, e.g. 14.85", fix=fix) from None
+            if not (math.isfinite(v) and v > 0):
+                raise StudyError(f"{row[col]!r} is not positive", file=path, line=line, column=col,
+                                 expected="a positive number", fix=fix)
+        if float(row["fixation_count"]) < 1:
+            raise StudyError("fixation count below 1", file=path, line=line, column="fixation_count",
+                             expected=">= 1 fixation", fix=fix)
+        key = (row["artwork"], row["method"])
+        if key in seen:
+            raise StudyError(f"duplicate cell {key[0]}/{key[1]} (first on line {seen[key]})", file=path, line=line,
+                             column="artwork", expected="one row per artwork x method", fix=fix)
+        seen[key] = line
+        rows.append((line, row))
+    if not rows:
+        raise StudyError("no per-artwork rows", file=path, expected="rows with artwork != _average", fix=fix)
+    return rows
+
+
+def build_targets(rows: list[tuple[int, dict[str, str]]], handling: str, max_mean_s: float,
+                  viewing_s: float) -> list[Target]:
+    """Apply the target-handling decision to every cell (docs/simulation.md, "Targets").
+
+    A cell is *implausible* when its mean fixation duration (time / count) exceeds
+    ``max_mean_s``. ``cap``: keep the time, count = time / max_mean_s. ``reproduce``: keep
+    both. ``refuse``: no target. Cells whose time exceeds ``viewing_s`` are always refused.
+    """
+    out = []
+    for line, r in rows:
+        t, n = float(r["fixation_time_s"]), float(r["fixation_count"])
+        mean = t / n
+        sid = f"{r['artwork']}_{r['method']}"
+        if t >= viewing_s:
+            out.append(Target(sid, r["artwork"], r["category"], r["method"], t, n, None, None, "refused",
+                              f"total fixation time {t} s does not fit in the {viewing_s} s viewing time", line))
+        elif mean <= max_mean_s:
+            out.append(Target(sid, r["artwork"], r["category"], r["method"], t, n, t, n, "as_paper", "", line))
+        elif handling == "cap":
+            out.append(Target(sid, r["artwork"], r["category"], r["method"], t, n, t, t / max_mean_s,
+                              "capped_mean_fixation",
+                              f"paper mean fixation {mean:.3f} s > {max_mean_s} s: time kept, count raised to "
+                              f"{t / max_mean_s:.2f}", line))
+        elif handling == "reproduce":
+            out.append(Target(sid, r["artwork"], r["category"], r["method"], t, n, t, n, "reproduced_long_fixations",
+                              f"paper mean fixation {mean:.3f} s > {max_mean_s} s reproduced with long fixations", line))
+        else:
+            out.append(Target(sid, r["artwork"], r["category"], r["method"], t, n, None, None, "refused",
+                              f"paper mean fixation {mean:.3f} s > {max_mean_s} s: no target, default viewing", line))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# deterministic writing
+def fmt(v: Any, digits: int = 4) -> str:
+    """Fixed formatting: ``n/a`` for missing, integers as such, floats with ``digits`` decimals."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(float(v)):
+            return "n/a"
+        s = f"{float(v):.{digits}f}"
+        return "0." + "0" * digits if s == "-0." + "0" * digits else s
+    return str(v).replace("\t", " ").replace("\n", " ")
+
+
+def tsv_text(columns: Sequence[str], rows: list[dict[str, Any]], digits: dict[str, int] | None = None) -> str:
+    digits = digits or {}
+    lines = ["\t".join(columns)]
+    for r in rows:
+        lines.append("\t".join(fmt(r.get(c), digits.get(c, 4)) for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+
+
+def write_gzip(path: Path, text: str) -> None:
+    """Gzip with mtime 0 and no embedded file name: identical input -> identical bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
+        gz.write(text.encode("utf-8"))
+    path.write_bytes(buf.getvalue())
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+# ---------------------------------------------------------------------------------------
+# ground truth
+def participant_label(i: int, n: int) -> str:
+    return f"sub-{i:0{max(2, len(str(n)))}d}"
+
+
+def participant_gaze_seed(seed: int, number: int) -> int:
+    """Seed of a participant's gaze model, derived from the cohort seed and the number."""
+    return int(hashlib.sha256(f"artgaze-gaze:{seed}:{number}".encode()).hexdigest()[:12], 16)
+
+
+def assign_trials(events: list[dict], trials: list[dict]) -> None:
+    """Give every event the trial whose stimulus interval it overlaps most (``None`` if none)."""
+    if not trials:
+        for e in events:
+            e["trial"] = None
+        return
+    on = np.array([t["onset_us"] for t in trials], dtype=np.int64)
+    off = np.array([t["offset_us"] for t in trials], dtype=np.int64)
+    for e in events:
+        ov = np.minimum(off, e["offset_us"]) - np.maximum(on, e["onset_us"])
+        j = int(np.argmax(ov))
+        e["trial"] = int(trials[j]["trial"]) if ov[j] > 0 else None
+
+
+def trial_truth(events: list[dict], trial: dict) -> tuple[float, int]:
+    """True total fixation time and count on the image during a trial.
+
+    Same definition as ``analysis.metrics`` (Tobii Pro Lab interval metrics): fixations
+    overlapping the interval are clipped to it; a fixation is on the image when its
+    position is inside the AOI rectangle (edges included).
+    """
+    l, t, r, b = trial["aoi"]
+    total, count = 0.0, 0
+    for e in events:
+        if e["type"] != "fixation":
+            continue
+        a = max(e["onset_us"], trial["onset_us"])
+        z = min(e["offset_us"], trial["offset_us"])
+        if z > a and l <= e["x_px"] <= r and t <= e["y_px"] <= b:
+            total += (z - a) / 1e6
+            count += 1
+    return total, count
+
+
+def read_stimulus_trials(events_tsv: Path) -> list[dict]:
+    """Stimulus rows of a session's BIDS ``_events.tsv`` (tracker-clock interval, AOI)."""
+    with open(events_tsv, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    out = []
+    for r in rows:
+        if r.get("trial_type") != "stimulus":
+            continue
+        on = int(float(r["tracker_onset_us"]))
+        out.append({
+            "trial": int(float(r["trial"])), "stimulus_id": r["stimulus_id"], "artwork": r.get("artwork"),
+            "category": r.get("category"), "method": r.get("method"), "onset_s": float(r["onset"]),
+            "duration_s": float(r["duration"]), "onset_us": on, "offset_us": on + int(round(float(r["duration"]) * 1e6)),
+            "aoi": tuple(float(r[k]) for k in ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom")),
+        })
+    return out
+
+
+def ground_truth_rows(participant: str, session: str, pieces: list[dict], trials: list[dict], plans: list[dict],
+                      targets: dict[str, Target], timestamp_zero_us: int) -> tuple[list[dict], list[dict]]:
+    """Event rows and trial rows of one session's ground truth."""
+    events = merge_event_pieces(pieces)
+    assign_trials(events, trials)
+    by_trial = {t["trial"]: t for t in trials}
+    ev_rows = []
+    for e in events:
+        tr = by_trial.get(e["trial"]) if e["trial"] is not None else None
+        in_aoi = None
+        if e["type"] == "fixation" and tr is not None:
+            l, t, r, b = tr["aoi"]
+            in_aoi = bool(l <= e["x_px"] <= r and t <= e["y_px"] <= b)
+        sacc = e["type"] == "saccade"
+        ev_rows.append({
+            "participant": participant, "session": session, "event_id": e["event_id"], "type": e["type"],
+            "trial": e["trial"], "stimulus_id": e.get("stimulus_id"), "scene_kind": e.get("scene_kind"),
+            "in_aoi": in_aoi, "onset_us": e["onset_us"], "offset_us": e["offset_us"],
+            "onset_s": (e["onset_us"] - timestamp_zero_us) / 1e6, "duration_s": (e["offset_us"] - e["onset_us"]) / 1e6,
+            "x_px": None if e["type"] == "blink" else e["x_px"], "y_px": None if e["type"] == "blink" else e["y_px"],
+            "start_x_px": e["start_x_px"] if sacc else None, "start_y_px": e["start_y_px"] if sacc else None,
+            "amplitude_deg": e["amplitude_deg"] if sacc else None,
+            "peak_velocity_deg_s": e["peak_velocity_deg_s"] if sacc else None,
+        })
+    plan_by_onset = sorted(plans, key=lambda p: p["scene_onset_us"])
+    tr_rows = []
+    for tr in trials:
+        total, count = trial_truth(events, tr)
+        plan = None
+        for p in plan_by_onset:   # the plan made at this trial's flip
+            if p["stimulus_id"] == tr["stimulus_id"] and abs(p["scene_onset_us"] - tr["onset_us"]) < 100_000:
+                plan = p
+        tg = targets.get(tr["stimulus_id"])
+        tr_rows.append({
+            "participant": participant, "session": session, "trial": tr["trial"], "stimulus_id": tr["stimulus_id"],
+            "artwork": tr["artwork"], "category": tr["category"], "method": tr["method"],
+            "onset_s": tr["onset_s"], "duration_s": tr["duration_s"],
+            "true_total_fixation_s": total, "true_fixation_count": count,
+            "target_fixation_time_s": plan["target_time_s"] if plan else None,
+            "target_fixation_count": plan["target_count"] if plan else None,
+            "planned_fixations_on_image": plan["n_on_planned"] if plan else None,
+            "planned_fixations_off_image": plan["n_off_planned"] if plan else None,
+            "planned_mean_fixation_s": plan["mean_duration_on_s"] if plan else None,
+            "planned_total_fixation_s": plan["total_on_planned_s"] if plan else None,
+            "carried_fixation": plan["carried_fixation"] if plan else None,
+            "target_handling": tg.handling if tg else "no_target",
+        })
+    return ev_rows, tr_rows
+
+
+EVENT_DIGITS = {"onset_s": 6, "duration_s": 6, "x_px": 2, "y_px": 2, "start_x_px": 2, "start_y_px": 2,
+                "amplitude_deg": 3, "peak_velocity_deg_s": 1}
+TRIAL_DIGITS = {"onset_s": 6, "duration_s": 6, "true_total_fixation_s": 6, "target_fixation_time_s": 4,
+                "target_fixation_count": 4, "planned_mean_fixation_s": 6, "planned_total_fixation_s": 6}
+
+
+def parameters_rows(targets: list[Target], manifest_ids: Sequence[str]) -> list[dict]:
+    by_id = {t.stimulus_id: t for t in targets}
+    rows = []
+    for sid in sorted(set(manifest_ids) | set(by_id)):
+        t = by_id.get(sid)
+        if t is None:
+            art, _, meth = sid.rpartition("_")
+            rows.append({"stimulus_id": sid, "artwork": art, "method": meth, "target_handling": "no_target",
+                         "note": "stimulus not in the targets file: default viewing"})
+            continue
+        rows.append({
+            "stimulus_id": sid, "artwork": t.artwork, "category": t.category, "method": t.method,
+            "paper_fixation_time_s": t.paper_time_s, "paper_fixation_count": t.paper_count,
+            "paper_mean_fixation_s": t.paper_time_s / t.paper_count,
+            "target_fixation_time_s": t.time_s, "target_fixation_count": t.count,
+            "target_mean_fixation_s": (t.time_s / t.count) if t.time_s is not None else None,
+            "target_handling": t.handling, "note": t.note or ("in manifest" if sid in manifest_ids else "not in manifest"),
+            "targets_file_line": t.line,
+        })
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# stand-in stimuli when no manifest exists
+def fallback_manifest(folder: Path, size_px: int) -> Path:
+    """Write 18 stand-in images (``size_px`` square PNG, one per artwork x method) and a manifest.
+
+    Used only when the configured manifest does not exist (no stimuli generated yet).
+    Images are flat colour fields with a simple per-artwork pattern, labelled
+    ``checkpoint_id = demo-standin-sim``; the study scales them into its stimulus box
+    (``[stimuli] max_width_px x max_height_px``, default 1024 x 768, so a square image
+    is shown at 768 x 768 px, 17.8 x 14.2 deg... see docs/simulation.md).
+    """
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    k = 0
+    for category, arts in ARTWORKS.items():
+        for art in arts:
+            for method in METHODS:
+                k += 1
+                rng = np.random.default_rng(k)
+                base = rng.integers(40, 215, size=3)
+                yy, xx = np.mgrid[0:size_px, 0:size_px]
+                stripes = ((xx // (8 + 4 * k % 5) + yy // (8 + 3 * k % 7)) % 2).astype(np.int64)
+                img = np.clip(base[None, None, :] + (stripes[..., None] * (30 if method == "ours" else 12)), 0, 255)
+                name = f"{art}_{method}.png"
+                path = folder / name
+                buf = io.BytesIO()
+                Image.fromarray(img.astype(np.uint8), "RGB").save(buf, format="PNG", optimize=False)
+                path.write_bytes(buf.getvalue())
+                rows.append([f"{art}_{method}", art, category, method, name,
+                             hashlib.sha256(buf.getvalue()).hexdigest(), str(size_px), str(size_px), "demo-standin-sim"])
+    manifest = folder / "manifest.csv"
+    lines = [",".join(("stimulus_id", "artwork", "category", "method", "file", "sha256", "width_px", "height_px",
+                       "checkpoint_id"))]
+    lines += [",".join(r) for r in rows]
+    write_text(manifest, "\n".join(lines) + "\n")
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------
+# the cohort
+def _study_config(sim: SimConfig, seed: int, manifest: Path) -> Any:
+    from study.config import load_config
+
+    cfg = load_config(sim.simulation.study_config or None)
+    overrides = {k: dict(v) for k, v in sim.study_overrides.items()}
+    overrides.setdefault("tracker", {})["kind"] = "simulated"
+    overrides.setdefault("study", {})["seed"] = int(seed)
+    overrides.setdefault("stimuli", {})["manifest"] = str(manifest)
+    try:
+        return cfg.replace(**overrides)
+    except TypeError as exc:   # an unknown key in [study_overrides.<section>]
+        raise StudyError(f"bad [study_overrides]: {exc}", file=sim.source, column="study_overrides",
+                         fix="use section and key names of the study config (docs: study/configs/default.toml)") from None
+
+
+def _timestamp_zero(session_dir: Path) -> int:
+    for js in sorted(session_dir.rglob("*_physio.json")):
+        meta = json.loads(js.read_text(encoding="utf-8"))
+        if "TimestampZero" in meta:
+            return int(meta["TimestampZero"])
+    raise RuntimeError(f"no physio sidecar with TimestampZero under {session_dir}")
+
+
+def simulate(out: str | Path, *, participants: int | None = None, seed: int | None = None,
+             targets_file: str | Path | None = None, config: str | Path | None = None,
+             progress: bool = True) -> Path:
+    """Simulate a cohort into ``out`` (BIDS) with ground truth in ``out/derivatives/ground_truth``.
+
+    Parameters
+    ----------
+    out : path
+        Dataset root to create (must not contain participant folders already).
+    participants, seed, targets_file : optional
+        Override ``[simulation] participants``, ``[simulation] seed``, ``[targets] file``.
+    config : path or name, optional
+        Simulation TOML (``sim.toml`` in ``study/configs`` by name); ``None``: defaults.
+
+    Returns
+    -------
+    Path
+        The dataset root.
+    """
+    from tqdm import tqdm
+
+    sim = load_sim_config(config)
+    n = participants if participants is not None else sim.simulation.participants
+    if n < 1:
+        raise StudyError("need at least one participant", column="--participants", expected=">= 1")
+    seed = int(seed if seed is not None else sim.simulation.seed)
+    tfile = Path(targets_file if targets_file is not None else sim.targets.file)
+    targets = build_targets(read_targets(tfile), sim.targets.handling, sim.targets.max_mean_fixation_s,
+                            sim.oculomotor.viewing_s)
+    out = Path(out)
+    if out.exists() and any(out.glob("sub-*")):
+        raise StudyError("output folder already holds participants", file=out,
+                         fix="give an empty or new --out folder (the simulator never overwrites recordings)")
+    out.mkdir(parents=True, exist_ok=True)
+    from study.config import load_config
+    base_cfg = load_config(sim.simulation.study_config or None)
+    manifest = Path(sim.simulation.manifest or base_cfg.stimuli.manifest)
+    fallback = False
+    if not manifest.is_file():
+        log.warning("manifest %s not found: using %d px stand-in images in %s/stimuli", manifest,
+                    sim.simulation.fallback_image_px, out)
+        manifest = fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
+        fallback = True
+    cfg = _study_config(sim, seed, manifest)
+    from study.manifest import read_manifest
+    stimuli = read_manifest(manifest)
+    manifest_ids = [s.stimulus_id for s in stimuli]
+    used = {t.stimulus_id: t for t in targets if t.time_s is not None and t.stimulus_id in manifest_ids}
+    model_targets = {sid: (t.time_s, t.count) for sid, t in used.items()}
+    by_id = {t.stimulus_id: t for t in targets}
+
+    from study.session import run_session
+    from study.trackers.simulated import SimulatedTracker
+
+    sc = cfg.screen
+    gt = out / "derivatives" / "ground_truth"
+    all_trials: list[dict] = []
+    traits: list[dict] = []
+    label_session = sim.simulation.session
+    for i in tqdm(range(1, n + 1), desc="participants", unit="sub", disable=not progress):
+        label = participant_label(i, n)
+        gseed = participant_gaze_seed(seed, i)
+        model = GazeModel(sim.oculomotor, seed=gseed, screen_px=tuple(sc.resolution_px), screen_mm=tuple(sc.size_mm),
+                          distance_mm=sc.distance_mm, rate_hz=cfg.tracker.sampling_rate_hz, targets=model_targets)
+        pieces: list[dict] = []
+        tracker = SimulatedTracker(model, rate_hz=cfg.tracker.sampling_rate_hz, screen_mm=tuple(sc.size_mm),
+                                   realtime=False, serial=f"SIM-{gseed:012x}", on_truth=pieces.extend)
+        session_dir = Path(run_session(cfg, label, label_session, tracker=tracker, presenter="headless",
+                                       data_root=out, clock="virtual", responder="auto"))
+        ev_tsv = sorted(session_dir.rglob("*_events.tsv"))
+        if not ev_tsv:
+            raise RuntimeError(f"the session wrote no events.tsv under {session_dir}")
+        trials = read_stimulus_trials(ev_tsv[0])
+        ev_rows, tr_rows = ground_truth_rows(label, f"ses-{label_session}", pieces, trials, model.plans, by_id,
+                                             _timestamp_zero(session_dir))
+        write_gzip(gt / f"{label}_ses-{label_session}_events.tsv.gz", tsv_text(EVENT_COLUMNS, ev_rows, EVENT_DIGITS))
+        all_trials += tr_rows
+        traits.append({"participant": label, "gaze_seed": gseed, **model.participant_traits()})
+    all_trials.sort(key=lambda r: (r["participant"], r["trial"]))
+    write_text(gt / "trials.tsv", tsv_text(TRIAL_COLUMNS, all_trials, TRIAL_DIGITS))
+    trait_cols = ("participant", "gaze_seed", "f_time", "f_count", "offset_left_x_deg", "offset_left_y_deg",
+                  "offset_right_x_deg", "offset_right_y_deg", "pupil_mm")
+    write_text(gt / "participants.tsv", tsv_text(trait_cols, traits, {c: 6 for c in trait_cols}))
+    write_text(gt / "generating_parameters.tsv", tsv_text(PARAM_COLUMNS, parameters_rows(targets, manifest_ids)))
+    write_json(gt / "dataset_description.json", {
+        "Name": "Ground truth of the simulated cohort", "BIDSVersion": "1.10.0", "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "study.simulate", "Description": "true events of study.oculomotor.GazeModel"}],
+        "Simulated": True,
+    })
+    write_json(gt / "simulation.json", {
+        "command": "python -m study.simulate",
+        "participants": n, "seed": seed, "session": label_session,
+        "targets_file": tfile.as_posix(), "target_handling": dataclasses.asdict(sim.targets),
+        "oculomotor": sim.oculomotor.to_dict(), "study_overrides": sim.study_overrides,
+        "manifest": "stand-in images (no stimulus manifest found)" if fallback else manifest.as_posix(),
+        "stand_in_stimuli": fallback, "config": sim.source,
+        "screen_px": list(sc.resolution_px), "screen_mm": list(sc.size_mm), "distance_mm": sc.distance_mm,
+        "sampling_rate_hz": cfg.tracker.sampling_rate_hz, "viewing_s": cfg.timing.viewing_s,
+    })
+    _mark_simulated(out)
+    return out
+
+
+def _mark_simulated(out: Path) -> None:
+    """Make sure the dataset says ``"Simulated": true`` (docs/formats.md section 2)."""
+    dd = out / "dataset_description.json"
+    meta = json.loads(dd.read_text(encoding="utf-8")) if dd.is_file() else {
+        "Name": "Simulated artwork-viewing cohort", "BIDSVersion": "1.10.0", "DatasetType": "raw"}
+    if meta.get("Simulated") is not True:
+        meta["Simulated"] = True
+        write_json(dd, meta)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m study.simulate",
+        description="Simulate a cohort of eye-tracking sessions through the real protocol and recorder "
+                    "(headless, virtual clock) and write the ground truth under <out>/derivatives/ground_truth/. "
+                    "See docs/simulation.md.")
+    p.add_argument("--participants", type=int, default=None,
+                   help="number of participants sub-01..sub-NN (default: [simulation] participants = 50)")
+    p.add_argument("--out", required=True, help="dataset root to create, e.g. data/demo (must hold no sub-* folders)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="cohort seed; the same seed and config give byte-identical files (default: [simulation] seed)")
+    p.add_argument("--targets", default=None,
+                   help="Table-4-shaped CSV of per artwork x method targets (default: [targets] file = "
+                        "data/reference/paper_table4.csv)")
+    p.add_argument("--config", default=None,
+                   help="simulation TOML, a path or a name in study/configs/ (default: built-in defaults, "
+                        "identical to study/configs/sim.toml)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = simulate(args.out, participants=args.participants, seed=args.seed, targets_file=args.targets,
+                   config=args.config, progress=not args.no_progress)
+    print(f"simulated cohort written to {out} (ground truth in {out / 'derivatives' / 'ground_truth'})")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run_cli(main))
