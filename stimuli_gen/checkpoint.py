@@ -98,6 +98,21 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], Config]:
     return data, cfg
 
 
+def export_generators(src: str | Path, dst: str | Path, checkpoint_id: str | None = None,
+                      half: bool = True) -> Path:
+    """Write an inference-only copy of ``src`` (generators only, float16 by default) to ``dst``.
+
+    The id defaults to ``dst``'s file name without suffix (e.g. ``demo-ours``).
+    """
+    from stimuli_gen.networks import build_generators
+
+    data, cfg = load_checkpoint(src)
+    nets = build_generators(cfg.model)
+    for name, sd in data["generators"].items():
+        nets[name].load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
+    return save_checkpoint(dst, cfg, nets, checkpoint_id=checkpoint_id or Path(dst).stem, half=half)
+
+
 def load_generator(path: str | Path, direction: str = "AtoB",
                    device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load one generator for inference.
