@@ -234,3 +234,26 @@ def test_cli_runs_as_a_module_without_traceback(tmp_path):
                            "--out", str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "error:" in proc.stderr
+
+
+def test_quality_exclusions_reach_trial_metrics_and_exclusions_file(tmp_path):
+    root = tmp_path / "raw"
+    trials = _trials()
+    write_bids_dataset(root, ("sub-01",), trials=trials, seed=3)
+    # sub-02 loses both eyes for most of trial 1 (instructions 1 s + cross 0.5 s -> trial 1 at 1.5-4.0 s)
+    from tests.analysis.bids_fixture import write_bids_session
+
+    write_bids_session(root, "sub-02", "1", trials=trials, seed=4, dropouts=[(1.6, 3.9)])
+    res = process_dataset(root, jobs=1, progress=False, derivatives_dir=tmp_path / "out")
+    tm = res.trial_metrics.set_index(["participant", "trial"])
+    assert not tm.loc["sub-01", "excluded"].any()
+    assert tm.loc["sub-02", "excluded"].all()        # 1 of 3 trials bad > 25 %: the whole recording goes
+    assert "valid_fraction" in tm.loc[("sub-02", 1), "exclusion_reason"]
+    assert tm.loc[("sub-02", 1), "valid_fraction"] < 0.5
+    ex = pd.read_csv(tmp_path / "out" / "exclusions.tsv", sep="\t", na_values=["n/a"], keep_default_na=False)
+    assert list(ex.columns) == list(EXCLUSION_COLUMNS)
+    assert ex["participant"].tolist() == ["sub-02", "sub-02"]
+    assert pd.isna(ex["trial"].iloc[0]) and ex["trial"].iloc[1] == 1   # whole participant first, then the trial
+    assert "trials excluded" in ex["reason"].iloc[0]
+    rq = res.recording_quality.set_index("participant")
+    assert rq.loc["sub-02", "invalid_both"] > 0 and rq.loc["sub-01", "invalid_both"] == 0
