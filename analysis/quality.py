@@ -281,7 +281,7 @@ def apply_exclusions(trial_metrics: pd.DataFrame, recording_quality: pd.DataFram
                                    "(quality.max_accuracy_deg)")
             prec = row.get("precision_rms_deg", np.nan)
             source = row.get("precision_source", "fixations")
-            if source != "fixations":
+            if isinstance(source, str) and source != "fixations":
                 log.warning("%s: precision was measured on all samples (no fixation labels); the precision "
                             "threshold is not applied", key)
             elif prec is not None and pd.notna(prec) and float(prec) > cfg.max_precision_deg:

@@ -49,6 +49,11 @@ RATE_TOLERANCE = 0.10
 SHORT_INTERVAL_FRACTION = 0.75
 MAX_SHORT_INTERVALS_FRACTION = 0.01
 MAX_SHORT_INTERVALS_MIN = 5
+#: Sampling rates of Tobii screen-based trackers (T60: 60 Hz; T120/X120: 120 Hz; Spectrum:
+#: 60-1200 Hz; Pro Fusion: 60-250 Hz, ...). A measured rate within 2 % of one of them is
+#: reported as that rate; other measured rates are reported as measured.
+KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.0, 600.0, 1000.0, 1200.0)
+SNAP_TOLERANCE = 0.02
 #: Intervals longer than this many nominal intervals are gaps (missing samples).
 GAP_INTERVAL_FACTOR = 1.5
 
@@ -325,7 +330,8 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     Rules (docs/readers.md, "Sampling rate"):
 
     1. measured rate = 1 / median interval. With a declared rate, they must agree
-       within :data:`RATE_TOLERANCE` (10 %).
+       within :data:`RATE_TOLERANCE` (10 %). Without one, the nominal rate is the
+       measured one, snapped to a known Tobii rate within 2 % (:data:`KNOWN_RATES_HZ`).
     2. intervals shorter than :data:`SHORT_INTERVAL_FRACTION` x the nominal interval
        are impossible at that rate; more than ``max(5, 1 %)`` of them mean a stretch
        at a different rate (e.g. a 120 Hz stretch in a 60 Hz file). A few are
@@ -350,7 +356,12 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
                 f"{declared_hz:g} Hz by more than {RATE_TOLERANCE:.0%}", file=path, column=column,
                 expected=f"samples every {1000.0 / declared_hz:.3f} ms",
                 fix="give the true rate (SamplingFrequency in the sidecar, or --rate-hz); check the timestamp unit")
-    nominal = float(declared_hz) if declared_hz is not None else measured
+    if declared_hz is not None:
+        nominal = float(declared_hz)
+    else:
+        known = np.asarray(KNOWN_RATES_HZ)
+        j = int(np.argmin(np.abs(known - measured)))
+        nominal = float(known[j]) if abs(known[j] - measured) / known[j] <= SNAP_TOLERANCE else measured
     T = 1.0 / nominal
     short = d < SHORT_INTERVAL_FRACTION * T
     n_short = int(short.sum())

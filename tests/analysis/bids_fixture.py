@@ -476,3 +476,192 @@ def events_path(session_dir: str | Path) -> Path:
     participant = session_dir.parent.name
     session = session_dir.name.removeprefix("ses-")
     return session_dir / "beh" / f"{session_prefix(participant, session)}_task-{TASK}_events.tsv"
+
+
+# --------------------------------------------------------------------------- vendor exports
+
+def simple_signal(n: int = 120, rate_hz: float = 60.0, seed: int = 0) -> dict[str, np.ndarray]:
+    """A small binocular test signal: fixations of 30 samples on a 3 x 2 grid, a few invalid samples.
+
+    Returns arrays ``t_s`` (from 0), ``lx, ly, rx, ry`` (px), ``lvalid, rvalid`` (bool),
+    ``lpupil, rpupil`` (mm). Samples 10-12 have no valid eye, sample 40 only the right eye.
+    """
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    k = i // 30
+    x = 400.0 + 200.0 * (k % 3)
+    y = 300.0 + 250.0 * ((k // 3) % 2)
+    lvalid = np.ones(n, dtype=bool)
+    rvalid = np.ones(n, dtype=bool)
+    lvalid[10:13] = rvalid[10:13] = False
+    if n > 40:
+        lvalid[40] = False
+    return {"t_s": i / rate_hz,
+            "lx": np.round(x - 5 + rng.normal(0, 0.5, n), 3), "ly": np.round(y + rng.normal(0, 0.5, n), 3),
+            "rx": np.round(x + 5 + rng.normal(0, 0.5, n), 3), "ry": np.round(y + rng.normal(0, 0.5, n), 3),
+            "lvalid": lvalid, "rvalid": rvalid,
+            "lpupil": np.round(3.0 + rng.normal(0, 0.05, n), 3), "rpupil": np.round(3.1 + rng.normal(0, 0.05, n), 3)}
+
+
+def write_tobii_export(
+    path: str | Path,
+    program: str = "prolab",
+    *,
+    signal: dict[str, np.ndarray] | None = None,
+    style: str = "classic",
+    decimal: str = ".",
+    time_unit: str = "us",
+    stimuli: Sequence[tuple[str | None, int]] = (("david_ours", 60), (None, 10), ("mystery_image", 50)),
+    events: Sequence[tuple[int, str]] = ((0, "ImageStimulusStart"), (59, "ImageStimulusEnd")),
+    resolution: tuple[int, int] | None = (1280, 1024),
+    media: tuple[float, float, float, float] | None = (240.0, 112.0, 800.0, 800.0),
+    t0_s: float = 12.5,
+) -> dict[str, Any]:
+    """Write a Tobii Pro Lab (``program="prolab"``) or Tobii Studio (``"studio"``) TSV export.
+
+    Parameters
+    ----------
+    style : {"classic", "suffixed"}
+        Pro Lab header style: ``Gaze point left X`` / ``Gaze point left X [DACS px]``.
+    decimal : {".", ","}
+        Decimal separator (Pro Lab writes a comma in some locales).
+    time_unit : {"us", "ms"}
+        Unit of a classic Pro Lab ``Recording timestamp`` (Studio is always ms,
+        suffixed Pro Lab always ``[μs]``).
+    stimuli : sequence of (name or None, n_samples)
+        Presented stimulus / media name per run of samples; lengths must add up to the
+        signal length.
+    events : sequence of (sample_index, name)
+        An event-only row inserted before that sample (same timestamp).
+
+    Returns
+    -------
+    dict
+        The signal written, plus ``path``, ``n_event_rows`` and ``stimulus`` (per sample name).
+    """
+    path = Path(path)
+    sig = simple_signal() if signal is None else signal
+    n = len(sig["t_s"])
+    names: list[str | None] = []
+    for name, k in stimuli:
+        names += [name] * k
+    if len(names) != n:
+        raise ValueError(f"stimuli cover {len(names)} samples, the signal has {n}")
+    t_s = sig["t_s"] + t0_s
+    if program == "studio" or time_unit == "ms" and style == "classic":
+        ts = np.round(t_s * 1000.0, 3) if program == "prolab" else np.round(t_s * 1000.0).astype(np.int64)
+    else:
+        ts = np.round(t_s * 1e6).astype(np.int64)
+    lv, rv = sig["lvalid"], sig["rvalid"]
+
+    def gz(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.where(v, a, -1.0 if program == "studio" else np.nan)
+
+    mw = mh = mx = my = np.full(n, np.nan)
+    if media is not None:
+        has = np.array([nm is not None for nm in names])
+        mx, my = np.where(has, media[0], np.nan), np.where(has, media[1], np.nan)
+        mw, mh = np.where(has, media[2], np.nan), np.where(has, media[3], np.nan)
+    ex = {"l": 137.0, "r": 201.0}
+    if program == "prolab":
+        sfx = style == "suffixed"
+        c = {
+            "time": "Recording timestamp [μs]" if sfx else "Recording timestamp",
+            "gx": "Gaze point X [DACS px]" if sfx else "Gaze point X",
+            "gy": "Gaze point Y [DACS px]" if sfx else "Gaze point Y",
+            "lx": "Gaze point left X [DACS px]" if sfx else "Gaze point left X",
+            "ly": "Gaze point left Y [DACS px]" if sfx else "Gaze point left Y",
+            "rx": "Gaze point right X [DACS px]" if sfx else "Gaze point right X",
+            "ry": "Gaze point right Y [DACS px]" if sfx else "Gaze point right Y",
+            "lp": "Pupil diameter left [mm]" if sfx else "Pupil diameter left",
+            "rp": "Pupil diameter right [mm]" if sfx else "Pupil diameter right",
+            "lex": "Eye position left X [DACS mm]" if sfx else "Eye position left X (DACSmm)",
+            "lez": "Eye position left Z [DACS mm]" if sfx else "Eye position left Z (DACSmm)",
+            "rex": "Eye position right X [DACS mm]" if sfx else "Eye position right X (DACSmm)",
+            "rez": "Eye position right Z [DACS mm]" if sfx else "Eye position right Z (DACSmm)",
+            "mw": "Presented Media width [px]" if sfx else "Presented Media width",
+            "mh": "Presented Media height [px]" if sfx else "Presented Media height",
+            "mx": "Presented Media position X [DACS px]" if sfx else "Presented Media position X (DACSpx)",
+            "my": "Presented Media position Y [DACS px]" if sfx else "Presented Media position Y (DACSpx)",
+            "ged": "Gaze event duration [ms]" if sfx else "Gaze event duration",
+        }
+        data: dict[str, Any] = {
+            "Participant name": ["P01"] * n,
+            "Recording resolution height" + (" [px]" if sfx else ""): [resolution[1] if resolution else np.nan] * n,
+            "Recording resolution width" + (" [px]" if sfx else ""): [resolution[0] if resolution else np.nan] * n,
+            c["time"]: ts, "Sensor": ["Eye Tracker"] * n, "Event": [None] * n,
+            c["gx"]: np.where(lv | rv, (np.where(lv, sig["lx"], sig["rx"]) + np.where(rv, sig["rx"], sig["lx"])) / 2,
+                              np.nan),
+            c["gy"]: np.where(lv | rv, (np.where(lv, sig["ly"], sig["ry"]) + np.where(rv, sig["ry"], sig["ly"])) / 2,
+                              np.nan),
+            c["lx"]: gz(sig["lx"], lv), c["ly"]: gz(sig["ly"], lv),
+            c["rx"]: gz(sig["rx"], rv), c["ry"]: gz(sig["ry"], rv),
+            c["lp"]: np.where(lv, sig["lpupil"], np.nan), c["rp"]: np.where(rv, sig["rpupil"], np.nan),
+            "Validity left": np.where(lv, "Valid", "Invalid"), "Validity right": np.where(rv, "Valid", "Invalid"),
+            c["lex"]: np.where(lv, ex["l"], np.nan), c["lez"]: np.where(lv, 650.0, np.nan),
+            c["rex"]: np.where(rv, ex["r"], np.nan), c["rez"]: np.where(rv, 650.0, np.nan),
+            "Presented Stimulus name": names,
+            c["mw"]: mw, c["mh"]: mh, c["mx"]: mx, c["my"]: my,
+            "Eye movement type": ["Fixation"] * n, c["ged"]: np.full(n, 500.0),
+        }
+        if resolution is None:
+            del data["Recording resolution height" + (" [px]" if sfx else "")]
+            del data["Recording resolution width" + (" [px]" if sfx else "")]
+        if media is None:
+            for k in ("mw", "mh", "mx", "my"):
+                del data[c[k]]
+        time_col, event_col = c["time"], "Event"
+    else:
+        data = {
+            "ParticipantName": ["P01"] * n,
+            "RecordingResolution": [f"{resolution[0]} x {resolution[1]}" if resolution else None] * n,
+            "MediaName": names,
+            "MediaPosX (ADCSpx)": mx, "MediaPosY (ADCSpx)": my, "MediaWidth": mw, "MediaHeight": mh,
+            "RecordingTimestamp": ts, "StudioEvent": [None] * n, "FixationIndex": (np.arange(n) // 30 + 1),
+            "GazeEventType": ["Fixation"] * n, "GazeEventDuration": np.full(n, 500),
+            "GazePointLeftX (ADCSpx)": gz(sig["lx"], lv), "GazePointLeftY (ADCSpx)": gz(sig["ly"], lv),
+            "GazePointRightX (ADCSpx)": gz(sig["rx"], rv), "GazePointRightY (ADCSpx)": gz(sig["ry"], rv),
+            "GazePointX (ADCSpx)": np.where(lv | rv, sig["lx"], -1.0),
+            "GazePointY (ADCSpx)": np.where(lv | rv, sig["ly"], -1.0),
+            "EyePosLeftX (ADCSmm)": np.where(lv, ex["l"], np.nan), "EyePosLeftZ (ADCSmm)": np.where(lv, 650.0, np.nan),
+            "EyePosRightX (ADCSmm)": np.where(rv, ex["r"], np.nan), "EyePosRightZ (ADCSmm)": np.where(rv, 650.0, np.nan),
+            "PupilLeft": np.where(lv, sig["lpupil"], -1.0), "PupilRight": np.where(rv, sig["rpupil"], -1.0),
+            "ValidityLeft": np.where(lv, 0, 4), "ValidityRight": np.where(rv, 0, 4),
+        }
+        if resolution is None:
+            del data["RecordingResolution"]
+        if media is None:
+            for k in ("MediaPosX (ADCSpx)", "MediaPosY (ADCSpx)", "MediaWidth", "MediaHeight"):
+                del data[k]
+        time_col, event_col = "RecordingTimestamp", "StudioEvent"
+    df = pd.DataFrame(data)
+    # event-only rows: timestamp and event name, everything else empty
+    if events:
+        ev_rows = pd.DataFrame({col: [None] * len(events) for col in df.columns})
+        ev_rows[time_col] = [ts[i] for i, _ in events]
+        ev_rows[event_col] = [name for _, name in events]
+        if program == "prolab":
+            ev_rows["Participant name"] = "P01"
+        order = np.r_[[i - 0.5 for i, _ in events], np.arange(n)]
+        df = pd.concat([ev_rows, df], ignore_index=True).iloc[np.argsort(order, kind="stable")]
+    text = df.to_csv(sep="\t", index=False, na_rep="", lineterminator="\n")
+    if decimal == ",":
+        import re
+
+        text = re.sub(r"(?<=\d)\.(?=\d)", ",", text)
+    path.write_text(text, encoding="utf-8")
+    out = dict(sig)
+    out.update({"path": path, "n_event_rows": len(events), "stimulus": names, "t_s": t_s})
+    return out
+
+
+def write_plain_table(path: str | Path, *, signal: dict[str, np.ndarray] | None = None, sep: str = "\t",
+                      time_unit: str = "s", header: Sequence[str] = ("time", "x", "y", "valid")) -> dict[str, Any]:
+    """Write a plain ``time, x, y, valid`` table from the left eye of :func:`simple_signal`."""
+    sig = simple_signal() if signal is None else signal
+    factor = {"s": 1.0, "ms": 1e3, "us": 1e6}[time_unit]
+    df = pd.DataFrame({header[0]: np.round(sig["t_s"] * factor, 6), header[1]: np.where(sig["lvalid"], sig["lx"], np.nan),
+                       header[2]: np.where(sig["lvalid"], sig["ly"], np.nan),
+                       header[3]: sig["lvalid"].astype(int)})
+    Path(path).write_text(df.to_csv(sep=sep, index=False, na_rep="", lineterminator="\n"), encoding="utf-8")
+    return dict(sig, path=Path(path))
