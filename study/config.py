@@ -137,6 +137,22 @@ class RecorderSection:
 
 
 @dataclass(frozen=True)
+class RunSection:
+    """How the session is run (each can be overridden on the command line).
+
+    ``presenter``: ``psychopy`` (a window; the lab default) or ``headless`` (no window).
+    ``clock``: ``real``, ``virtual`` (faster than real time; headless + simulated only) or
+    ``auto`` (virtual for headless, real for PsychoPy). ``responder``: ``keyboard`` (the
+    participant/experimenter presses keys) or ``auto`` (keys are pressed automatically
+    after ``timing.auto_response_s``; for tests and CI).
+    """
+
+    presenter: str = "psychopy"
+    clock: str = "auto"
+    responder: str = "keyboard"
+
+
+@dataclass(frozen=True)
 class ParticipantField:
     """One participant-info field. ``type`` is ``int``, ``float``, ``str`` or ``choice``."""
 
@@ -192,6 +208,7 @@ class StudyConfig:
     timing: TimingSection = field(default_factory=TimingSection)
     tracker: TrackerSection = field(default_factory=TrackerSection)
     recorder: RecorderSection = field(default_factory=RecorderSection)
+    run: RunSection = field(default_factory=RunSection)
     participant: ParticipantSection = field(default_factory=ParticipantSection)
     source: str = "<defaults>"
 
@@ -214,7 +231,7 @@ class StudyConfig:
 
 _SECTIONS = {
     "study": StudySection, "stimuli": StimuliSection, "screen": ScreenSection, "timing": TimingSection,
-    "tracker": TrackerSection, "recorder": RecorderSection,
+    "tracker": TrackerSection, "recorder": RecorderSection, "run": RunSection,
 }
 
 
@@ -250,6 +267,12 @@ def _validate(cfg: StudyConfig, file: str) -> None:
     t, tr, s, sc, r = cfg.timing, cfg.tracker, cfg.stimuli, cfg.screen, cfg.recorder
     if tr.kind not in ("tobii", "simulated", "mouse"):
         raise bad("tracker.kind", f"unknown tracker {tr.kind!r}", "tobii | simulated | mouse")
+    if cfg.run.presenter not in ("psychopy", "headless"):
+        raise bad("run.presenter", f"unknown presenter {cfg.run.presenter!r}", "psychopy | headless")
+    if cfg.run.clock not in ("auto", "real", "virtual"):
+        raise bad("run.clock", f"unknown clock {cfg.run.clock!r}", "auto | real | virtual")
+    if cfg.run.responder not in ("keyboard", "auto"):
+        raise bad("run.responder", f"unknown responder {cfg.run.responder!r}", "keyboard | auto")
     if tr.calibration_points not in (5, 9):
         raise bad("tracker.calibration_points", f"{tr.calibration_points} calibration points", "5 or 9")
     if not 4 <= tr.validation_points <= 9:

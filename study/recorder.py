@@ -178,6 +178,7 @@ class Recorder:
         self.flush_interval_s = float(flush_interval_s)
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.samples_path = self.folder / SAMPLES_FILE
@@ -222,6 +223,7 @@ class Recorder:
             return
         b = _Barrier()
         self._q.put(("b", b))
+        self._wake.set()
         if not b.done.wait(timeout):
             raise RuntimeError("recorder writer did not catch up in time")
         self._raise_if_failed()
@@ -236,7 +238,8 @@ class Recorder:
         last = time.monotonic()
         try:
             while not self._stop.is_set():
-                self._stop.wait(self.flush_interval_s)
+                self._wake.wait(self.flush_interval_s)
+                self._wake.clear()
                 self._drain_and_write()
                 now = time.monotonic()
                 self.max_flush_gap_s = max(self.max_flush_gap_s, now - last)
@@ -295,6 +298,7 @@ class Recorder:
     def close(self) -> None:
         """Stop the writer after writing everything queued; close the files."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._drain_and_write()
