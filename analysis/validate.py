@@ -1,0 +1,514 @@
+"""Proof of recovery: compare the analysis pipeline with a simulated cohort's ground truth.
+
+::
+
+    python -m analysis.validate --data data/demo [--truth DIR] [--config analysis.toml]
+           [--algorithm ivt|idt] [--jobs N] [--out reports/validation] [--iou 0.5]
+           [--kappa-goal 0.9] [--cell-goal 0.03]
+
+``--data`` is a dataset written by ``python -m study.simulate`` (``"Simulated": true``);
+its ground truth lies in ``<data>/derivatives/ground_truth/`` (docs/simulation.md).
+Every session goes through the same steps as :func:`analysis.batch.process_dataset`
+(:func:`analysis.io.read_recording` -> :func:`analysis.fixations.detect_fixations` ->
+:func:`analysis.metrics.trial_metrics`); the *true* fixations go through the same
+:func:`~analysis.metrics.trial_metrics`, so only fixation detection differs. Measures:
+
+Sample level
+    Cohen's (1960) kappa of "fixation" vs "not fixation" over every sample inside a
+    stimulus trial: the detector's per-sample label 1 (fixation) against "the sample's
+    timestamp lies inside a true fixation". (Sample-level agreement as in Andersson et
+    al. 2017, *Behav. Res. Methods* 49:616-637, and Startsev, Agtzidis & Dorr 2019,
+    *Behav. Res. Methods* 51:556-572.)
+Event level
+    F1 of fixation detection. A detected and a true fixation *match* when their
+    temporal intersection over union (IoU) is at least ``--iou`` (default 0.5); with
+    IoU > 0.5 a fixation can match at most one other, so matching is one-to-one
+    (Startsev et al. 2019, "event-level ... IoU >= 0.5"; Hooge et al. 2018, *Behav. Res.
+    Methods* 50:1864-1881, on event matching between coders). Only fixations whose
+    midpoint lies inside a stimulus trial take part. ``precision = matched / detected``,
+    ``recall = matched / true``, ``F1`` their harmonic mean.
+Trial level
+    Bias (detected - true) of the fixation count and total fixation time on the image,
+    per trial: mean, SD and mean absolute difference.
+Table 4
+    Per stimulus (artwork x method): the mean over participants of the detected total
+    fixation time and count, against (a) the *realised* mean of the true fixations (the
+    generating value in the data) and (b) the simulator's target (paper Table 4 after
+    the target handling recorded in ``generating_parameters.tsv``). Relative error per
+    cell.
+
+Goals (checked here, never in timed tests): kappa >= ``--kappa-goal`` (0.9) and every
+per-stimulus mean (time and count) within ``--cell-goal`` (3 %) of the realised value.
+The run ends with one summary line carrying kappa, F1 and the worst cell error; the
+exit code is 0 when the goals are met, 1 when any is missed, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import AnalysisConfig, load_config
+from analysis.errors import InputError, run_cli
+
+log = logging.getLogger(__name__)
+
+TRUTH_SUBDIR = Path("derivatives") / "ground_truth"
+GOAL_KAPPA = 0.9
+GOAL_CELL = 0.03
+EVENT_REQUIRED = ("type", "onset_us", "offset_us", "x_px", "y_px")
+
+
+# --------------------------------------------------------------------------- measures
+def cohen_kappa(tp: int, fp: int, fn: int, tn: int) -> float:
+    """Cohen's kappa of a 2 x 2 confusion table (Cohen 1960).
+
+    Examples
+    --------
+    >>> round(cohen_kappa(45, 5, 5, 45), 3)
+    0.8
+    >>> cohen_kappa(10, 0, 0, 10)
+    1.0
+    """
+    n = tp + fp + fn + tn
+    if n == 0:
+        return float("nan")
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
+    if pe >= 1.0:
+        return 1.0 if po == 1.0 else float("nan")
+    return float((po - pe) / (1.0 - pe))
+
+
+def in_intervals(t: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Whether each time lies in one of the sorted, non-overlapping intervals ``[on, off)``."""
+    t = np.asarray(t, dtype=np.float64)
+    if len(on) == 0:
+        return np.zeros(len(t), bool)
+    i = np.searchsorted(on, t, side="right") - 1
+    ok = i >= 0
+    out = np.zeros(len(t), bool)
+    out[ok] = t[ok] < off[i[ok]]
+    return out
+
+
+def match_events(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
+                 iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of detected and true events by temporal IoU >= ``iou``.
+
+    Returns ``(det_match, true_match)``: for each detected event the index of its true
+    match (-1 if none), and for each true event the index of its detected match. Pairs
+    are taken greedily by decreasing IoU (with ``iou > 0.5`` the result is unique).
+    """
+    det_on, det_off = np.asarray(det_on, float), np.asarray(det_off, float)
+    true_on, true_off = np.asarray(true_on, float), np.asarray(true_off, float)
+    order_t = np.argsort(true_on, kind="stable")
+    t_on, t_off = true_on[order_t], true_off[order_t]
+    cand: list[tuple[float, int, int]] = []
+    for d in range(len(det_on)):   # loop over events, not samples
+        hi = np.searchsorted(t_on, det_off[d], side="left")
+        lo = np.searchsorted(t_off, det_on[d], side="right") if np.all(np.diff(t_off) >= 0) else 0
+        for j in range(lo, hi):
+            inter = min(det_off[d], t_off[j]) - max(det_on[d], t_on[j])
+            if inter <= 0:
+                continue
+            union = max(det_off[d], t_off[j]) - min(det_on[d], t_on[j])
+            r = inter / union
+            if r >= iou:
+                cand.append((r, d, int(order_t[j])))
+    det_match = np.full(len(det_on), -1, dtype=np.int64)
+    true_match = np.full(len(true_on), -1, dtype=np.int64)
+    for _, d, j in sorted(cand, key=lambda c: (-c[0], c[1], c[2])):
+        if det_match[d] < 0 and true_match[j] < 0:
+            det_match[d] = j
+            true_match[j] = d
+    return det_match, true_match
+
+
+def f1_score(matched: int, n_detected: int, n_true: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 from match counts."""
+    precision = matched / n_detected if n_detected else float("nan")
+    recall = matched / n_true if n_true else float("nan")
+    f1 = 2 * matched / (n_detected + n_true) if (n_detected + n_true) else float("nan")
+    return precision, recall, f1
+
+
+# --------------------------------------------------------------------------- ground truth
+def truth_dir_for(data: Path, truth: str | Path | None) -> Path:
+    d = Path(truth) if truth is not None else data / TRUTH_SUBDIR
+    if not d.is_dir():
+        raise InputError("ground-truth folder not found", file=d,
+                         expected="derivatives/ground_truth/ written by python -m study.simulate",
+                         fix="validate a simulated dataset (e.g. --data data/demo) or give --truth DIR")
+    for name in ("trials.tsv", "generating_parameters.tsv"):
+        if not (d / name).is_file():
+            raise InputError(f"ground truth lacks {name}", file=d / name,
+                             fix="re-run python -m study.simulate; the ground truth is incomplete")
+    return d
+
+
+def read_truth_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+        raise InputError(f"cannot read the table: {exc}", file=path, fix="re-run python -m study.simulate") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"missing columns {missing}", file=path, line=1, column=missing[0],
+                         expected=", ".join(required), fix="re-run python -m study.simulate")
+    return df
+
+
+def true_fixations(events: pd.DataFrame) -> pd.DataFrame:
+    """True fixations as an ``analysis.metrics`` fixation frame (tracker clock, s)."""
+    f = events[events["type"] == "fixation"]
+    return pd.DataFrame({
+        "onset_s": f["onset_us"].to_numpy(dtype=np.float64) / 1e6,
+        "offset_s": f["offset_us"].to_numpy(dtype=np.float64) / 1e6,
+        "duration_s": (f["offset_us"] - f["onset_us"]).to_numpy(dtype=np.float64) / 1e6,
+        "x_px": f["x_px"].to_numpy(dtype=np.float64),
+        "y_px": f["y_px"].to_numpy(dtype=np.float64),
+    }).sort_values("onset_s", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- per session
+@dataclass
+class _Task:
+    session: Path
+    events_file: Path
+    config: AnalysisConfig
+    algorithm: str
+    iou: float
+
+
+def _session_labels(session: Path) -> tuple[str, str]:
+    return session.parent.name, session.name
+
+
+def validate_session(task: _Task) -> dict[str, Any]:
+    """Worker: detection vs truth for one session; returns small tables and counts."""
+    from analysis.fixations import FIXATION, detect_fixations
+    from analysis.io import read_recording
+    from analysis.metrics import trial_metrics
+
+    participant, session = _session_labels(task.session)
+    rec = read_recording(task.session)
+    cfg = task.config.ivt if task.algorithm == "ivt" else task.config.idt
+    fx = detect_fixations(rec, algorithm=task.algorithm, config=cfg)
+    events = read_truth_table(task.events_file, EVENT_REQUIRED)
+    tfix = true_fixations(events)
+    trials = rec.trials
+    t_on = trials["onset_s"].to_numpy(dtype=np.float64)
+    t_off = trials["offset_s"].to_numpy(dtype=np.float64)
+    order = np.argsort(t_on)
+    t_on, t_off = t_on[order], t_off[order]
+    # sample level
+    time_s = fx.time_s
+    in_trial = in_intervals(time_s, t_on, t_off)
+    det = (fx.labels == FIXATION)[in_trial]
+    tru = in_intervals(time_s, tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy())[in_trial]
+    conf = {"tp": int(np.sum(det & tru)), "fp": int(np.sum(det & ~tru)),
+            "fn": int(np.sum(~det & tru)), "tn": int(np.sum(~det & ~tru))}
+    # event level
+    dfix = fx.fixations
+    d_mid = (dfix["onset_s"].to_numpy() + dfix["offset_s"].to_numpy()) / 2
+    tr_mid = (tfix["onset_s"].to_numpy() + tfix["offset_s"].to_numpy()) / 2
+    dsel = in_intervals(d_mid, t_on, t_off)
+    tsel = in_intervals(tr_mid, t_on, t_off)
+    d_on, d_off = dfix["onset_s"].to_numpy()[dsel], dfix["offset_s"].to_numpy()[dsel]
+    tr_on, tr_off = tfix["onset_s"].to_numpy()[tsel], tfix["offset_s"].to_numpy()[tsel]
+    dm, _ = match_events(d_on, d_off, tr_on, tr_off, task.iou)
+    hit = dm >= 0
+    onset_err = (d_on[hit] - tr_on[dm[hit]]) if hit.any() else np.zeros(0)
+    offset_err = (d_off[hit] - tr_off[dm[hit]]) if hit.any() else np.zeros(0)
+    # trial level, same metric code for both
+    det_tm = trial_metrics(trials, dfix, participant=participant, session=session)
+    true_tm = trial_metrics(trials, tfix, participant=participant, session=session)
+    keep = ["participant", "session", "trial", "stimulus_id", "artwork", "category", "method",
+            "total_fixation_s", "fixation_count"]
+    both = det_tm[keep].merge(true_tm[keep], on=keep[:7], suffixes=("_detected", "_true"))
+    return {"participant": participant, "session": session, "confusion": conf,
+            "events": {"matched": int(hit.sum()), "detected": int(dsel.sum()), "true": int(tsel.sum()),
+                       "onset_err_sum": float(onset_err.sum()), "offset_err_sum": float(offset_err.sum()),
+                       "onset_abs_sum": float(np.abs(onset_err).sum()), "offset_abs_sum": float(np.abs(offset_err).sum())},
+            "trials": both}
+
+
+# --------------------------------------------------------------------------- dataset
+@dataclass
+class ValidationResult:
+    kappa: float
+    confusion: dict[str, int]
+    precision: float
+    recall: float
+    f1: float
+    event_counts: dict[str, float]
+    trials: pd.DataFrame          # per trial: detected and true metrics
+    bias: pd.DataFrame            # per metric: mean/sd/mean abs of detected - true
+    table4: pd.DataFrame          # per stimulus: detected / realised / target means and errors
+    worst: dict[str, Any]
+    truth_consistency_max_abs: float
+    goals: dict[str, Any]
+    simulated: bool
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.goals["kappa_ok"] and self.goals["cells_ok"])
+
+    def summary_line(self) -> str:
+        w = self.worst
+        return (f"VALIDATION {'PASS' if self.passed else 'FAIL'}: kappa={self.kappa:.3f} "
+                f"(goal >= {self.goals['kappa_goal']}), F1={self.f1:.3f} (IoU >= {self.goals['iou']}), "
+                f"worst cell error={100 * w['rel_error']:.2f}% ({w['stimulus_id']} {w['metric']}; "
+                f"goal <= {100 * self.goals['cell_goal']:.1f}%), "
+                f"worst vs target={100 * w['rel_error_vs_target']:.2f}%")
+
+
+def _find_sessions(data: Path) -> list[Path]:
+    from analysis.io import find_sessions
+    return sorted(Path(p) for p in find_sessions(data))
+
+
+def recovery_table(trials: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
+    """Per-stimulus means over participants: detected, realised (true) and target, with relative errors."""
+    g = trials.groupby(["stimulus_id", "artwork", "category", "method"], sort=True, dropna=False)
+    t = g.agg(n=("participant", "size"),
+              detected_time_s=("total_fixation_s_detected", "mean"),
+              true_time_s=("total_fixation_s_true", "mean"),
+              detected_count=("fixation_count_detected", "mean"),
+              true_count=("fixation_count_true", "mean")).reset_index()
+    p = params.set_index("stimulus_id")
+    for col in ("target_fixation_time_s", "target_fixation_count", "paper_fixation_time_s", "paper_fixation_count"):
+        t[col] = t["stimulus_id"].map(p[col]) if col in p.columns else np.nan
+    t["target_handling"] = t["stimulus_id"].map(p["target_handling"]) if "target_handling" in p.columns else None
+    t["time_rel_error"] = (t["detected_time_s"] - t["true_time_s"]) / t["true_time_s"]
+    t["count_rel_error"] = (t["detected_count"] - t["true_count"]) / t["true_count"]
+    t["time_rel_error_vs_target"] = (t["detected_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
+    t["count_rel_error_vs_target"] = (t["detected_count"] - t["target_fixation_count"]) / t["target_fixation_count"]
+    t["true_time_vs_target"] = (t["true_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
+    t["true_count_vs_target"] = (t["true_count"] - t["target_fixation_count"]) / t["target_fixation_count"]
+    return t
+
+
+def validate_dataset(data: str | Path, *, truth: str | Path | None = None, config: AnalysisConfig | None = None,
+                     algorithm: str | None = None, jobs: int = 0, iou: float = 0.5,
+                     kappa_goal: float = GOAL_KAPPA, cell_goal: float = GOAL_CELL,
+                     progress: bool = True) -> ValidationResult:
+    """Validate fixation detection on a simulated dataset against its ground truth.
+
+    Parameters
+    ----------
+    data : path
+        Dataset root written by ``study.simulate``.
+    truth : path, optional
+        Ground-truth folder (default ``<data>/derivatives/ground_truth``).
+    config : AnalysisConfig, optional
+        Filter parameters (default: documented defaults).
+    algorithm : {"ivt", "idt"}, optional
+        Default: ``config.report.algorithm``.
+    jobs : int
+        Worker processes; 0 = one per core, 1 = in this process.
+    iou : float
+        Event-matching threshold (temporal IoU), default 0.5.
+    kappa_goal, cell_goal : float
+        Goals (kappa >= 0.9; every per-stimulus mean within 3 % of the realised value).
+
+    Raises
+    ------
+    InputError
+        Missing dataset or ground truth, or a session without its ground-truth events.
+    """
+    from tqdm import tqdm
+
+    from analysis.io import read_dataset_description
+
+    data = Path(data)
+    if not data.is_dir():
+        raise InputError("dataset folder not found", file=data, fix="give the root of a simulated dataset, e.g. data/demo")
+    if not 0 < iou <= 1:
+        raise InputError(f"IoU threshold {iou} out of range", column="--iou", expected="0 < iou <= 1")
+    cfg = config or AnalysisConfig()
+    algorithm = algorithm or cfg.report.algorithm
+    if algorithm not in ("ivt", "idt"):
+        raise InputError(f"unknown algorithm {algorithm!r}", column="--algorithm", expected="ivt | idt")
+    description = dict(read_dataset_description(data))
+    tdir = truth_dir_for(data, truth)
+    params = read_truth_table(tdir / "generating_parameters.tsv", ("stimulus_id", "target_handling"))
+    gt_trials = read_truth_table(tdir / "trials.tsv", ("participant", "session", "trial", "true_total_fixation_s",
+                                                       "true_fixation_count"))
+    sessions = _find_sessions(data)
+    if not sessions:
+        raise InputError("no sessions in the dataset", file=data, expected="sub-XX/ses-N folders")
+    tasks = []
+    for s in sessions:
+        sub, ses = _session_labels(s)
+        ev = tdir / f"{sub}_{ses}_events.tsv.gz"
+        if not ev.is_file():
+            raise InputError(f"no ground-truth events for {sub} {ses}", file=ev,
+                             fix="validate the dataset the ground truth was generated with")
+        tasks.append(_Task(s, ev, cfg, algorithm, iou))
+    n_jobs = min(len(tasks), (os.cpu_count() or 1) if jobs <= 0 else jobs)
+    if n_jobs <= 1:
+        results = [validate_session(t) for t in tqdm(tasks, desc="validate", unit="session", disable=not progress)]
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            results = list(tqdm(pool.map(validate_session, tasks), total=len(tasks), desc="validate",
+                                unit="session", disable=not progress))
+    conf = {k: sum(r["confusion"][k] for r in results) for k in ("tp", "fp", "fn", "tn")}
+    kappa = cohen_kappa(**conf)
+    ev = {k: sum(r["events"][k] for r in results) for k in results[0]["events"]}
+    precision, recall, f1 = f1_score(ev["matched"], ev["detected"], ev["true"])
+    m = max(ev["matched"], 1)
+    event_counts = {"matched": ev["matched"], "detected": ev["detected"], "true": ev["true"],
+                    "mean_onset_error_ms": 1000 * ev["onset_err_sum"] / m,
+                    "mean_offset_error_ms": 1000 * ev["offset_err_sum"] / m,
+                    "mean_abs_onset_error_ms": 1000 * ev["onset_abs_sum"] / m,
+                    "mean_abs_offset_error_ms": 1000 * ev["offset_abs_sum"] / m}
+    trials = pd.concat([r["trials"] for r in results], ignore_index=True)
+    trials = trials.sort_values(["participant", "session", "trial"], kind="stable").reset_index(drop=True)
+    # consistency of the simulator's own per-trial truth with analysis.metrics on the true fixations
+    gt = gt_trials.copy()
+    gt["participant"] = gt["participant"].astype(str)
+    gt["session"] = gt["session"].astype(str)
+    chk = trials.merge(gt[["participant", "session", "trial", "true_total_fixation_s", "true_fixation_count"]],
+                       on=["participant", "session", "trial"], how="left")
+    cons = float(np.nanmax(np.abs(np.concatenate([
+        chk["total_fixation_s_true"].to_numpy(float) - chk["true_total_fixation_s"].to_numpy(float),
+        chk["fixation_count_true"].to_numpy(float) - chk["true_fixation_count"].to_numpy(float)])))) if len(chk) else 0.0
+    bias_rows = []
+    for metric in ("total_fixation_s", "fixation_count"):
+        d = trials[f"{metric}_detected"].to_numpy(float) - trials[f"{metric}_true"].to_numpy(float)
+        bias_rows.append({"metric": metric, "n_trials": len(d), "mean_bias": float(np.mean(d)),
+                          "sd_bias": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
+                          "mean_abs_diff": float(np.mean(np.abs(d))),
+                          "mean_true": float(trials[f"{metric}_true"].mean()),
+                          "relative_bias": float(np.mean(d) / trials[f"{metric}_true"].mean())})
+    bias = pd.DataFrame(bias_rows)
+    table4 = recovery_table(trials, params)
+    err = pd.concat([
+        pd.DataFrame({"stimulus_id": table4["stimulus_id"], "metric": "total_fixation_s",
+                      "rel_error": table4["time_rel_error"], "rel_error_vs_target": table4["time_rel_error_vs_target"]}),
+        pd.DataFrame({"stimulus_id": table4["stimulus_id"], "metric": "fixation_count",
+                      "rel_error": table4["count_rel_error"], "rel_error_vs_target": table4["count_rel_error_vs_target"]}),
+    ], ignore_index=True)
+    i = int(np.nanargmax(np.abs(err["rel_error"].to_numpy(float))))
+    worst = {"stimulus_id": str(err.at[i, "stimulus_id"]), "metric": str(err.at[i, "metric"]),
+             "rel_error": float(abs(err.at[i, "rel_error"])),
+             "rel_error_vs_target": float(np.nanmax(np.abs(err["rel_error_vs_target"].to_numpy(float))))
+             if err["rel_error_vs_target"].notna().any() else float("nan")}
+    goals = {"kappa_goal": kappa_goal, "cell_goal": cell_goal, "iou": iou,
+             "kappa_ok": bool(np.isfinite(kappa) and kappa >= kappa_goal),
+             "cells_ok": bool(np.all(np.abs(err["rel_error"].to_numpy(float)) <= cell_goal)),
+             "cells_failing": err.loc[np.abs(err["rel_error"].to_numpy(float)) > cell_goal,
+                                      ["stimulus_id", "metric"]].astype(str).agg(" ".join, axis=1).tolist()}
+    return ValidationResult(kappa=kappa, confusion=conf, precision=precision, recall=recall, f1=f1,
+                            event_counts=event_counts, trials=trials, bias=bias, table4=table4, worst=worst,
+                            truth_consistency_max_abs=cons, goals=goals,
+                            simulated=bool(description.get("Simulated", False)))
+
+
+# --------------------------------------------------------------------------- output
+def _write_tsv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.6f", lineterminator="\n")
+
+
+def write_outputs(res: ValidationResult, out: Path) -> list[Path]:
+    """``summary.json``, ``table4_recovery.tsv``, ``trial_bias.tsv``, ``trials.tsv`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "table4_recovery.tsv", out / "trial_bias.tsv", out / "trials.tsv", out / "summary.json"]
+    _write_tsv(res.table4, paths[0])
+    _write_tsv(res.bias, paths[1])
+    _write_tsv(res.trials, paths[2])
+    summary = {"kappa": res.kappa, "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
+               "f1": res.f1, "events": res.event_counts, "worst_cell": res.worst, "goals": res.goals,
+               "passed": res.passed, "simulated": res.simulated,
+               "truth_consistency_max_abs": res.truth_consistency_max_abs,
+               "summary_line": res.summary_line()}
+    paths[3].write_text(json.dumps(summary, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
+    return paths
+
+
+def report_text(res: ValidationResult) -> str:
+    c = res.confusion
+    lines = [
+        f"samples in stimulus trials: {sum(c.values())} (tp {c['tp']}, fp {c['fp']}, fn {c['fn']}, tn {c['tn']})",
+        f"sample-level Cohen's kappa (fixation vs not): {res.kappa:.4f}",
+        f"event-level (IoU >= {res.goals['iou']}): detected {res.event_counts['detected']}, true "
+        f"{res.event_counts['true']}, matched {res.event_counts['matched']}; precision {res.precision:.3f}, "
+        f"recall {res.recall:.3f}, F1 {res.f1:.3f}; mean onset error {res.event_counts['mean_onset_error_ms']:.1f} ms, "
+        f"offset error {res.event_counts['mean_offset_error_ms']:.1f} ms",
+        "per-trial bias (detected - true):",
+    ]
+    for _, b in res.bias.iterrows():
+        lines.append(f"  {b['metric']:<18} mean {b['mean_bias']:+.4f} (relative {100 * b['relative_bias']:+.2f}%), "
+                     f"SD {b['sd_bias']:.4f}, mean |diff| {b['mean_abs_diff']:.4f}")
+    lines.append(f"simulator truth vs analysis.metrics on true fixations: max |diff| {res.truth_consistency_max_abs:.2e}")
+    lines.append("Table 4 recovery (means over participants; rel. error vs realised truth | vs target):")
+    lines.append(f"  {'stimulus':<28}{'time det':>9}{'true':>8}{'target':>8}{'err%':>7}{'vs tgt%':>8}"
+                 f"{'count det':>10}{'true':>7}{'target':>8}{'err%':>7}{'vs tgt%':>8}  handling")
+    for _, r in res.table4.iterrows():
+        lines.append(
+            f"  {r['stimulus_id']:<28}{r['detected_time_s']:>9.2f}{r['true_time_s']:>8.2f}"
+            f"{r['target_fixation_time_s']:>8.2f}{100 * r['time_rel_error']:>+7.2f}{100 * r['time_rel_error_vs_target']:>+8.2f}"
+            f"{r['detected_count']:>10.1f}{r['true_count']:>7.1f}{r['target_fixation_count']:>8.1f}"
+            f"{100 * r['count_rel_error']:>+7.2f}{100 * r['count_rel_error_vs_target']:>+8.2f}  {r['target_handling']}")
+    if not res.simulated:
+        lines.append("warning: the dataset does not declare \"Simulated\": true")
+    if not res.passed:
+        missed = []
+        if not res.goals["kappa_ok"]:
+            missed.append(f"kappa {res.kappa:.3f} < {res.goals['kappa_goal']}")
+        if not res.goals["cells_ok"]:
+            missed.append("cells beyond the goal: " + ", ".join(res.goals["cells_failing"]))
+        lines.append("GOALS MISSED: " + "; ".join(missed))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m analysis.validate",
+        description="Compare fixation detection with the ground truth of a simulated dataset (study.simulate): "
+                    "sample-level Cohen's kappa, event-level F1, per-trial bias and the recovered Table 4. "
+                    "Exit 0 when the goals are met, 1 when missed, 2 for bad input.")
+    p.add_argument("--data", default="data/demo", help="simulated dataset root (default data/demo)")
+    p.add_argument("--truth", default=None, help="ground-truth folder (default <data>/derivatives/ground_truth)")
+    p.add_argument("--config", default=None, help="analysis TOML (analysis.config); default: documented defaults")
+    p.add_argument("--algorithm", choices=("ivt", "idt"), default=None,
+                   help="fixation algorithm (default: [report] algorithm of the config, ivt)")
+    p.add_argument("--jobs", type=int, default=0, help="worker processes; 0 = one per core (default), 1 = serial")
+    p.add_argument("--out", default="reports/validation",
+                   help="folder for summary.json, table4_recovery.tsv, trial_bias.tsv, trials.tsv "
+                        "(default reports/validation)")
+    p.add_argument("--iou", type=float, default=0.5, help="temporal IoU needed for an event match (default 0.5)")
+    p.add_argument("--kappa-goal", type=float, default=GOAL_KAPPA, help="goal for sample-level kappa (default 0.9)")
+    p.add_argument("--cell-goal", type=float, default=GOAL_CELL,
+                   help="goal for every per-stimulus relative error vs the realised truth (default 0.03)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = load_config(args.config)
+    res = validate_dataset(args.data, truth=args.truth, config=cfg, algorithm=args.algorithm, jobs=args.jobs,
+                           iou=args.iou, kappa_goal=args.kappa_goal, cell_goal=args.cell_goal,
+                           progress=not args.no_progress)
+    write_outputs(res, Path(args.out))
+    print(report_text(res))
+    print(res.summary_line())
+    return 0 if res.passed else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(run_cli(main))
