@@ -124,17 +124,29 @@ def check_time(time_s: np.ndarray) -> np.ndarray:
     return t
 
 
+#: At most this many inter-sample intervals, evenly spread over the recording, enter
+#: the median sampling interval (all of them for recordings up to this length).
+MEDIAN_INTERVALS: int = 1 << 16
+
+
 def median_interval(time_s: np.ndarray) -> float:
     """Median sampling interval (s), the measured sampling period.
 
-    The median of all inter-sample intervals is used (not the nominal rate) so that
-    dropped samples and clock jitter do not bias it (Olsen, 2012, sec. 3.1.4, bases the
-    window's sample count on the data's measured sampling frequency).
+    The median inter-sample interval is used (not the nominal rate) so that dropped
+    samples and clock jitter do not bias it (Olsen, 2012, sec. 3.1.4, bases the
+    window's sample count on the data's measured sampling frequency). For recordings
+    longer than :data:`MEDIAN_INTERVALS` samples the median is taken over that many
+    intervals evenly spread over the whole recording (every k-th interval), which
+    keeps this step O(1) in memory; the window's sample count is a rounded ratio and
+    does not change with such an estimate.
     """
-    if time_s.size < 2:
+    n = time_s.size
+    if n < 2:
         raise InputError("at least two samples are needed to measure the sampling interval",
                          expected=">= 2 samples", fix="give a longer recording")
-    return float(np.median(np.diff(time_s)))
+    step = max(1, (n - 1) // MEDIAN_INTERVALS)
+    first = time_s[:-1:step]
+    return float(np.median(time_s[1::step][:first.size] - first))
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,14 +282,12 @@ def combine_eyes(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right
         return np.where(right_ok, right, np.nan)
     out = np.add(left, right)
     out *= 0.5
-    not_both = ~(left_ok & right_ok)
-    if not_both.any():
-        out[not_both] = np.nan
-        if mode == "average":
-            only = left_ok & not_both
-            out[only] = left[only]
-            only = right_ok & not_both
-            out[only] = right[only]
+    if mode == "strict_average":
+        np.copyto(out, np.nan, where=~(left_ok & right_ok))
+        return out
+    np.copyto(out, left, where=left_ok > right_ok)    # only the left eye is valid
+    np.copyto(out, right, where=right_ok > left_ok)   # only the right eye is valid
+    np.copyto(out, np.nan, where=~(left_ok | right_ok))
     return out
 
 
@@ -370,7 +380,11 @@ def select_gaze(
     if patches:
         # Recompute the selection at every sample where an eye was filled, from the
         # gathered raw values with the filled ones substituted.
-        p = np.unique(np.concatenate(patches))
+        touched = np.zeros(n, dtype=bool)
+        for f in patches:
+            touched[f] = True
+        p = np.flatnonzero(touched)
+        del touched
         g = {"lx": lx[p], "ly": ly[p], "rx": rx[p], "ry": ry[p], "lv": lv[p], "rv": rv[p]}
         ge = [e[p] for e in eyes] if eyes is not None else None
         for fill, side in ((fill_l, "l"), (fill_r, "r")):
