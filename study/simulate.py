@@ -96,7 +96,7 @@ class SimulationSection:
 
     participants: int = 50
     seed: int = 20250925
-    session: str = "1"
+    session: int = 1
     study_config: str = ""
     manifest: str = ""
     fallback_image_px: int = 256
@@ -214,8 +214,8 @@ def _check(cfg: SimConfig, path: Path | None) -> None:
                          expected=f"> oculomotor.fixation_min_s ({cfg.oculomotor.fixation_min_s} s)")
     if s.fallback_image_px < 16:
         raise StudyError("fallback image too small", file=path, column="simulation.fallback_image_px", expected=">= 16")
-    if not s.session.isalnum():
-        raise StudyError("session label must be letters/digits", file=path, column="simulation.session", expected="e.g. 1")
+    if s.session < 1:
+        raise StudyError("session number must be >= 1", file=path, column="simulation.session", expected="e.g. 1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -558,7 +558,7 @@ def fallback_manifest(folder: Path, size_px: int) -> Path:
                 name = f"{art}_{method}.png"
                 path = folder / name
                 buf = io.BytesIO()
-                Image.fromarray(img.astype(np.uint8), "RGB").save(buf, format="PNG", optimize=False)
+                Image.fromarray(img.astype(np.uint8)).save(buf, format="PNG", optimize=False)
                 path.write_bytes(buf.getvalue())
                 rows.append([f"{art}_{method}", art, category, method, name,
                              hashlib.sha256(buf.getvalue()).hexdigest(), str(size_px), str(size_px), "demo-standin-sim"])
@@ -585,6 +585,54 @@ def _study_config(sim: SimConfig, seed: int, manifest: Path) -> Any:
     except TypeError as exc:   # an unknown key in [study_overrides.<section>]
         raise StudyError(f"bad [study_overrides]: {exc}", file=sim.source, column="study_overrides",
                          fix="use section and key names of the study config (docs: study/configs/default.toml)") from None
+
+
+#: Tracker-clock start (us) of every simulated session: a fixed value makes runs byte-identical
+#: (a real Tobii ``system_time_stamp`` is the monotonic clock, about this order of magnitude).
+SIM_T0_US = 10_000_000_000
+
+
+class _FixedWallClock:
+    """Stand-in for the ``time`` module inside ``study.session`` during a simulated session.
+
+    Wall-clock reads (``gmtime``/``localtime``/``time``) return :data:`SIM_STARTED_UTC`,
+    so the ``started_utc`` written into the sidecars is the same on every run; every
+    other attribute (``monotonic``, ``sleep``, ...) is the real ``time`` module's.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import time
+        return getattr(time, name)
+
+    def time(self) -> float:
+        return float(SIM_STARTED_UTC)
+
+    def gmtime(self, secs: float | None = None) -> Any:
+        import time
+        return time.gmtime(SIM_STARTED_UTC if secs is None else secs)
+
+    def localtime(self, secs: float | None = None) -> Any:
+        import time
+        return time.gmtime(SIM_STARTED_UTC if secs is None else secs)
+
+
+#: Wall-clock "start" of every simulated session: 2025-09-25T00:00:00Z (the paper's publication date).
+SIM_STARTED_UTC = 1758758400
+
+
+def _run_virtual_session(run_session: Any, cfg: Any, label: str, session: int, tracker: Any, out: Path) -> Path:
+    """One headless, virtual-clock session through ``study.session.run_session``.
+
+    The headless presenter starts its virtual clock at the system clock; for
+    reproducible files the simulator pins that start to :data:`SIM_T0_US` (the only
+    clock read on the virtual-clock path of ``run_session``).
+    """
+    from unittest import mock
+
+    with mock.patch("study.session.system_time_us", return_value=SIM_T0_US), \
+            mock.patch("study.session.time", new=_FixedWallClock()):
+        return Path(run_session(cfg, label, session, tracker=tracker, presenter="headless", data_root=out,
+                                clock="virtual", responder="auto"))
 
 
 def _timestamp_zero(session_dir: Path) -> int:
@@ -662,8 +710,7 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         pieces: list[dict] = []
         tracker = SimulatedTracker(model, rate_hz=cfg.tracker.sampling_rate_hz, screen_mm=tuple(sc.size_mm),
                                    realtime=False, serial=f"SIM-{gseed:012x}", on_truth=pieces.extend)
-        session_dir = Path(run_session(cfg, label, label_session, tracker=tracker, presenter="headless",
-                                       data_root=out, clock="virtual", responder="auto"))
+        session_dir = _run_virtual_session(run_session, cfg, label, label_session, tracker, out)
         ev_tsv = sorted(session_dir.rglob("*_events.tsv"))
         if not ev_tsv:
             raise RuntimeError(f"the session wrote no events.tsv under {session_dir}")
