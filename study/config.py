@@ -123,7 +123,6 @@ class TrackerSection:
     accuracy_threshold_deg: float = 1.0
     max_calibration_attempts: int = 3
     validation_settle_s: float = 0.3
-    simulated_realtime: bool = False
 
 
 @dataclass(frozen=True)
