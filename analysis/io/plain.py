@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
@@ -80,8 +79,10 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     decimal = sniff_decimal(lines[1:], sep)
     tcol, xcol, ycol, vcol = (lookup[c] for c in REQUIRED)
     quoting = 0  # csv.QUOTE_MINIMAL: plain CSV may quote its header
-    df, first = read_table(path, sep=sep, header_line=0, usecols=[tcol, xcol, ycol, vcol],
-                           numeric=[tcol, xcol, ycol], text=[vcol], decimal=decimal, encoding=enc, quoting=quoting)
+    # all columns are read (no usecols) so that a row with extra cells is an error, not ignored
+    df, first = read_table(path, sep=sep, header_line=0, numeric=[tcol, xcol, ycol], text=[vcol],
+                           decimal=decimal, encoding=enc, quoting=quoting)
+    df = df[[tcol, xcol, ycol, vcol]]
     blank = df.isna().all(axis=1).to_numpy()
     s = df.loc[~blank]
     n = len(s)

@@ -1,0 +1,388 @@
+"""analysis.io: every documented bad input gives an InputError naming file, line and column."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis.errors import InputError
+from analysis.io import detect_format, read_recording
+from analysis.recording import T60_GEOMETRY
+from tests.analysis.bids_fixture import physio_path, write_bids_session, write_plain_table, write_tobii_export
+
+
+def _replace_cell(path, line, column, value, sep="\t"):
+    """Set the cell of 1-based ``line`` in the column named ``column`` (header on line 1)."""
+    lines = path.read_text().splitlines()
+    col = lines[0].split(sep).index(column)
+    cells = lines[line - 1].split(sep)
+    cells[col] = value
+    lines[line - 1] = sep.join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _edit_physio(path, fn):
+    lines = gzip.open(path, "rt").read().splitlines()
+    lines = fn(lines)
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _sidecar(ses, eye):
+    p = physio_path(ses, eye)
+    return p.with_name(p.name.replace(".tsv.gz", ".json"))
+
+
+# ---------------------------------------------------------------- missing columns / unknown style
+
+def test_prolab_missing_validity_column(tmp_path):
+    w = write_tobii_export(tmp_path / "r.tsv", "prolab")
+    lines = w["path"].read_text().splitlines()
+    idx = lines[0].split("\t").index("Validity right")
+    w["path"].write_text("\n".join("\t".join(c for i, c in enumerate(l.split("\t")) if i != idx)
+                                   for l in lines) + "\n")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"], geometry=T60_GEOMETRY)
+    e = err.value
+    assert e.file == w["path"] and e.line == 1 and e.column == "Validity right"
+    assert "re-export" in e.fix
+
+
+def test_studio_missing_gaze_columns(tmp_path):
+    w = write_tobii_export(tmp_path / "r.tsv", "studio")
+    lines = w["path"].read_text().splitlines()
+    header = lines[0].split("\t")
+    drop = {i for i, c in enumerate(header) if c.startswith("GazePoint")}
+    w["path"].write_text("\n".join("\t".join(c for i, c in enumerate(l.split("\t")) if i not in drop)
+                                   for l in lines) + "\n")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"])
+    assert err.value.column.startswith("GazePointLeftX")
+
+
+def test_unknown_column_style(tmp_path):
+    p = tmp_path / "weird.tsv"
+    p.write_text("stamp\tgx\tgy\n1\t2\t3\n")
+    with pytest.raises(InputError) as err:
+        detect_format(p)
+    assert err.value.line == 1 and "unknown column style" in str(err.value)
+    with pytest.raises(InputError, match="unknown column style"):
+        read_recording(p)
+
+
+def test_plain_missing_column(tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_text("time,x,y\n0,1,1\n")
+    with pytest.raises(InputError) as err:
+        read_recording(p, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert err.value.column == "valid" and err.value.line == 1
+
+
+# ---------------------------------------------------------------- timestamps
+
+def test_non_monotonic_timestamp_names_first_offending_line(tmp_path):
+    w = write_plain_table(tmp_path / "g.tsv")
+    # sample 50 (line 52) goes back in time
+    _replace_cell(w["path"], 52, "time", "0.1")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"], geometry=T60_GEOMETRY, rate_hz=60.0)
+    e = err.value
+    assert e.line == 52 and e.column == "time" and "non-monotonic" in e.problem and "line 51" in e.problem
+
+
+def test_duplicate_timestamp(tmp_path):
+    ses = write_bids_session(tmp_path)
+    _edit_physio(physio_path(ses, "left"), lambda ls: ls[:10] + [ls[9]] + ls[11:])
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    e = err.value
+    assert e.line == 11 and e.column == "timestamp" and "duplicate" in e.problem
+    assert e.file == physio_path(ses, "left")
+
+
+def test_prolab_timestamp_order_ignores_event_rows(tmp_path):
+    # event rows share their sample's timestamp: not a duplicate
+    w = write_tobii_export(tmp_path / "r.tsv", "prolab")
+    rec = read_recording(w["path"], geometry=T60_GEOMETRY)
+    assert rec.counts["event_rows"] == 2
+
+
+# ---------------------------------------------------------------- empty / truncated
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.tsv"
+    p.write_text("")
+    with pytest.raises(InputError, match="empty") as err:
+        read_recording(p, format="prolab", geometry=T60_GEOMETRY)
+    assert err.value.file == p
+
+
+def test_header_only_export(tmp_path):
+    w = write_tobii_export(tmp_path / "r.tsv", "prolab")
+    w["path"].write_text(w["path"].read_text().splitlines()[0] + "\n")
+    with pytest.raises(InputError, match="no rows"):
+        read_recording(w["path"], geometry=T60_GEOMETRY)
+
+
+def test_empty_physio(tmp_path):
+    ses = write_bids_session(tmp_path)
+    with gzip.open(physio_path(ses, "left"), "wt") as fh:
+        fh.write("")
+    with pytest.raises(InputError, match="empty"):
+        read_recording(ses)
+
+
+def test_truncated_gzip(tmp_path):
+    ses = write_bids_session(tmp_path)
+    p = physio_path(ses, "right")
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == p and "truncated or corrupt" in err.value.problem
+
+
+def test_not_gzip(tmp_path):
+    ses = write_bids_session(tmp_path)
+    p = physio_path(ses, "right")
+    p.write_bytes(b"this is not gzip at all\n")
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        read_recording(ses)
+
+
+# ---------------------------------------------------------------- cells
+
+def test_impossible_coordinates(tmp_path):
+    w = write_tobii_export(tmp_path / "r.tsv", "prolab")
+    # sample 20 is on line 23 (line 2 is an event row); 1280 px wide: > 2 * 1280 is impossible
+    _replace_cell(w["path"], 23, "Gaze point right X", "2600.5")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"], geometry=T60_GEOMETRY)
+    e = err.value
+    assert e.line == 23 and e.column == "Gaze point right X" and "impossible" in e.problem
+    assert "-1280" in e.expected and "2560" in e.expected
+    # one screen beyond the edge is tolerated (looking past the screen)
+    _replace_cell(w["path"], 23, "Gaze point right X", "2500")
+    assert read_recording(w["path"], geometry=T60_GEOMETRY).samples["right_x_px"].iloc[20] == 2500.0
+
+
+def test_impossible_coordinates_bids(tmp_path):
+    ses = write_bids_session(tmp_path)
+
+    def bad(ls):
+        cells = ls[4].split("\t")
+        cells[2] = "-5000"
+        ls[4] = "\t".join(cells)
+        return ls
+
+    _edit_physio(physio_path(ses, "left"), bad)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.line == 5 and err.value.column == "y_coordinate"
+
+
+def test_non_numeric_cell_prolab(tmp_path):
+    w = write_tobii_export(tmp_path / "r.tsv", "prolab", decimal=",")
+    _replace_cell(w["path"], 30, "Pupil diameter left", "3,1x")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"], geometry=T60_GEOMETRY)
+    e = err.value
+    assert e.line == 30 and e.column == "Pupil diameter left" and "3,1x" in e.problem
+
+
+def test_non_numeric_cell_bids(tmp_path):
+    ses = write_bids_session(tmp_path)
+
+    def bad(ls):
+        cells = ls[99].split("\t")
+        cells[1] = "left"
+        ls[99] = "\t".join(cells)
+        return ls
+
+    _edit_physio(physio_path(ses, "right"), bad)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.line == 100 and err.value.column == "x_coordinate"
+
+
+def test_row_with_extra_cells(tmp_path):
+    w = write_plain_table(tmp_path / "g.tsv")
+    lines = w["path"].read_text().splitlines()
+    lines[6] += "\t7\t8"
+    w["path"].write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        read_recording(w["path"], geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert err.value.line == 7
+
+
+def test_bids_validity_must_be_binary(tmp_path):
+    ses = write_bids_session(tmp_path)
+
+    def bad(ls):
+        cells = ls[2].split("\t")
+        cells[4] = "2"
+        ls[2] = "\t".join(cells)
+        return ls
+
+    _edit_physio(physio_path(ses, "left"), bad)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.line == 3 and err.value.column == "validity"
+
+
+def test_bids_columns_do_not_match_sidecar(tmp_path):
+    ses = write_bids_session(tmp_path)
+    sc = _sidecar(ses, "left")
+    d = json.loads(sc.read_text())
+    d["Columns"] = d["Columns"][:5]
+    sc.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="do not belong together") as err:
+        read_recording(ses)
+    assert err.value.line == 1
+
+
+# ---------------------------------------------------------------- sampling rate
+
+def test_mixed_rates_between_eye_sidecars(tmp_path):
+    ses = write_bids_session(tmp_path, sidecar_overrides={"right": {"SamplingFrequency": 120.0}})
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    e = err.value
+    assert "mixed sampling rates" in e.problem and e.column == "SamplingFrequency" and e.file == _sidecar(ses, "right")
+
+
+def test_declared_rate_disagrees_with_timestamps(tmp_path):
+    ses = write_bids_session(tmp_path, sidecar_overrides={"left": {"SamplingFrequency": 50.0},
+                                                         "right": {"SamplingFrequency": 50.0}})
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert "differs from the declared 50 Hz" in err.value.problem and err.value.column == "timestamp"
+
+
+def test_a_faster_stretch_inside_a_file_is_mixed_rates(tmp_path):
+    ses = write_bids_session(tmp_path)
+
+    def faster(ls):
+        # samples 200..259 at 120 Hz: timestamps halve their interval, then continue at 60 Hz
+        ts = np.array([int(l.split("\t")[0]) for l in ls])
+        new = ts.copy()
+        new[200:260] = ts[200] + np.round(np.arange(60) * 1e6 / 120).astype(np.int64)
+        new[260:] = new[259] + (ts[260:] - ts[259])
+        return ["\t".join([str(t)] + l.split("\t")[1:]) for t, l in zip(new, ls)]
+
+    _edit_physio(physio_path(ses, "left"), faster)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    e = err.value
+    assert "mixed sampling rates" in e.problem and e.line == 202 and e.column == "timestamp"
+
+
+def test_a_few_jittered_intervals_are_tolerated(tmp_path):
+    w = write_plain_table(tmp_path / "g.tsv")
+    _replace_cell(w["path"], 41, "time", "0.64")  # sample 39 early by 10 ms: a short interval
+    _replace_cell(w["path"], 81, "time", "1.305")  # sample 79 early by 11.7 ms: one short interval
+    rec = read_recording(w["path"], geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert rec.counts["total"] == 120
+
+
+def test_gaps_are_counted_as_missing_samples(tmp_path):
+    ses = write_bids_session(tmp_path)
+    _edit_physio(physio_path(ses, "left"), lambda ls: ls[:100] + ls[110:])
+    _edit_physio(physio_path(ses, "right"), lambda ls: ls[:100] + ls[110:])
+    rec = read_recording(ses)
+    assert rec.counts["missing_samples"] == 10 and rec.counts["total"] == 531
+
+
+# ---------------------------------------------------------------- property: only InputError
+
+_TEMPLATES: dict[str, bytes] = {}
+
+
+def _templates(tmp_path_factory):
+    if not _TEMPLATES:
+        d = tmp_path_factory.mktemp("tpl")
+        sig = {k: v[:40] for k, v in __import__("tests.analysis.bids_fixture", fromlist=["x"]).simple_signal().items()}
+        _TEMPLATES["prolab"] = write_tobii_export(d / "p.tsv", "prolab", signal=sig,
+                                                  stimuli=(("david_ours", 40),), events=((5, "X"),))["path"].read_bytes()
+        _TEMPLATES["studio"] = write_tobii_export(d / "s.tsv", "studio", signal=sig, style="classic",
+                                                  stimuli=(("david_ours", 40),), events=())["path"].read_bytes()
+        _TEMPLATES["plain"] = write_plain_table(d / "g.tsv", signal=sig)["path"].read_bytes()
+    return _TEMPLATES
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    return _templates(tmp_path_factory)
+
+
+def _read_any(path):
+    try:
+        read_recording(path, geometry=T60_GEOMETRY, rate_hz=60.0)
+    except InputError:
+        pass
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["prolab", "studio", "plain"]),
+       edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.binary(min_size=0, max_size=4)),
+                      min_size=1, max_size=4))
+def test_mutated_exports_raise_only_input_error(tmp_path_factory, templates, kind, edits):
+    data = bytearray(templates[kind])
+    for pos, new in edits:
+        i = int(pos * len(data))
+        data[i:i + len(new) or i + 1] = new
+    d = tmp_path_factory.mktemp("mut")
+    p = d / "m.tsv"
+    p.write_bytes(bytes(data))
+    _read_any(p)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(min_size=0, max_size=300), fmt=st.sampled_from(["auto", "prolab", "studio", "plain"]))
+def test_random_bytes_raise_only_input_error(tmp_path_factory, blob, fmt):
+    p = tmp_path_factory.mktemp("rnd") / "r.tsv"
+    p.write_bytes(blob)
+    try:
+        read_recording(p, fmt, geometry=T60_GEOMETRY, rate_hz=60.0)
+    except InputError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def bids_template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bidstpl")
+    trials = [{"stimulus_id": "david_ours", "artwork": "david", "category": "sculpture", "method": "ours",
+               "duration_s": 0.5, "aoi": (240, 112, 1040, 912), "gaze": None}]
+    return write_bids_session(root, trials=trials, instructions_s=0.2, cross_s=0.1, blank_s=0.1)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(["physio_raw", "physio_text", "sidecar", "events"]),
+       pos=st.floats(0, 1, exclude_max=True), new=st.binary(min_size=1, max_size=3))
+def test_mutated_bids_raises_only_input_error(tmp_path_factory, bids_template, which, pos, new):
+    ses = tmp_path_factory.mktemp("bidsmut") / "sub-01" / "ses-1"
+    shutil.copytree(bids_template, ses)
+    if which.startswith("physio"):
+        p = physio_path(ses, "left")
+        raw = p.read_bytes() if which == "physio_raw" else gzip.decompress(p.read_bytes())
+    elif which == "sidecar":
+        p = _sidecar(ses, "left")
+        raw = p.read_bytes()
+    else:
+        p = next((ses / "beh").glob("*_events.tsv"))
+        raw = p.read_bytes()
+    data = bytearray(raw)
+    i = int(pos * len(data))
+    data[i:i + len(new)] = new
+    out = bytes(data) if which != "physio_text" else gzip.compress(bytes(data))
+    p.write_bytes(out)
+    try:
+        read_recording(ses)
+    except InputError:
+        pass
