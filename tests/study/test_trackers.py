@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from study.errors import StudyError
+from study.oculomotor import GazeModel, OculomotorParams
+from study.trackers.base import GAZE_FIELD_NAMES, DisplayArea, Scene
+from study.trackers.simulated import SimulatedTracker
+from study.trackers.tobii import TobiiTracker, find_tracker
+
+
+def test_display_area_round_trip_and_axes():
+    a = DisplayArea.centred_above_tracker((338.0, 270.0), bottom_mm=20.0)
+    # UCS point in front of the screen centre -> display-area mm (top-left origin, y down, z to viewer)
+    x, y, z = a.ucs_to_display_mm(0.0, 20.0 + 135.0, 650.0)
+    assert np.allclose([x, y, z], [169.0, 135.0, 650.0])
+    x, y, z = a.ucs_to_display_mm(-169.0, 290.0, 0.0)             # top-left corner
+    assert np.allclose([x, y, z], [0.0, 0.0, 0.0])
+    back = a.display_mm_to_ucs(np.array([10.0]), np.array([20.0]), np.array([30.0]))
+    assert np.allclose(a.ucs_to_display_mm(*back), [[10.0], [20.0], [30.0]])
+    assert a.size_mm == pytest.approx((338.0, 270.0))
+
+
+def test_tittapy_without_tracker_gives_clear_error():
+    with pytest.raises(StudyError) as e:
+        find_tracker(attempts=1)
+    text = str(e.value)
+    assert "no Tobii eye tracker found" in text
+    assert "find_all_eye_trackers" in text and "Tobii Pro SDK" in text     # what was searched
+    assert "cable" in text and "Eye Tracker Manager" in text and "address" in text  # what to check
+    with pytest.raises(StudyError):
+        TobiiTracker(rate_hz=60, discovery_attempts=1).connect()
+
+
+def test_simulated_tracker_virtual_clock_emits_contiguous_tobii_blocks():
+    model = GazeModel(OculomotorParams(), seed=3, rate_hz=60.0)
+    got = []
+    trk = SimulatedTracker(model, rate_hz=60.0, screen_mm=(338.0, 270.0), realtime=False)
+    trk.set_sink(got.append)
+    trk.start(1_000_000)
+    trk.scene_changed(Scene("cross", point_px=(640, 512)), 1_000_000)
+    trk.advance(2_000_000)
+    trk.scene_changed(Scene("stimulus", aoi_px=(128, 128, 1152, 896), stimulus_id="david_ours",
+                            expected_duration_s=3.0), 2_000_000)
+    trk.advance(5_000_000)
+    ts = np.concatenate([b["system_time_stamp"] for b in got])
+    assert set(got[0]) == set(GAZE_FIELD_NAMES)
+    assert np.all(np.diff(ts) > 0) and ts[0] >= 1_000_000 and ts[-1] < 5_000_000
+    assert abs(len(ts) - 240) <= 2                                   # 4 s at 60 Hz
+    x = np.concatenate([b["left_gaze_point_on_display_area_x"] for b in got]) * 1280
+    valid = np.concatenate([b["left_gaze_point_valid"] for b in got])
+    stim = (ts >= 2_300_000) & valid
+    assert np.mean((x[stim] > 100) & (x[stim] < 1180)) > 0.8           # looking at the image
+    with pytest.raises(RuntimeError):
+        SimulatedTracker(model, rate_hz=60.0, screen_mm=(338.0, 270.0), realtime=True).advance(1)
