@@ -212,14 +212,15 @@ def pair_key(path: Path) -> str:
     return _PAIR_SUFFIX.sub("", path.stem).lower()
 
 
-def paired_quality(generated: Sequence[Path], reference_dir: Path, size: int) -> tuple[float, float, int]:
+def paired_quality(generated: Sequence[Path], reference_dir: Path, size: int, label: str = "") -> tuple[float, float, int]:
     """Mean SSIM and mean COSIN over generated/reference pairs; returns (ssim, cosin, n_pairs)."""
     refs = {}
     for p in list_images(reference_dir):
         refs.setdefault(pair_key(p), p)
     pairs = [(g, refs[pair_key(g)]) for g in generated if pair_key(g) in refs]
     if not pairs:
-        raise InputError("no generated image has a reference image with a matching file name", file=reference_dir,
+        which = f" of generated set {label!r}" if label else ""
+        raise InputError(f"no generated image{which} has a reference image with a matching file name", file=reference_dir,
                          expected=f"names like {generated[0].name} (or the same stem with _real_X instead of _fake_X)",
                          fix="point --reference to the ground-truth images of the same test set")
     s, c = [], []
@@ -232,7 +233,8 @@ def paired_quality(generated: Sequence[Path], reference_dir: Path, size: int) ->
         c.append(im.cosine_similarity(a, b))
     unpaired = len(generated) - len(pairs)
     if unpaired:
-        log.warning("%d generated image(s) have no reference and are left out of SSIM/COSIN", unpaired)
+        log.warning("%d generated image(s)%s have no reference and are left out of SSIM/COSIN", unpaired,
+                    f" of {label!r}" if label else "")
     return float(np.mean(s)), float(np.mean(c)), len(pairs)
 
 
@@ -329,7 +331,7 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     if reference is not None and gen_sets:
         q_rows: list[list[object]] = []
         for g in gen_sets:
-            s, c, n = paired_quality(g.files, Path(reference), size)
+            s, c, n = paired_quality(g.files, Path(reference), size, g.name)
             q_rows.append([g.name, s, c, n])
         tables.append(Table("image_quality", "Image quality assessment (layout of Wei Pu 2025, Table 2)",
                             ["Algorithm", "SSIM", "COSIN", "n_pairs"], q_rows,

@@ -144,7 +144,7 @@ def test_cli_writes_tables_and_bad_input_exits_2(tmp_path, domains, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "image folder not found" in err and "missing" in err and "Traceback" not in err
-    with pytest.raises(InputError, match="no generated image has a reference"):
+    with pytest.raises(InputError, match="no generated image of generated set .x. has a reference"):
         ev.evaluate(real_a, real_b, [("x", real_a)], out=out, reference=_write(tmp_path / "r", b[:2], ["zz.png", "yy.png"]),
                     size=0, feat_size=8, progress=False)
     with pytest.raises(InputError, match="empty label"):
