@@ -107,6 +107,10 @@ def test_generate_from_photos_writes_18_images_and_a_valid_manifest(tmp_path, ch
     assert gen.main(_parse(["--artworks", folder, "--ours", ours, "--pix2pix", p2p, "--out", out,
                             "--size", SIZE])) == 0
     rows = _check_manifest(out)
+    # the reader on the other side of the contract (study) accepts it, hashes included
+    from study.manifest import read_manifest
+
+    assert len(read_manifest(out / "manifest.csv", verify=True)) == 18
     assert {r["checkpoint_id"] for r in rows if r["method"] == "ours"} == {"tiny-ours"}
     assert {r["checkpoint_id"] for r in rows if r["method"] == "pix2pix"} == {"tiny-p2p"}
     assert all((int(r["width_px"]), int(r["height_px"])) == (SIZE, SIZE) for r in rows)
