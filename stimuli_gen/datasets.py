@@ -232,8 +232,11 @@ def _safe_extract_tar(archive: Path, target: Path) -> None:
                 raise InputError(f"archive member {m.name!r} is a link or special file",
                                  file=archive, expected="regular files and folders only",
                                  fix="do not use this archive; download it again from the official URL")
-        # The 'data' filter (PEP 706) is a second line of defence after our own checks.
-        tf.extractall(target, members=members, filter="data")
+        # The 'data' filter (PEP 706, Python >= 3.11.4) is a second line of defence after our own checks.
+        if hasattr(tarfile, "data_filter"):
+            tf.extractall(target, members=members, filter="data")
+        else:  # pragma: no cover - Python < 3.11.4
+            tf.extractall(target, members=members)
 
 
 def open_archive_kind(archive: Path) -> str:
