@@ -53,9 +53,7 @@ from analysis.metrics import (
     AOI_METRICS_COLUMNS,
     FIXATION_COLUMNS,
     TRIAL_METRICS_COLUMNS,
-    aoi_metrics,
-    label_fixations,
-    trial_metrics,
+    session_metrics,
 )
 
 log = logging.getLogger(__name__)
@@ -218,10 +216,8 @@ def _run_session(task: _Task) -> dict[str, Any]:
     rq.setdefault("accuracy_deg", rec.meta.accuracy_deg)
     for key, src in zip(COUNT_COLUMNS, ("total", "invalid_left", "invalid_right", "invalid_both")):
         rq.setdefault(key, counts.get(src))
-    tm = trial_metrics(rec.trials, fx.fixations, quality=tq, participant=participant, session=session)
-    am = (aoi_metrics(rec.trials, fx.fixations, task.aois, participant=participant, session=session)
-          if task.aois else None)
-    lab = label_fixations(rec.trials, fx.fixations)
+    tm, am, lab = session_metrics(rec.trials, fx.fixations, quality=tq, aois=task.aois,
+                                  participant=participant, session=session)
     lab.insert(0, "session", session)
     lab.insert(0, "participant", participant)
     stimuli = rec.trials["stimulus_id"].dropna().astype(str).unique().tolist()
@@ -309,20 +305,19 @@ def process_dataset(
              len(tasks), root, workers, cfg.report.algorithm)
 
     outputs: list[dict[str, Any] | None] = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc="sessions", unit="session", disable=not progress)
-    try:
-        if workers == 1:
+    if workers == 1:
+        with tqdm(total=len(tasks), desc="sessions", unit="session", disable=not progress) as bar:
             for t in tasks:
                 outputs[t.index] = _run_session(t)
                 bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_run_session, t): t.index for t in tasks}
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            # submit (and so start the workers) before tqdm starts its monitor thread
+            futures = {pool.submit(_run_session, t): t.index for t in tasks}
+            with tqdm(total=len(tasks), desc="sessions", unit="session", disable=not progress) as bar:
                 for fut in as_completed(futures):
                     outputs[futures[fut]] = fut.result()
                     bar.update(1)
-    finally:
-        bar.close()
 
     done = [o for o in outputs if o is not None]
     failed = [o for o in done if o["error"] is not None]
@@ -412,29 +407,50 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]]) ->
 # --------------------------------------------------------------------------- writing
 
 
-def _format_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Booleans as ``true``/``false``; everything else left to ``to_csv`` (floats: FLOAT_FORMAT)."""
-    out = df.copy()
-    for c in out.columns:
-        s = out[c]
-        if pd.api.types.is_bool_dtype(s.dtype):
-            out[c] = s.map(lambda v: None if pd.isna(v) else ("true" if v else "false")).astype(object)
-        elif s.dtype == object:
-            # object columns may mix bools/numbers (e.g. nullable booleans after concat)
-            if s.map(lambda v: isinstance(v, (bool, np.bool_))).any():
-                out[c] = s.map(lambda v: ("true" if v else "false") if isinstance(v, (bool, np.bool_)) else v)
-            elif s.map(lambda v: isinstance(v, float)).any():
-                out[c] = s.map(lambda v: (FLOAT_FORMAT % v) if isinstance(v, float) and np.isfinite(v) else v)
-    return out
+def _format_column(s: pd.Series) -> list[str]:
+    """One column as TSV cells: ``n/a`` for missing, ``true``/``false``, ints plain, floats ``%.6f``."""
+    na = s.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        vals = s.to_numpy(dtype=object, na_value=None)
+        cells = ["true" if v else "false" for v in vals]
+    elif pd.api.types.is_integer_dtype(s.dtype):
+        vals = s.to_numpy(dtype=object, na_value=0)
+        cells = [str(int(v)) for v in vals]
+    elif pd.api.types.is_float_dtype(s.dtype):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        na = na | ~np.isfinite(v)
+        v = np.where(na, 0.0, v) + 0.0          # + 0.0 turns -0.0 into 0.0
+        cells = [FLOAT_FORMAT % x for x in v.tolist()]
+    else:
+        cells = []
+        for x in s.to_numpy(dtype=object, na_value=None).tolist():
+            if isinstance(x, (bool, np.bool_)):
+                cells.append("true" if x else "false")
+            elif isinstance(x, (float, np.floating)):
+                cells.append(FLOAT_FORMAT % x if np.isfinite(x) else "n/a")
+            elif x is None:
+                cells.append("n/a")
+            else:
+                cells.append(str(x).replace("\t", " ").replace("\n", " "))
+    if na.any():
+        for i in np.flatnonzero(na).tolist():
+            cells[i] = "n/a"
+    return cells
+
+
+def tsv_text(df: pd.DataFrame) -> str:
+    """A frame as derivative TSV text (header; ``n/a``; ``%.6f`` floats; ``true``/``false``; ``\\n``)."""
+    columns = [_format_column(df[c]) for c in df.columns]
+    lines = ["\t".join(str(c) for c in df.columns)]
+    lines.extend("\t".join(row) for row in zip(*columns))
+    return "\n".join(lines) + "\n"
 
 
 def write_tsv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a derivative TSV: header, ``n/a`` for missing, ``%.6f`` floats, ``\\n`` line ends."""
+    """Write a derivative TSV (:func:`tsv_text`): byte-identical for identical frames."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = _format_frame(df).to_csv(sep="\t", index=False, na_rep="n/a", float_format=FLOAT_FORMAT,
-                                    lineterminator="\n")
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(tsv_text(df).encode("utf-8"))
     return path
 
 
@@ -470,9 +486,11 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     fix = result.fixations
     readable = result.recording_quality[result.recording_quality["readable"].astype(bool)] \
         if len(result.recording_quality) else result.recording_quality
+    groups = (fix.groupby(["participant", "session"], sort=False).indices if len(fix) else {})
     for sub, ses in readable[["participant", "session"]].itertuples(index=False):
-        part = fix[(fix["participant"] == sub) & (fix["session"] == ses)] if len(fix) else fix
-        frame = part[list(FIXATION_COLUMNS)] if len(part) else pd.DataFrame(columns=list(FIXATION_COLUMNS))
+        idx = groups.get((sub, ses))
+        frame = (fix.iloc[idx][list(FIXATION_COLUMNS)] if idx is not None
+                 else pd.DataFrame(columns=list(FIXATION_COLUMNS)))
         written.append(write_tsv(frame, out / "fixations" / f"{session_prefix(sub, ses)}_fixations.tsv"))
     written.append(write_tsv(result.trial_metrics[list(TRIAL_METRICS_COLUMNS)], out / "trial_metrics.tsv"))
     written.append(write_tsv(result.exclusions[list(EXCLUSION_COLUMNS)], out / "exclusions.tsv"))

@@ -298,10 +298,19 @@ def trial_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, *, quality: pd.
     >>> [float(m.at[0, c]) for c in ("total_fixation_s", "fixation_count", "time_to_first_fixation_s", "visit_count")]
     [1.5, 2.0, 0.0, 2.0]
     """
+    trials, fixations, pairs = _prepare(trials, fixations)
+    return _trial_metrics(trials, pairs, quality, participant, session)
+
+
+def _prepare(trials: pd.DataFrame, fixations: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     _check_columns(trials, _TRIAL_REQUIRED, "trials")
     trials = trials.reset_index(drop=True)
     fixations = _sorted_fixations(fixations)
-    pairs = overlapping_pairs(trials, fixations)
+    return trials, fixations, overlapping_pairs(trials, fixations)
+
+
+def _trial_metrics(trials: pd.DataFrame, pairs: pd.DataFrame, quality: pd.DataFrame | None,
+                   participant: str | None, session: str | None) -> pd.DataFrame:
     m = interval_metrics(pairs["trial_row"].to_numpy(), len(trials), pairs["on"].to_numpy(),
                          pairs["off"].to_numpy(), trials["onset_s"].to_numpy(dtype=np.float64),
                          pairs["in_aoi"].to_numpy())
@@ -354,10 +363,12 @@ def aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, aois: Sequence[Po
         :data:`AOI_METRICS_COLUMNS`, ordered by trial then by AOI-file order. Trials
         whose stimulus has no polygon get no rows.
     """
-    _check_columns(trials, _TRIAL_REQUIRED, "trials")
-    trials = trials.reset_index(drop=True)
-    fixations = _sorted_fixations(fixations)
-    pairs = overlapping_pairs(trials, fixations)
+    trials, fixations, pairs = _prepare(trials, fixations)
+    return _aoi_metrics(trials, fixations, pairs, aois, participant, session)
+
+
+def _aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, pairs: pd.DataFrame, aois: Sequence[PolygonAOI],
+                 participant: str | None, session: str | None) -> pd.DataFrame:
     ids = _id_frame(trials, participant, session)
     if not aois or len(trials) == 0:
         return pd.DataFrame({c: pd.Series(dtype=ids[c].dtype if c in ids else "float64")
@@ -406,10 +417,11 @@ def label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame) -> pd.DataFra
     DataFrame
         :data:`FIXATION_COLUMNS`, one row per fixation, in onset order.
     """
-    _check_columns(trials, _TRIAL_REQUIRED, "trials")
-    trials = trials.reset_index(drop=True)
-    fixations = _sorted_fixations(fixations)
-    pairs = overlapping_pairs(trials, fixations)
+    trials, fixations, pairs = _prepare(trials, fixations)
+    return _label_fixations(trials, fixations, pairs)
+
+
+def _label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     # keep, per fixation, the pair with the largest overlap (earliest trial on ties)
     best = pairs.sort_values(["fix_row", "overlap_s", "trial_row"], ascending=[True, False, True],
                              kind="stable").drop_duplicates("fix_row")
@@ -437,6 +449,17 @@ def label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame) -> pd.DataFra
         "stimulus_id": stim,
         "in_aoi": in_aoi,
     }, columns=list(FIXATION_COLUMNS))
+
+
+def session_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, *, quality: pd.DataFrame | None = None,
+                    aois: Sequence[PolygonAOI] | None = None, participant: str | None = None,
+                    session: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """:func:`trial_metrics`, :func:`aoi_metrics` (``None`` without AOIs) and
+    :func:`label_fixations` of one recording, sharing one trial/fixation overlap join."""
+    trials, fixations, pairs = _prepare(trials, fixations)
+    tm = _trial_metrics(trials, pairs, quality, participant, session)
+    am = _aoi_metrics(trials, fixations, pairs, aois, participant, session) if aois else None
+    return tm, am, _label_fixations(trials, fixations, pairs)
 
 
 # --------------------------------------------------------------------------- CLI
