@@ -102,6 +102,17 @@ def in_intervals(t: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
     return out
 
 
+def nearest_distance(t: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance from each time to the nearest of the sorted ``points`` (inf when there are none)."""
+    t = np.asarray(t, dtype=np.float64)
+    if len(points) == 0:
+        return np.full(len(t), np.inf)
+    j = np.searchsorted(points, t)
+    left = np.abs(t - points[np.clip(j - 1, 0, len(points) - 1)])
+    right = np.abs(points[np.clip(j, 0, len(points) - 1)] - t)
+    return np.minimum(left, right)
+
+
 def match_events(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
                  iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one matching of detected and true events by temporal IoU >= ``iou``.
@@ -182,6 +193,11 @@ def true_fixations(events: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- per session
+def _confusion(det: np.ndarray, tru: np.ndarray) -> dict[str, int]:
+    return {"tp": int(np.sum(det & tru)), "fp": int(np.sum(det & ~tru)),
+            "fn": int(np.sum(~det & tru)), "tn": int(np.sum(~det & ~tru))}
+
+
 @dataclass
 class _Task:
     session: Path
@@ -217,8 +233,16 @@ def validate_session(task: _Task) -> dict[str, Any]:
     in_trial = in_intervals(time_s, t_on, t_off)
     det = (fx.labels == FIXATION)[in_trial]
     tru = in_intervals(time_s, tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy())[in_trial]
-    conf = {"tp": int(np.sum(det & tru)), "fp": int(np.sum(det & ~tru)),
-            "fn": int(np.sum(~det & tru)), "tn": int(np.sum(~det & ~tru))}
+    conf = _confusion(det, tru)
+    # secondary views (reported, not goals): samples where the tracker had gaze from at least
+    # one eye, and samples more than half a sample interval away from any true fixation boundary
+    s = rec.samples
+    has_gaze = (s["left_valid"].to_numpy(bool) | s["right_valid"].to_numpy(bool))[in_trial]
+    half = 0.5 * float(np.median(np.diff(time_s))) if len(time_s) > 1 else 0.0
+    bounds = np.sort(np.concatenate([tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()]))
+    away = (nearest_distance(time_s, bounds) > half)[in_trial]
+    conf_valid = _confusion(det[has_gaze], tru[has_gaze])
+    conf_away = _confusion(det[away], tru[away])
     # event level
     dfix = fx.fixations
     d_mid = (dfix["onset_s"].to_numpy() + dfix["offset_s"].to_numpy()) / 2
@@ -237,7 +261,8 @@ def validate_session(task: _Task) -> dict[str, Any]:
     keep = ["participant", "session", "trial", "stimulus_id", "artwork", "category", "method",
             "total_fixation_s", "fixation_count"]
     both = det_tm[keep].merge(true_tm[keep], on=keep[:7], suffixes=("_detected", "_true"))
-    return {"participant": participant, "session": session, "confusion": conf,
+    return {"participant": participant, "session": session, "confusion": conf, "confusion_valid": conf_valid,
+            "confusion_away": conf_away,
             "events": {"matched": int(hit.sum()), "detected": int(dsel.sum()), "true": int(tsel.sum()),
                        "onset_err_sum": float(onset_err.sum()), "offset_err_sum": float(offset_err.sum()),
                        "onset_abs_sum": float(np.abs(onset_err).sum()), "offset_abs_sum": float(np.abs(offset_err).sum())},
@@ -248,6 +273,7 @@ def validate_session(task: _Task) -> dict[str, Any]:
 @dataclass
 class ValidationResult:
     kappa: float
+    kappa_views: dict[str, float]
     confusion: dict[str, int]
     precision: float
     recall: float
@@ -366,6 +392,10 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
                                 unit="session", disable=not progress))
     conf = {k: sum(r["confusion"][k] for r in results) for k in ("tp", "fp", "fn", "tn")}
     kappa = cohen_kappa(**conf)
+    kappa_views = {
+        "valid_gaze_only": cohen_kappa(**{k: sum(r["confusion_valid"][k] for r in results) for k in conf}),
+        "boundary_tolerant": cohen_kappa(**{k: sum(r["confusion_away"][k] for r in results) for k in conf}),
+    }
     ev = {k: sum(r["events"][k] for r in results) for k in results[0]["events"]}
     precision, recall, f1 = f1_score(ev["matched"], ev["detected"], ev["true"])
     m = max(ev["matched"], 1)
@@ -411,7 +441,7 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
              "cells_ok": bool(np.all(np.abs(err["rel_error"].to_numpy(float)) <= cell_goal)),
              "cells_failing": err.loc[np.abs(err["rel_error"].to_numpy(float)) > cell_goal,
                                       ["stimulus_id", "metric"]].astype(str).agg(" ".join, axis=1).tolist()}
-    return ValidationResult(kappa=kappa, confusion=conf, precision=precision, recall=recall, f1=f1,
+    return ValidationResult(kappa=kappa, kappa_views=kappa_views, confusion=conf, precision=precision, recall=recall, f1=f1,
                             event_counts=event_counts, trials=trials, bias=bias, table4=table4, worst=worst,
                             truth_consistency_max_abs=cons, goals=goals,
                             simulated=bool(description.get("Simulated", False)))
@@ -430,7 +460,7 @@ def write_outputs(res: ValidationResult, out: Path) -> list[Path]:
     _write_tsv(res.table4, paths[0])
     _write_tsv(res.bias, paths[1])
     _write_tsv(res.trials, paths[2])
-    summary = {"kappa": res.kappa, "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
+    summary = {"kappa": res.kappa, "kappa_views": res.kappa_views, "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
                "f1": res.f1, "events": res.event_counts, "worst_cell": res.worst, "goals": res.goals,
                "passed": res.passed, "simulated": res.simulated,
                "truth_consistency_max_abs": res.truth_consistency_max_abs,
@@ -443,7 +473,10 @@ def report_text(res: ValidationResult) -> str:
     c = res.confusion
     lines = [
         f"samples in stimulus trials: {sum(c.values())} (tp {c['tp']}, fp {c['fp']}, fn {c['fn']}, tn {c['tn']})",
-        f"sample-level Cohen's kappa (fixation vs not): {res.kappa:.4f}",
+        f"sample-level Cohen's kappa (fixation vs not): {res.kappa:.4f}  [goal metric]",
+        f"  (not goals) kappa on samples with gaze from >= 1 eye: {res.kappa_views['valid_gaze_only']:.4f}; "
+        f"excluding samples within half a sample interval of a true fixation boundary: "
+        f"{res.kappa_views['boundary_tolerant']:.4f}",
         f"event-level (IoU >= {res.goals['iou']}): detected {res.event_counts['detected']}, true "
         f"{res.event_counts['true']}, matched {res.event_counts['matched']}; precision {res.precision:.3f}, "
         f"recall {res.recall:.3f}, F1 {res.f1:.3f}; mean onset error {res.event_counts['mean_onset_error_ms']:.1f} ms, "
