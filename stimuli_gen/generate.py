@@ -420,22 +420,18 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
             log.warning("photo_source/photo_licence not filled in for: %s (fill them in artworks.toml)",
                         ", ".join(unfilled))
         sources = paths
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    jobs = [(a, src, m) for a, src in zip(artworks, sources) for m in METHODS if m in methods]
+    # Read and prepare every photo first, then run every generator, and only then write:
+    # a bad photo or a failing generator never leaves a half-updated stimuli folder.
+    prepared = [prepare(src if isinstance(src, Image.Image) else load_photo(src), size, fit) for src in sources]
+    jobs = [(a, prep, m) for a, prep in zip(artworks, prepared) for m in METHODS if m in methods]
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="stimuli", unit="img")
+    results: list[tuple[Artwork, str, np.ndarray, str]] = []
     try:
-        prepared: dict[str, tuple[np.ndarray, tuple[int, int, int, int]]] = {}
-        for a, src, method in jobs:
-            if a.slug not in prepared:
-                photo = src if isinstance(src, Image.Image) else load_photo(src)
-                prepared[a.slug] = prepare(photo, size, fit)
-            arr, (top, left, hh, ww) = prepared[a.slug]
+        for a, (arr, (top, left, hh, ww)), method in jobs:
             spec = methods[method]
             result = run_generator(spec.net, arr, device)[top : top + hh, left : left + ww]
             ckpt_id = spec.checkpoint_id
@@ -443,18 +439,23 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
                 result = add_caption(result, caption_text(a))
                 if not ckpt_id.startswith("demo-"):
                     ckpt_id = "demo-" + ckpt_id
-            fname = f"{a.slug}_{method}.png"
-            buf = io.BytesIO()
-            Image.fromarray(result).save(buf, format="PNG", optimize=True)
-            _atomic_write_bytes(out / fname, buf.getvalue())
-            rows.append({"stimulus_id": f"{a.slug}_{method}", "artwork": a.slug, "category": a.category,
-                         "method": method, "file": fname, "sha256": sha256_file(out / fname),
-                         "width_px": result.shape[1], "height_px": result.shape[0], "checkpoint_id": ckpt_id})
+            results.append((a, method, result, ckpt_id))
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for a, method, result, ckpt_id in results:
+        fname = f"{a.slug}_{method}.png"
+        buf = io.BytesIO()
+        Image.fromarray(result).save(buf, format="PNG", optimize=True)
+        _atomic_write_bytes(out / fname, buf.getvalue())
+        rows.append({"stimulus_id": f"{a.slug}_{method}", "artwork": a.slug, "category": a.category,
+                     "method": method, "file": fname, "sha256": sha256_file(out / fname),
+                     "width_px": result.shape[1], "height_px": result.shape[0], "checkpoint_id": ckpt_id})
     write_manifest(out / "manifest.csv", rows)
     listed = {r["file"] for r in rows}
     stale = sorted(p.name for p in out.glob("*.png") if p.name not in listed)

@@ -157,6 +157,7 @@ def test_unreadable_photo_is_named(tmp_path, checkpoints):
         gen.main(_parse(["--artworks", folder, "--ours", ours, "--pix2pix", p2p, "--out", tmp_path / "o",
                          "--size", SIZE]))
     assert "david.jpg" in str(err.value) and "cannot be read" in str(err.value)
+    assert not (tmp_path / "o").exists()  # nothing half-written
 
 
 def test_swapped_checkpoints_and_unsuitable_size_are_input_errors(tmp_path, checkpoints):
