@@ -72,7 +72,7 @@ def practice_image(folder: Path, size: int = 512) -> Path:
     if not path.exists():
         rng = np.random.default_rng(0)
         arr = (rng.random((size // 8, size // 8)) * 255).astype(np.uint8)
-        img = Image.fromarray(arr, "L").resize((size, size), Image.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+        img = Image.fromarray(arr).resize((size, size), Image.BICUBIC).filter(ImageFilter.GaussianBlur(2))
         img.convert("RGB").save(path)
     return path
 

@@ -1,0 +1,148 @@
+"""End-to-end sessions: headless (virtual clock) and the real PsychoPy path under Xvfb."""
+
+import gzip
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import InputError
+from analysis.fixations import detect_fixations
+from analysis.io import read_recording
+from analysis.metrics import trial_metrics
+from study.errors import StudyError
+from study.run import main as run_main
+from study.session import run_session
+
+STEM = "sub-05_ses-1_task-artview"
+
+
+def check_dataset(root, ses, n_trials=2):
+    """The files of docs/formats.md §2, checked directly."""
+    beh = ses / "beh"
+    dd = json.loads((root / "dataset_description.json").read_text())
+    assert dd["BIDSVersion"] == "1.10.0" and dd["DatasetType"] == "raw" and dd["Simulated"] is True
+    parts = pd.read_csv(root / "participants.tsv", sep="\t", dtype=str)
+    assert list(parts.columns) == ["participant_id", "age", "sex"] and "sub-05" in parts["participant_id"].tolist()
+    assert not (ses / ".recording").exists()
+    ev = pd.read_csv(beh / f"{STEM}_events.tsv", sep="\t", dtype=str)
+    assert list(ev.columns) == ["onset", "duration", "trial_type", "trial", "stimulus_id", "artwork", "category",
+                                "method", "stim_file", "tracker_onset_us", "aoi_left", "aoi_top", "aoi_right",
+                                "aoi_bottom", "dropped_frames"]
+    stim = ev[ev.trial_type == "stimulus"]
+    assert stim["trial"].tolist() == [str(k) for k in range(1, n_trials + 1)]
+    assert {"calibration", "validation", "instructions", "practice", "fixation_cross", "blank", "end",
+            "drift_check"} <= set(ev.trial_type)
+    # AOI: 80x60 (ours) -> 1024x768, 60x80 (pix2pix) -> 576x768, centred on 1280x1024
+    for _, r in stim.iterrows():
+        box = tuple(float(r[c]) for c in ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom"))
+        assert box == ((128.0, 128.0, 1152.0, 896.0) if r.method == "ours" else (352.0, 128.0, 928.0, 896.0))
+    for eye_no, eye in ((1, "left"), (2, "right")):
+        side = json.loads((beh / f"{STEM}_recording-eye{eye_no}_physio.json").read_text())
+        assert side["RecordedEye"] == eye and side["SamplingFrequency"] == 60.0 and side["PhysioType"] == "eyetrack"
+        assert side["Columns"] == ["timestamp", "x_coordinate", "y_coordinate", "pupil_size", "validity",
+                                   "eye_x", "eye_y", "eye_z"]
+        assert side["ScreenSize"] == [0.338, 0.27] and side["ScreenDistance"] == 0.65
+        assert side["AverageCalibrationError"] is not None and side["CalibrationCount"] >= 1
+        data = pd.read_csv(beh / f"{STEM}_recording-eye{eye_no}_physio.tsv.gz", sep="\t", header=None,
+                           na_values="n/a")
+        assert data.shape[1] == 8
+        ts = data[0].to_numpy()
+        assert np.all(np.diff(ts) > 0) and ts[0] == side["TimestampZero"]
+        onsets = ev["tracker_onset_us"].astype(np.int64).to_numpy()
+        assert np.allclose(ev["onset"].astype(float), (onsets - ts[0]) / 1e6, atol=1e-6)
+    lines = (ses / "sub-05_ses-1_checksums.sha256").read_text().splitlines()
+    assert len(lines) == 6
+    for line in lines:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((ses / name).read_bytes()).hexdigest() == digest
+    return ev
+
+
+def test_headless_session_gives_a_dataset_the_analysis_turns_into_trial_metrics(fast_config, manifest, tmp_path):
+    root = tmp_path / "raw"
+    lines = []
+    ses = run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest, status=lines.append)
+    ev = check_dataset(root, ses)
+    assert any("trial 2/2" in s and "Hz" in s and "valid" in s for s in lines)     # the experimenter's line
+    rec = read_recording(ses)
+    assert rec.meta.sampling_rate_hz == 60.0 and len(rec.trials) == 2
+    planned = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())["PlannedOrder"]
+    assert rec.trials["stimulus_id"].tolist() == planned
+    fix = detect_fixations(rec)
+    metrics = trial_metrics(rec.trials, fix.fixations, participant="sub-05", session="ses-1")
+    assert len(metrics) == 2 and (metrics["fixation_count"] >= 1).all()
+    assert (metrics["total_fixation_s"] > 0.2).all()                             # the model looks at the image
+    # the same session is never overwritten; a finished one cannot be resumed
+    with pytest.raises(StudyError, match="never overwritten"):
+        run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest)
+    with pytest.raises(StudyError, match="never overwritten"):
+        run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest, resume=True)
+    # a second participant updates participants.tsv without losing the first
+    run_session(fast_config, "sub-06", 1, data_root=root, manifest=manifest)
+    parts = pd.read_csv(root / "participants.tsv", sep="\t", dtype=str)
+    assert parts["participant_id"].tolist() == ["sub-05", "sub-06"]
+    assert len(ev[ev.trial_type == "drift_check"]) == 1                      # after trial 1 of 2
+
+
+def test_cli_bad_input_exit_codes(fast_config, manifest, tmp_path, capsys):
+    from study.errors import run_cli
+
+    assert run_cli(run_main, ["--participant", "Anna Smith", "--config", str(fast_config)]) == 2
+    assert "pseudonym" in capsys.readouterr().err
+    assert run_cli(run_main, ["--participant", "sub-01", "--config", str(fast_config), "--data", str(tmp_path / "r"),
+                              "--manifest", str(manifest), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert run_cli(run_main, ["--participant", "sub-01", "--config", str(fast_config), "--data", str(tmp_path / "r"),
+                              "--manifest", str(manifest), "--quiet"]) == 0
+    assert (tmp_path / "r" / "sub-01" / "ses-1" / "beh").is_dir()
+
+
+def test_psychopy_session_under_xvfb(fast_config, manifest, tmp_path):
+    """The real PsychoPy path: window, win.flip() onsets, frame counting (needs a display: xvfb-run)."""
+    root = tmp_path / "raw"
+    ses = run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest, presenter="psychopy",
+                      responder="auto")
+    ev = check_dataset(root, ses)
+    side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
+    assert side["Segments"][0]["presenter"] == "psychopy" and side["Segments"][0]["clock"] == "real"
+    assert "clock_sync" in side["Segments"][0]
+    stim = ev[ev.trial_type == "stimulus"]
+    # flip-timed: the stimulus is never shown for less than the viewing time (minus half a frame)
+    assert (stim["duration"].astype(float) >= 1.0 - 0.5 / 60).all()
+    assert (ev["dropped_frames"].astype(int) >= 0).all()
+    rec = read_recording(ses)
+    # real-time simulated tracker: about 60 samples per second of session
+    span = rec.samples["time_s"].iloc[-1] - rec.samples["time_s"].iloc[0]
+    assert abs(len(rec.samples) / span - 60.0) < 2.0
+
+
+def test_unfinished_session_refused_by_reader_and_requires_resume(fast_config, manifest, tmp_path, monkeypatch):
+    import study.session as session_mod
+
+    root = tmp_path / "raw"
+
+    def boom(self, trial, *a, **k):
+        if trial == 2:
+            raise KeyboardInterrupt("power cut")
+        return orig(self, trial, *a, **k)
+
+    orig = session_mod._Protocol.show_trial
+    monkeypatch.setattr(session_mod._Protocol, "show_trial", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest)
+    ses = root / "sub-05" / "ses-1"
+    assert (ses / ".recording" / "state.json").exists()
+    with pytest.raises(InputError, match="resume"):
+        read_recording(ses)
+    with pytest.raises(StudyError, match="--resume"):
+        run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest)
+    monkeypatch.setattr(session_mod._Protocol, "show_trial", orig)
+    run_session(fast_config, "sub-05", 1, data_root=root, manifest=manifest, resume=True)
+    ev = check_dataset(root, ses)
+    side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
+    assert [s["segment"] for s in side["Segments"]] == [1, 2]
+    assert [c["reason"] for c in side["CalibrationLog"] if c["reason"] != "drift_check"] == ["initial", "resume"]
+    assert (ev.trial_type == "practice").sum() == 1
