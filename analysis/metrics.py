@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -242,23 +243,40 @@ def interval_metrics(group: np.ndarray, n_groups: int, on: np.ndarray, off: np.n
     }
 
 
-def _id_frame(trials: pd.DataFrame, participant: str | None, session: str | None) -> pd.DataFrame:
+def _id_columns(trials: pd.DataFrame, participant: str | None, session: str | None) -> dict[str, Any]:
+    """Identifier columns (:data:`ID_COLUMNS`) as arrays; text as object arrays with None for missing."""
     n = len(trials)
 
-    def text(col: str) -> pd.Series:
+    def text(col: str) -> np.ndarray:
         if col not in trials.columns:
-            return pd.Series([None] * n, dtype="str")
-        return trials[col].reset_index(drop=True).astype("str").where(trials[col].reset_index(drop=True).notna())
+            return np.full(n, None, dtype=object)
+        v = trials[col].to_numpy(dtype=object, na_value=None)
+        return np.array([None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in v],
+                        dtype=object)  # one value per trial, not per sample
 
-    return pd.DataFrame({
-        "participant": pd.Series([participant] * n, dtype="str"),
-        "session": pd.Series([session] * n, dtype="str"),
+    return {
+        "participant": np.full(n, participant, dtype=object),
+        "session": np.full(n, session, dtype=object),
         "trial": trials["trial"].to_numpy(dtype=np.int64),
         "stimulus_id": text("stimulus_id"),
         "artwork": text("artwork"),
         "category": text("category"),
         "method": text("method"),
-    })
+    }
+
+
+_TEXT_COLUMNS = ("participant", "session", "stimulus_id", "artwork", "category", "method", "exclusion_reason",
+                 "aoi_name")
+
+
+def _frame(data: dict[str, Any], columns: Sequence[str]) -> pd.DataFrame:
+    """Build an output frame in one go; text columns get pandas' ``str`` dtype (missing = NA)."""
+    out = pd.DataFrame({c: data[c] for c in columns}, columns=list(columns))
+    return out.astype({c: "str" for c in columns if c in _TEXT_COLUMNS})
+
+
+def _id_frame(trials: pd.DataFrame, participant: str | None, session: str | None) -> pd.DataFrame:
+    return _frame(_id_columns(trials, participant, session), ID_COLUMNS)
 
 
 def trial_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, *, quality: pd.DataFrame | None = None,
@@ -311,40 +329,45 @@ def _prepare(trials: pd.DataFrame, fixations: pd.DataFrame) -> tuple[pd.DataFram
 
 def _trial_metrics(trials: pd.DataFrame, pairs: pd.DataFrame, quality: pd.DataFrame | None,
                    participant: str | None, session: str | None) -> pd.DataFrame:
+    onset = trials["onset_s"].to_numpy(dtype=np.float64)
+    offset = trials["offset_s"].to_numpy(dtype=np.float64)
     m = interval_metrics(pairs["trial_row"].to_numpy(), len(trials), pairs["on"].to_numpy(),
-                         pairs["off"].to_numpy(), trials["onset_s"].to_numpy(dtype=np.float64),
-                         pairs["in_aoi"].to_numpy())
-    no_interval = ~(np.isfinite(trials["onset_s"].to_numpy(dtype=np.float64))
-                    & np.isfinite(trials["offset_s"].to_numpy(dtype=np.float64)))
-    out = _id_frame(trials, participant, session)
-    for col in METRIC_COLUMNS:
-        out[col] = m[col]
+                         pairs["off"].to_numpy(), onset, pairs["in_aoi"].to_numpy())
+    data: dict[str, Any] = _id_columns(trials, participant, session)
+    data.update(m)
+    no_interval = ~(np.isfinite(onset) & np.isfinite(offset))
     if no_interval.any():
         log.warning("%d trial(s) of %s %s have no onset/offset; their metrics are n/a",
                     int(no_interval.sum()), participant, session)
         for col in METRIC_COLUMNS:
-            out[col] = out[col].astype("float64")
-            out.loc[no_interval, col] = np.nan
-        out["fixation_count"] = out["fixation_count"].astype("Int64")
-        out["visit_count"] = out["visit_count"].astype("Int64")
-    out = _join_quality(out, trials, quality)
-    out["excluded"] = False
-    out["exclusion_reason"] = pd.Series([None] * len(out), dtype="str")
-    return out[list(TRIAL_METRICS_COLUMNS)]
+            v = m[col].astype(np.float64)
+            v[no_interval] = np.nan
+            data[col] = pd.array(v, dtype="Int64") if col in ("fixation_count", "visit_count") else v
+    data.update(_quality_columns(trials, quality, offset - onset))
+    data["excluded"] = np.zeros(len(trials), dtype=bool)
+    data["exclusion_reason"] = np.full(len(trials), None, dtype=object)
+    return _frame(data, TRIAL_METRICS_COLUMNS)
 
 
-def _join_quality(out: pd.DataFrame, trials: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
+def _quality_columns(trials: pd.DataFrame, quality: pd.DataFrame | None, duration: np.ndarray) -> dict[str, Any]:
+    """:data:`QUALITY_COLUMNS` aligned with ``trials`` by trial number (NaN where missing)."""
+    n = len(trials)
     if quality is None or len(quality) == 0:
-        for col in QUALITY_COLUMNS:
-            out[col] = np.nan
-        out["n_samples"] = pd.array([pd.NA] * len(out), dtype="Int64")
-        out["trial_duration_s"] = (trials["offset_s"] - trials["onset_s"]).to_numpy(dtype=np.float64)
+        out: dict[str, Any] = {c: np.full(n, np.nan) for c in QUALITY_COLUMNS}
+        out["n_samples"] = pd.array([pd.NA] * n, dtype="Int64")
+        out["trial_duration_s"] = duration
         return out
     _check_columns(quality, ("trial", *QUALITY_COLUMNS), "quality")
-    q = quality[["trial", *QUALITY_COLUMNS]].drop_duplicates("trial")
-    merged = out.merge(q, on="trial", how="left", validate="many_to_one")
-    merged["n_samples"] = merged["n_samples"].astype("Int64")
-    return merged
+    q = quality.drop_duplicates("trial")
+    pos = pd.Index(q["trial"].to_numpy()).get_indexer(trials["trial"].to_numpy())
+    found = pos >= 0
+    out = {}
+    for c in QUALITY_COLUMNS:
+        v = np.full(n, np.nan)
+        v[found] = q[c].to_numpy(dtype=np.float64, na_value=np.nan)[pos[found]]
+        out[c] = v
+    out["n_samples"] = pd.array(np.where(found, out["n_samples"], np.nan), dtype="Int64")
+    return out
 
 
 def aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, aois: Sequence[PolygonAOI], *,
