@@ -334,10 +334,13 @@ def process_dataset(
     if aoi_tuple:
         check_aois_match(list(aoi_tuple), {s for o in ok for s in o["stimuli"]})
 
-    readable = rq[rq["readable"]].drop(columns=["readable"]).reset_index(drop=True)
-    tm, exclusions = apply_exclusions(tm, readable, cfg.quality)
+    readable = rq[rq["readable"].astype(bool)].drop(columns=["readable"]).reset_index(drop=True)
+    if ok:
+        tm, exclusions = apply_exclusions(tm, readable, cfg.quality)
+    else:  # every session unreadable (on_error="exclude"): nothing to apply the rules to
+        exclusions = pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
     tm = tm[list(TRIAL_METRICS_COLUMNS)].reset_index(drop=True)
-    exclusions = _exclusions_frame(exclusions, failed)
+    exclusions = _exclusions_frame(exclusions, failed, root_abs)
 
     root_files = [p for p in (root / "dataset_description.json", root / "participants.tsv",
                               root / "participants.json") if p.is_file()]
@@ -381,7 +384,18 @@ def _recording_quality_frame(ok: list[dict[str, Any]], failed: list[dict[str, An
     return frame[cols].sort_values(["participant", "session"], kind="stable").reset_index(drop=True)
 
 
-def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]]) -> pd.DataFrame:
+def _unreadable_reason(error: dict[str, Any], root: Path) -> str:
+    """``unreadable: <reader's message>`` on one line, the file relative to the dataset root."""
+    err = dict(error)
+    if err.get("file"):
+        try:
+            err["file"] = Path(err["file"]).resolve().relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return "unreadable: " + str(InputError(**err)).replace("\n  ", "; ")
+
+
+def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], root: Path) -> pd.DataFrame:
     ex = exclusions.copy() if exclusions is not None else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
     for c in EXCLUSION_COLUMNS:
         if c not in ex.columns:
@@ -390,7 +404,7 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]]) ->
         "participant": [o["participant"] for o in failed],
         "trial": pd.array([pd.NA] * len(failed), dtype="Int64"),
         "stimulus_id": pd.Series([None] * len(failed), dtype="str"),
-        "reason": [f"unreadable: {InputError(**o['error'])}".replace("\n", " ") for o in failed],
+        "reason": [_unreadable_reason(o["error"], root) for o in failed],
     })
     parts = [p for p in (ex[list(EXCLUSION_COLUMNS)], extra) if len(p)]
     if not parts:

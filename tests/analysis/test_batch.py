@@ -257,3 +257,23 @@ def test_quality_exclusions_reach_trial_metrics_and_exclusions_file(tmp_path):
     assert "trials excluded" in ex["reason"].iloc[0]
     rq = res.recording_quality.set_index("participant")
     assert rq.loc["sub-02", "invalid_both"] > 0 and rq.loc["sub-01", "invalid_both"] == 0
+
+
+def test_all_sessions_unreadable_with_skip_fails_with_exit_1_and_lists_them(dataset, tmp_path, capsys):
+    import shutil
+
+    from analysis.errors import run_cli
+
+    root = tmp_path / "allbad"
+    shutil.copytree(dataset, root)
+    for sidecar in root.glob("sub-*/ses-1/beh/*eye1_physio.json"):
+        sidecar.write_text("{bad", encoding="utf-8")
+    out = tmp_path / "out"
+    assert run_cli(main, ["--data", str(root), "--out", str(out), "--no-progress", "--skip-unreadable"]) == 1
+    assert "no trial" in capsys.readouterr().err
+    ex = pd.read_csv(out / "exclusions.tsv", sep="\t", na_values=["n/a"], keep_default_na=False)
+    assert ex["participant"].tolist() == list(PARTICIPANTS)
+    # reasons name the file relative to the dataset root, so they do not depend on where it lives
+    assert ex["reason"].str.startswith("unreadable: sub-0").all()
+    assert not ex["reason"].str.contains(str(tmp_path), regex=False).any()
+    assert pd.read_csv(out / "trial_metrics.tsv", sep="\t").empty
