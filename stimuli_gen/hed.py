@@ -79,11 +79,12 @@ def load_hed(path: str | Path) -> HED:
                          fix="save net.state_dict(), not the module")
     sd = {k.replace("module", "net", 1) if k.startswith("module") else k: v for k, v in sd.items()}
     net = HED()
-    missing, unexpected = net.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        raise InputError(f"the HED state dict does not fit: missing {missing[:3]}, unexpected {unexpected[:3]}",
-                         file=path, expected="the sniklaus/pytorch-hed key layout (netVggOne.0.weight, ...)",
-                         fix="convert the keys to that layout (see stimuli_gen/hed.py)")
+    try:
+        net.load_state_dict(sd)
+    except RuntimeError as exc:
+        raise InputError(f"the HED state dict does not fit: {str(exc).splitlines()[0]}", file=path,
+                         expected="the sniklaus/pytorch-hed key layout (netVggOne.0.weight, ...) and shapes",
+                         fix="convert the keys to that layout (see stimuli_gen/hed.py)") from None
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)

@@ -15,9 +15,10 @@ Backends are pluggable (``[saliency]`` in the config):
   on the 64-px map (our choice: in our odd-one-out test sigma = 8 px halves the odd
   item's contrast); the spectrum is treated as periodic (circular padding for h_3);
   min-max normalised to [0, 1] and resized back. The mask is the soft normalised map.
-* saliency ``"pfan"``: a TorchScript file (``torch.jit.save``) of a PFAN that maps an
-  N x 3 x H x W RGB tensor in [0, 1] to N x 1 x H x W saliency in [0, 1]. PFAN's
-  reference implementation is Keras; export your converted model to TorchScript.
+* saliency ``"pfan"``: a local file of a PFAN that maps an N x 3 x H x W RGB tensor in
+  [0, 1] to N x 1 x H x W saliency in [0, 1], saved with ``torch.export.save`` (``.pt2``)
+  or as TorchScript (any other suffix). PFAN's reference implementation is Keras and
+  has no standard PyTorch state-dict layout, so a whole exported program is expected.
 * edges ``"gradient"`` (default, weight-free, differentiable): multi-scale gradient
   magnitude. Grey image in [0, 1], Gaussian blur at sigma in (1, 2, 4) px, Sobel
   derivatives, scale-normalised magnitude sigma * |grad| (Lindeberg 1998), mapped to
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -104,16 +106,29 @@ def spectral_residual_saliency(img: torch.Tensor, size: int = SR_SIZE, sigma: fl
     return F.interpolate(sal, size=img.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
 
 
-def _load_torchscript(path: str, what: str) -> nn.Module:
+def load_pfan(path: str) -> nn.Module:
+    """Load a PFAN saliency model from a local file: ``torch.export`` (``.pt2``) or TorchScript (other suffixes).
+
+    The module must map N x 3 x H x W RGB in [0, 1] to N x 1 x H x W saliency in [0, 1];
+    export it with dynamic H/W (``torch.export.Dim``) if it should accept any size.
+    TorchScript is deprecated in torch 2.13 but still loads; prefer ``torch.export.save``.
+    """
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{what} weight file not found", file=p, fix="give the path of a local file (nothing is downloaded)")
+        raise InputError("PFAN weight file not found", file=p,
+                         fix="give the path of a local file in [saliency] pfan_weights (nothing is downloaded)")
     try:
-        net = torch.jit.load(str(p), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if p.suffix == ".pt2":
+                net = torch.export.load(str(p)).module()
+            else:
+                net = torch.jit.load(str(p), map_location="cpu")
+                net.eval()
     except Exception as exc:
-        raise InputError(f"cannot load the {what} TorchScript file ({type(exc).__name__})", file=p,
-                         expected="a file written by torch.jit.save", fix="export the model with torch.jit.script/trace + save") from None
-    net.eval()
+        raise InputError(f"cannot load the PFAN model ({type(exc).__name__})", file=p,
+                         expected="a torch.export .pt2 file or a TorchScript file",
+                         fix="export the model with torch.export.save (or torch.jit.save)") from None
     for prm in net.parameters():
         prm.requires_grad_(False)
     return net
@@ -132,7 +147,7 @@ class SaliencyEdgeExtractor(nn.Module):
         super().__init__()
         cfg = cfg or SaliencyConfig()
         self.cfg = cfg
-        self.pfan = _load_torchscript(cfg.pfan_weights, "PFAN") if cfg.saliency == "pfan" else None
+        self.pfan = load_pfan(cfg.pfan_weights) if cfg.saliency == "pfan" else None
         if cfg.edges == "hed":
             from stimuli_gen.hed import load_hed
             self.hed = load_hed(cfg.hed_weights)
