@@ -235,15 +235,20 @@ class Recorder:
         self._thread.start()
 
     def _run(self) -> None:
+        # wake on a fixed schedule (not "interval after the last write"), so the time between
+        # two fsyncs is the interval, not the interval plus the time spent writing
         last = time.monotonic()
+        deadline = last + self.flush_interval_s
         try:
             while not self._stop.is_set():
-                self._wake.wait(self.flush_interval_s)
+                self._wake.wait(max(0.0, deadline - time.monotonic()))
                 self._wake.clear()
                 self._drain_and_write()
                 now = time.monotonic()
                 self.max_flush_gap_s = max(self.max_flush_gap_s, now - last)
                 last = now
+                if now >= deadline:  # (woken early by sync(): keep the schedule)
+                    deadline = max(deadline + self.flush_interval_s, now)
             self._drain_and_write()
         except BaseException as exc:  # pragma: no cover - disk full etc.; surfaced by sync/close
             self._error = exc
