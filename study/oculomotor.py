@@ -174,6 +174,11 @@ class OculomotorParams:
     default_on_stimulus_fraction : float
         For an artwork without a target: probability that a fixation is on the image,
         0.85 (assumption).
+    point_refixation_sd_deg : float
+        While holding gaze on a point (fixation cross, calibration/validation point) the
+        eye re-fixates with small (micro)saccades scattered with this SD around the
+        point, 0.15 deg (microsaccades are mostly below 0.5 deg, Martinez-Conde,
+        Macknik & Hubel 2004, Nat. Rev. Neurosci. 5:229-240).
     """
 
     fixation_median_s: float = 0.25
@@ -210,6 +215,7 @@ class OculomotorParams:
     head_sd_mm: float = 10.0
     stimulus_margin_deg: float = 1.0
     default_on_stimulus_fraction: float = 0.85
+    point_refixation_sd_deg: float = 0.15
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -611,8 +617,8 @@ class GazeModel:
             cx, cy = scene.point_px if scene.point_px is not None else (W / 2, H / 2)
             if math.hypot(self._pos[0] - cx, self._pos[1] - cy) > 1.0 * self.px_per_deg:
                 pos = (cx, cy)   # land on the point
-            else:             # small corrective re-fixations around the point
-                sd = 0.4 * self.px_per_deg
+            else:             # microsaccadic re-fixations around the point
+                sd = p.point_refixation_sd_deg * self.px_per_deg
                 pos = (float(cx + self.rng.normal(0, sd)), float(cy + self.rng.normal(0, sd)))
             return pos, float(self._lognormal(p.fixation_median_s * 2.0)), False
         if scene.kind == "text":
