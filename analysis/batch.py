@@ -18,14 +18,16 @@ hashes), never the sample table. Then, in the parent, the exclusion rules
 (:func:`analysis.quality.apply_exclusions`, :class:`analysis.config.QualityConfig`)
 mark excluded trials and participants.
 
-**Sessions that cannot be read.** By default (``on_error="raise"``) an unreadable
-session (an :class:`~analysis.errors.InputError` from the reader: corrupt file,
-unfinished ``.recording/`` session, inconsistent sidecars, ...) stops the run with that
-error, naming the file and the fix: bad input is never silently dropped. With
+**Sessions that cannot be read.** By default (``on_error="raise"``) a session that
+raises :class:`~analysis.errors.InputError` (from the reader: corrupt file, unfinished
+``.recording/`` session, inconsistent sidecars, ...; or from a later step, e.g. the
+fixation filter rejecting non-increasing timestamps) stops the run with that error,
+naming the file and the fix: bad input is never silently dropped. With
 ``on_error="exclude"`` (CLI ``--skip-unreadable``) the session is instead recorded as
 an excluded participant: a row in ``exclusions`` (``trial`` n/a, reason
-``unreadable: <message>``) and a ``recording_quality`` row with ``readable = False``;
-it contributes no trials. Programming errors (anything that is not an ``InputError``)
+``unreadable: <message>``, or ``unprocessable: <message>`` when it was read but a later
+step rejected it) and a ``recording_quality`` row with ``readable = False``; it
+contributes no trials. Programming errors (anything that is not an ``InputError``)
 always propagate.
 """
 
@@ -201,23 +203,26 @@ def _run_session(task: _Task) -> dict[str, Any]:
     fb_sub, fb_ses = _labels_from_path(task.path)
     files = [(p.relative_to(task.root).as_posix(), p.stat().st_size, sha256_file(p))
              for p in _session_files(task.path)]
+    stage = "read"
     try:
         rec = read_recording(task.path)
+        stage = "process"
+        participant = _norm_participant(rec.meta.participant, fb_sub)
+        session = _norm_session(rec.meta.session, fb_ses)
+        algorithm = task.config.report.algorithm
+        fx = detect_fixations(rec, algorithm=algorithm, config=_fixation_config(task.config, algorithm))
+        tq = trial_quality(rec, labels=fx.labels)
+        rq = dict(recording_quality(rec, labels=fx.labels))
+        tm, am, lab = session_metrics(rec.trials, fx.fixations, quality=tq, aois=task.aois,
+                                      participant=participant, session=session)
     except InputError as exc:
-        return {"index": task.index, "participant": fb_sub, "session": fb_ses, "files": files,
+        # InputError's fields do not survive pickling as an exception: send them as a dict
+        return {"index": task.index, "participant": fb_sub, "session": fb_ses, "files": files, "stage": stage,
                 "error": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(exc).items()}}
-    participant = _norm_participant(rec.meta.participant, fb_sub)
-    session = _norm_session(rec.meta.session, fb_ses)
-    algorithm = task.config.report.algorithm
-    fx = detect_fixations(rec, algorithm=algorithm, config=_fixation_config(task.config, algorithm))
-    tq = trial_quality(rec, labels=fx.labels)
-    rq = dict(recording_quality(rec, labels=fx.labels))
     counts = rec.counts or {}
     rq.setdefault("accuracy_deg", rec.meta.accuracy_deg)
     for key, src in zip(COUNT_COLUMNS, ("total", "invalid_left", "invalid_right", "invalid_both")):
         rq.setdefault(key, counts.get(src))
-    tm, am, lab = session_metrics(rec.trials, fx.fixations, quality=tq, aois=task.aois,
-                                  participant=participant, session=session)
     lab.insert(0, "session", session)
     lab.insert(0, "participant", participant)
     stimuli = rec.trials["stimulus_id"].dropna().astype(str).unique().tolist()
@@ -384,15 +389,17 @@ def _recording_quality_frame(ok: list[dict[str, Any]], failed: list[dict[str, An
     return frame[cols].sort_values(["participant", "session"], kind="stable").reset_index(drop=True)
 
 
-def _unreadable_reason(error: dict[str, Any], root: Path) -> str:
-    """``unreadable: <reader's message>`` on one line, the file relative to the dataset root."""
+def _unreadable_reason(error: dict[str, Any], root: Path, stage: str = "read") -> str:
+    """``unreadable: <reader's message>`` (or ``unprocessable: ...`` when the data were read but
+    a later step rejected them) on one line, the file relative to the dataset root."""
     err = dict(error)
     if err.get("file"):
         try:
             err["file"] = Path(err["file"]).resolve().relative_to(root).as_posix()
         except ValueError:
             pass
-    return "unreadable: " + str(InputError(**err)).replace("\n  ", "; ")
+    prefix = "unreadable: " if stage == "read" else "unprocessable: "
+    return prefix + str(InputError(**err)).replace("\n  ", "; ")
 
 
 def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], root: Path) -> pd.DataFrame:
@@ -404,7 +411,7 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], ro
         "participant": [o["participant"] for o in failed],
         "trial": pd.array([pd.NA] * len(failed), dtype="Int64"),
         "stimulus_id": pd.Series([None] * len(failed), dtype="str"),
-        "reason": [_unreadable_reason(o["error"], root) for o in failed],
+        "reason": [_unreadable_reason(o["error"], root, o.get("stage", "read")) for o in failed],
     })
     parts = [p for p in (ex[list(EXCLUSION_COLUMNS)], extra) if len(p)]
     if not parts:
