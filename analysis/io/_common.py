@@ -10,6 +10,7 @@ header is line 1) and the column, what was expected and the fix (docs/readers.md
 from __future__ import annotations
 
 import csv
+import warnings
 import logging
 import re
 import zlib
@@ -223,7 +224,11 @@ def read_table(
     if usecols is not None:
         kwargs["usecols"] = list(usecols)
     try:
-        df = pd.read_csv(path, dtype=dtype, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype=dtype, **kwargs)
+        if usecols is None and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _raise_ragged(path, sep, header_line, names, encoding, compression)
     except ValueError as exc:
         if isinstance(exc, pd.errors.ParserError) or "Expected" in str(exc) and "fields" in str(exc):
             _raise_parser_error(path, exc, first, header_line)
@@ -253,6 +258,24 @@ def read_table(
     return df, first
 
 
+def _raise_ragged(path: Path, sep: str, header_line: int | None, names: Sequence[str] | None, encoding: str,
+                  compression: str | None) -> None:
+    """A row with more cells than the header/``Columns`` (pandas would silently drop them)."""
+    opener = gzip.open if compression == "gzip" else open
+    width = len(names or [])
+    line_no = None
+    with opener(path, "rt", encoding=encoding, errors="replace") as fh:  # type: ignore[operator]
+        for k, text in enumerate(fh, start=1):
+            cells = text.rstrip("\r\n").split(sep) if sep != r"\s+" else text.split()
+            if header_line is not None and k == header_line + 1:
+                width = len(cells)
+            elif k > (header_line + 1 if header_line is not None else 0) and len(cells) > width:
+                line_no = k
+                break
+    raise InputError("a row has more cells than the header", file=path, line=line_no,
+                     expected=f"{width} cells per row", fix="remove the stray delimiters in that row or re-export the file")
+
+
 def _raise_parser_error(path: Path, exc: Exception, first: int, header_line: int | None) -> None:
     msg = str(exc)
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
@@ -268,7 +291,9 @@ def _raise_parser_error(path: Path, exc: Exception, first: int, header_line: int
 
 def _read_as_text(path: Path, kwargs: dict[str, Any], numeric: Sequence[str], text: Sequence[str]) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype={c: str for c in (*numeric, *text)}, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype={c: str for c in (*numeric, *text)}, **kwargs)
     except (ValueError, OSError, EOFError, zlib.error) as exc:  # pragma: no cover - same file read twice
         raise InputError(f"could not read the table ({exc})", file=path,
                          fix="check the file is an unmodified export") from None

@@ -226,7 +226,12 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     file_lines = np.arange(n) + first
     t = df["timestamp"].to_numpy(dtype=np.float64) * _TIME_UNITS[unit]
     check_timestamps(t, physio, file_lines, "timestamp")
-    declared = float(rate_override if rate_override is not None else sidecar["SamplingFrequency"])
+    declared_raw = rate_override if rate_override is not None else sidecar["SamplingFrequency"]
+    if isinstance(declared_raw, bool) or not isinstance(declared_raw, (int, float)) or not declared_raw > 0:
+        raise InputError(f"SamplingFrequency {declared_raw!r} is not a positive number", file=sc_path,
+                         column="SamplingFrequency", expected="the sampling rate in Hz, e.g. 60",
+                         fix="correct the sidecar or pass rate_hz (--rate-hz)")
+    declared = float(declared_raw)
     nominal, missing = check_sampling(t, declared, physio, file_lines, "timestamp")
     if "validity" in df.columns:
         v = df["validity"].to_numpy(dtype=np.float64)
