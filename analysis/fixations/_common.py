@@ -268,7 +268,7 @@ def find_gaps(time_s: np.ndarray, valid: np.ndarray, max_gap_s: float) -> GapFil
 # ---------------------------------------------------------------------------
 
 def combine_eyes(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right_ok: np.ndarray,
-                 mode: str) -> np.ndarray:
+                 mode: str, out: np.ndarray | None = None) -> np.ndarray:
     """Step 2 for one coordinate: combine the two eyes' values per ``mode``.
 
     ``average``: mean of both eyes where both are valid, the valid eye's value where
@@ -276,18 +276,55 @@ def combine_eyes(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right
     ``left``/``right``: that eye only. (Olsen, 2012, sec. 3.1.2; Tobii Pro Lab "Eye
     selection": Left, Right, Average, Strict average; preset: Average.)
     """
-    if mode == "left":
-        return np.where(left_ok, left, np.nan)
-    if mode == "right":
-        return np.where(right_ok, right, np.nan)
-    out = np.add(left, right)
-    out *= 0.5
-    if mode == "strict_average":
-        np.copyto(out, np.nan, where=~(left_ok & right_ok))
+    if out is None:
+        out = np.empty(np.shape(left))
+    if mode in ("left", "right"):
+        src, ok = (left, left_ok) if mode == "left" else (right, right_ok)
+        np.copyto(out, src)
+        np.copyto(out, np.nan, where=~ok)
         return out
-    np.copyto(out, left, where=left_ok > right_ok)    # only the left eye is valid
-    np.copyto(out, right, where=right_ok > left_ok)   # only the right eye is valid
-    np.copyto(out, np.nan, where=~(left_ok | right_ok))
+    np.add(left, right, out=out)
+    out *= 0.5
+    # fix up the (few) samples where not both eyes are valid
+    bad = np.flatnonzero(~(left_ok & right_ok))
+    if bad.size:
+        if mode == "strict_average":
+            out[bad] = np.nan
+        else:
+            out[bad] = np.where(left_ok[bad], left[bad], np.where(right_ok[bad], right[bad], np.nan))
+    return out
+
+
+#: Samples per block for the element-wise passes of steps 1-2: temporaries of a block
+#: (64 KiB) stay in cache and below the allocator's mmap threshold; results do not
+#: depend on it.
+BLOCK: int = 1 << 13
+
+
+def _valid_mask(flag: np.ndarray, coords: Any) -> np.ndarray:
+    """``flag & isfinite(c)`` for every coordinate array in ``coords``, block by block."""
+    n = flag.size
+    out = np.empty(n, dtype=bool)
+    tmp = np.empty(min(n, BLOCK), dtype=bool)
+    for c0 in range(0, n, BLOCK):  # blocks of samples
+        c1 = min(c0 + BLOCK, n)
+        o = out[c0:c1]
+        np.copyto(o, flag[c0:c1])
+        t = tmp[:c1 - c0]
+        for c in coords:
+            np.isfinite(c[c0:c1], out=t)
+            o &= t
+    return out
+
+
+def _combine_blocks(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right_ok: np.ndarray,
+                    mode: str) -> np.ndarray:
+    """:func:`combine_eyes` over the whole recording, block by block (same result)."""
+    n = left.size
+    out = np.empty(n)
+    for c0 in range(0, n, BLOCK):  # blocks of samples
+        c1 = min(c0 + BLOCK, n)
+        combine_eyes(left[c0:c1], right[c0:c1], left_ok[c0:c1], right_ok[c0:c1], mode, out=out[c0:c1])
     return out
 
 
@@ -346,8 +383,8 @@ def select_gaze(
     ly = _as_float(left_y, n, "left_y")
     rx = _as_float(right_x, n, "right_x")
     ry = _as_float(right_y, n, "right_y")
-    lv = _as_bool(left_valid, n, "left_valid") & np.isfinite(lx) & np.isfinite(ly)
-    rv = _as_bool(right_valid, n, "right_valid") & np.isfinite(rx) & np.isfinite(ry)
+    lv = _valid_mask(_as_bool(left_valid, n, "left_valid"), (lx, ly))
+    rv = _valid_mask(_as_bool(right_valid, n, "right_valid"), (rx, ry))
 
     eyes = None
     if eye_xyz is not None:
@@ -367,14 +404,14 @@ def select_gaze(
     counts = {"filled_left": 0 if fill_l is None else int(fill_l.idx.size),
               "filled_right": 0 if fill_r is None else int(fill_r.idx.size)}
 
-    x = combine_eyes(lx, rx, lv, rv, mode)
-    y = combine_eyes(ly, ry, lv, rv, mode)
+    x = _combine_blocks(lx, rx, lv, rv, mode)
+    y = _combine_blocks(ly, ry, lv, rv, mode)
     eye_mode = "average" if mode == "strict_average" else mode
     eye_sel = None
     if eyes is not None:
-        lev = lv & np.isfinite(eyes[0]) & np.isfinite(eyes[1]) & np.isfinite(eyes[2])
-        rev = rv & np.isfinite(eyes[3]) & np.isfinite(eyes[4]) & np.isfinite(eyes[5])
-        eye_sel = tuple(combine_eyes(eyes[k], eyes[k + 3], lev, rev, eye_mode) for k in range(3))
+        lev = _valid_mask(lv, eyes[0:3])
+        rev = _valid_mask(rv, eyes[3:6])
+        eye_sel = tuple(_combine_blocks(eyes[k], eyes[k + 3], lev, rev, eye_mode) for k in range(3))
 
     patches = [f.idx for f in (fill_l, fill_r) if f is not None and f.idx.size]
     if patches:

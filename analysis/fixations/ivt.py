@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 #: Samples per block in the velocity calculator (bounds temporaries to a few MB and
 #: keeps them in cache; the result does not depend on it).
-BLOCK: int = 1 << 15
+BLOCK: int = 1 << 13
 
 #: Tolerance when comparing angles (deg) against the merge threshold.
 ANGLE_TOL_DEG: float = 1e-9
