@@ -386,6 +386,11 @@ def _recording_quality_frame(ok: list[dict[str, Any]], failed: list[dict[str, An
     rest = [c for c in frame.columns if c not in RECORDING_ID_COLUMNS and c not in COUNT_COLUMNS]
     cols = [*RECORDING_ID_COLUMNS, *rest, *[c for c in COUNT_COLUMNS if c in frame.columns]]
     frame["readable"] = frame["readable"].astype(bool)
+    for c in frame.columns:  # keep counts integer when unreadable rows add n/a
+        vals = [v for r in rows for k, v in r.items() if k == c and v is not None]
+        if c != "readable" and vals and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                            for v in vals):
+            frame[c] = frame[c].astype("Int64")
     return frame[cols].sort_values(["participant", "session"], kind="stable").reset_index(drop=True)
 
 

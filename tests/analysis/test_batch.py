@@ -197,6 +197,12 @@ def test_unreadable_session_raises_by_default_or_is_recorded_as_excluded(dataset
     assert len(ex) == 1 and pd.isna(ex["trial"].iloc[0]) and ex["reason"].iloc[0].startswith("unreadable:")
     rq = res.recording_quality.set_index("participant")
     assert bool(rq.loc["sub-02", "readable"]) is False and bool(rq.loc["sub-01", "readable"]) is True
+    write_derivatives(res, tmp_path / "out")
+    lines = [ln.split("\t") for ln in (tmp_path / "out" / "recording_quality.tsv").read_text().splitlines()]
+    col = lines[0].index("n_samples_total")
+    assert lines[1][col].isdigit() and lines[2][col] == "n/a"    # counts stay integers next to n/a
+    assert lines[2][lines[0].index("readable")] == "false"
+    assert not (tmp_path / "out" / "fixations" / "sub-02_ses-1_fixations.tsv").exists()
 
 
 def test_missing_dataset_and_bad_jobs_are_input_errors(tmp_path):
