@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stimulus manifest (default: [stimuli] manifest of the config, data/stimuli/manifest.csv)")
     p.add_argument("--resume", action="store_true",
                    help="continue an unfinished session at its next unfinished trial, keeping what was recorded")
-    p.add_argument("--headless", action="store_true",
-                   help="no window (same protocol steps); with the simulated tracker it runs faster than real time")
+    p.add_argument("--presenter", choices=("psychopy", "headless"), default=None,
+                   help="psychopy (a window) or headless (no window, same protocol steps); default: [run] presenter")
+    p.add_argument("--headless", action="store_true", help="shorthand for --presenter headless")
     p.add_argument("--clock", choices=("auto", "real", "virtual"), default=None,
                    help="real or virtual (faster than real time; headless + simulated only); default: [run] clock")
     p.add_argument("--responder", choices=("keyboard", "auto"), default=None,
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         out = run_session(cfg, args.participant, args.session, tracker=args.tracker,
-                          presenter="headless" if args.headless else None, data_root=args.data, clock=args.clock,
+                          presenter="headless" if args.headless else args.presenter, data_root=args.data, clock=args.clock,
                           responder=args.responder, resume=args.resume, manifest=args.manifest,
                           status=None if args.quiet else status)
     except SessionAborted:
