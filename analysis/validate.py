@@ -438,9 +438,10 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
              if err["rel_error_vs_target"].notna().any() else float("nan")}
     goals = {"kappa_goal": kappa_goal, "cell_goal": cell_goal, "iou": iou,
              "kappa_ok": bool(np.isfinite(kappa) and kappa >= kappa_goal),
-             "cells_ok": bool(np.all(np.abs(err["rel_error"].to_numpy(float)) <= cell_goal)),
-             "cells_failing": err.loc[np.abs(err["rel_error"].to_numpy(float)) > cell_goal,
-                                      ["stimulus_id", "metric"]].astype(str).agg(" ".join, axis=1).tolist()}
+             "cells_ok": bool(np.all(np.abs(err["rel_error"].to_numpy(float)) <= cell_goal)),  # NaN fails
+             "cells_failing": [f"{s} {m}" for s, m, e in zip(err["stimulus_id"], err["metric"],
+                                                              err["rel_error"].to_numpy(float))
+                               if not abs(e) <= cell_goal]}
     return ValidationResult(kappa=kappa, kappa_views=kappa_views, confusion=conf, precision=precision, recall=recall, f1=f1,
                             event_counts=event_counts, trials=trials, bias=bias, table4=table4, worst=worst,
                             truth_consistency_max_abs=cons, goals=goals,
