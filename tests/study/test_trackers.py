@@ -52,3 +52,29 @@ def test_simulated_tracker_virtual_clock_emits_contiguous_tobii_blocks():
     assert np.mean((x[stim] > 100) & (x[stim] < 1180)) > 0.8           # looking at the image
     with pytest.raises(RuntimeError):
         SimulatedTracker(model, rate_hz=60.0, screen_mm=(338.0, 270.0), realtime=True).advance(1)
+
+
+def test_mouse_tracker_turns_pointer_into_gaze_on_both_eyes():
+    from study.trackers.mouse import MouseTracker
+
+    class FakeMouse:
+        def getPos(self):          # PsychoPy pix units: centre origin, y up
+            return (-320.0, 256.0)
+
+    got = []
+    trk = MouseTracker(screen_px=(1280, 1024), screen_mm=(338.0, 270.0), refresh_hz=60.0)
+    with pytest.raises(StudyError):
+        trk.start()                                  # no window attached
+    trk._mouse = FakeMouse()
+    trk.set_sink(got.append)
+    trk.start()
+    trk.on_frame(1000)
+    trk.on_frame(1000)                               # same flip time: no duplicate sample
+    trk.on_frame(17667)
+    ts = np.concatenate([b["system_time_stamp"] for b in got])
+    assert ts.tolist() == [1000, 17667]
+    b = got[0]
+    for eye in ("left", "right"):
+        assert b[f"{eye}_gaze_point_on_display_area_x"][0] == pytest.approx(0.25)   # 320 px from the left
+        assert b[f"{eye}_gaze_point_on_display_area_y"][0] == pytest.approx(0.25)   # 256 px from the top
+        assert b[f"{eye}_gaze_point_valid"][0] and not b[f"{eye}_pupil_valid"][0]
