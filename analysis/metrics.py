@@ -392,40 +392,44 @@ def aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, aois: Sequence[Po
 
 def _aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, pairs: pd.DataFrame, aois: Sequence[PolygonAOI],
                  participant: str | None, session: str | None) -> pd.DataFrame:
-    ids = _id_frame(trials, participant, session)
-    if not aois or len(trials) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=ids[c].dtype if c in ids else "float64")
-                             for c in AOI_METRICS_COLUMNS})
+    ids = _id_columns(trials, participant, session)
     tr = pairs["trial_row"].to_numpy()
+    fr = pairs["fix_row"].to_numpy()
     left = trials["aoi_left"].to_numpy(dtype=np.float64)[tr]
     top = trials["aoi_top"].to_numpy(dtype=np.float64)[tr]
     width = trials["aoi_right"].to_numpy(dtype=np.float64)[tr] - left
     height = trials["aoi_bottom"].to_numpy(dtype=np.float64)[tr] - top
     with np.errstate(divide="ignore", invalid="ignore"):
-        xr = (fixations["x_px"].to_numpy(dtype=np.float64)[pairs["fix_row"].to_numpy()] - left) / width
-        yr = (fixations["y_px"].to_numpy(dtype=np.float64)[pairs["fix_row"].to_numpy()] - top) / height
-    stim = trials["stimulus_id"].astype("str").to_numpy()
-    t_start = trials["onset_s"].to_numpy(dtype=np.float64)
-    frames = []
-    for order, aoi in enumerate(aois):  # loop over AOIs (a handful), not over samples
+        xr = (fixations["x_px"].to_numpy(dtype=np.float64)[fr] - left) / width
+        yr = (fixations["y_px"].to_numpy(dtype=np.float64)[fr] - top) / height
+    onset = trials["onset_s"].to_numpy(dtype=np.float64)
+    no_interval = ~(np.isfinite(onset) & np.isfinite(trials["offset_s"].to_numpy(dtype=np.float64)))
+    stim = ids["stimulus_id"]
+    rows_all, order_all, names = [], [], []
+    metrics: dict[str, list[np.ndarray]] = {c: [] for c in METRIC_COLUMNS}
+    for order, aoi in enumerate(aois or ()):  # loop over AOIs (a handful), not over samples
         rows = np.flatnonzero(stim == aoi.stimulus_id)
         if len(rows) == 0:
             continue
         hit = points_in_polygon(xr, yr, aoi.vertices) if len(xr) else np.zeros(0, dtype=bool)
-        m = interval_metrics(tr, len(trials), pairs["on"].to_numpy(), pairs["off"].to_numpy(), t_start, hit)
-        part = ids.iloc[rows].copy()
-        part["aoi_name"] = aoi.aoi_name
+        m = interval_metrics(tr, len(trials), pairs["on"].to_numpy(), pairs["off"].to_numpy(), onset, hit)
         for col in METRIC_COLUMNS:
-            part[col] = m[col][rows]
-        part["_order"] = order
-        frames.append(part)
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=ids[c].dtype if c in ids else "float64")
-                             for c in AOI_METRICS_COLUMNS})
-    out = pd.concat(frames, ignore_index=True)
-    out["aoi_name"] = out["aoi_name"].astype("str")
-    out = out.sort_values(["trial", "_order"], kind="stable").reset_index(drop=True)
-    return out[list(AOI_METRICS_COLUMNS)]
+            v = m[col][rows].astype(np.float64)
+            v[no_interval[rows]] = np.nan
+            metrics[col].append(v)
+        rows_all.append(rows)
+        order_all.append(np.full(len(rows), order))
+        names.extend([aoi.aoi_name] * len(rows))
+    rows = np.concatenate(rows_all) if rows_all else np.zeros(0, dtype=np.int64)
+    order = np.concatenate(order_all) if order_all else np.zeros(0, dtype=np.int64)
+    data: dict[str, Any] = {c: ids[c][rows] for c in ID_COLUMNS}
+    data["aoi_name"] = np.array(names, dtype=object)
+    for col in METRIC_COLUMNS:
+        v = np.concatenate(metrics[col]) if metrics[col] else np.zeros(0)
+        data[col] = pd.array(v, dtype="Int64") if col in ("fixation_count", "visit_count") else v
+    sort = np.lexsort((order, rows))          # by trial row, then AOI-file order
+    data = {c: v[sort] for c, v in data.items()}
+    return _frame(data, AOI_METRICS_COLUMNS)
 
 
 def label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame) -> pd.DataFrame:
