@@ -227,3 +227,20 @@ def test_cli_help_lists_every_option(capsys):
     out = capsys.readouterr().out
     for opt in ("--data", "--out", "--config", "--jobs", "--aois", "--algorithm", "--skip-unreadable", "--no-progress"):
         assert opt in out
+
+
+def test_session_metrics_equals_the_separate_functions():
+    from analysis.metrics import session_metrics
+
+    t = trials_table((0.0, 5.0), (10.0, 15.0), aoi=(0.0, 0.0, 100.0, 100.0), stimuli=["david_ours", "thinker_ours"])
+    fx = fix_table([(1.0, 1.3, IN), (1.4, 1.6, OUT), (4.8, 10.2, (20.0, 20.0)), (11.0, 12.0, (80.0, 80.0))])
+    poly = [PolygonAOI("david_ours", "tl", np.array([(0, 0), (0.6, 0), (0.6, 0.6), (0, 0.6)], dtype=float))]
+    tm, am, lab = session_metrics(t, fx, aois=poly, participant="sub-01", session="1")
+    pd.testing.assert_frame_equal(tm, trial_metrics(t, fx, participant="sub-01", session="1"))
+    pd.testing.assert_frame_equal(am, aoi_metrics(t, fx, poly, participant="sub-01", session="1"))
+    pd.testing.assert_frame_equal(lab, label_fixations(t, fx))
+    # the fixation spanning both trials counts in each, clipped to each interval
+    assert tm["fixation_count"].tolist() == [2, 2]
+    assert tm["total_fixation_s"].tolist() == pytest.approx([0.3 + 0.2, 0.2 + 1.0])
+    assert am["fixation_count"].tolist() == [2] and am["time_to_first_fixation_s"].tolist() == pytest.approx([1.0])
+    assert session_metrics(t, fx)[1] is None
