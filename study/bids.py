@@ -346,8 +346,23 @@ def _version() -> str:
 
 
 def _update_dataset(root: Path, participant: str, info: dict[str, Any], cfg: StudyConfig, simulated: bool) -> None:
-    """Create/update dataset_description.json, participants.tsv and participants.json."""
+    """Create/update dataset_description.json, participants.tsv and participants.json.
+
+    Holds an exclusive ``fcntl`` lock on ``root/.study.lock`` so that sessions finalised
+    in parallel (e.g. a simulated cohort) do not lose each other's participants.tsv rows.
+    """
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".study.lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        _update_dataset_locked(root, participant, info, cfg, simulated)
+
+
+def _update_dataset_locked(root: Path, participant: str, info: dict[str, Any], cfg: StudyConfig, simulated: bool) -> None:
     dd_path = root / "dataset_description.json"
     dd: dict[str, Any] = {}
     if dd_path.exists():

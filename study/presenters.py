@@ -181,6 +181,13 @@ class PsychoPyPresenter(Presenter):
         except Exception as exc:  # noqa: BLE001 - no display, GL failure
             raise StudyError(f"could not open a PsychoPy window ({exc})",
                              fix="run on a machine with a display, or under xvfb-run, or use --headless") from None
+        actual = tuple(int(v) for v in self.win.size)
+        if actual != tuple(screen_px):
+            self.win.close()
+            raise StudyError(f"the window is {actual[0]}x{actual[1]} px but [screen] resolution_px is "
+                             f"{screen_px[0]}x{screen_px[1]}", column="screen.resolution_px",
+                             expected="the screen's real resolution (the AOIs are computed from it)",
+                             fix="set [screen] resolution_px (and size_mm) to the display's values")
         self.win.mouseVisible = responder != "auto"
         self.frame_s = 1.0 / refresh_hz
         self.win.recordFrameIntervals = True
