@@ -14,7 +14,7 @@ def test_participants_rows_survive_parallel_finalisation(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    table = pd.read_csv(tmp_path / "participants.tsv", sep="\t", dtype=str)
+    table = pd.read_csv(tmp_path / "participants.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert table["participant_id"].tolist() == [f"sub-{i:02d}" for i in range(1, 9)]
     assert table["age"].tolist() == [str(20 + i) for i in range(1, 9)]
     assert table["sex"].tolist() == ["n/a"] * 8
