@@ -79,7 +79,8 @@ INPUT_FILE_COLUMNS: tuple[str, ...] = ("path", "bytes", "sha256")
 RECORDING_ID_COLUMNS: tuple[str, ...] = ("participant", "session", "readable")
 
 #: Sample counts appended to ``recording_quality`` (``Recording.counts``; nothing dropped silently).
-COUNT_COLUMNS: tuple[str, ...] = ("n_samples_total", "invalid_left", "invalid_right", "invalid_both")
+COUNT_COLUMNS: tuple[str, ...] = ("n_samples_total", "invalid_left", "invalid_right", "invalid_both",
+                                  "missing_samples")
 
 
 @dataclass
@@ -221,7 +222,7 @@ def _run_session(task: _Task) -> dict[str, Any]:
                 "error": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(exc).items()}}
     counts = rec.counts or {}
     rq.setdefault("accuracy_deg", rec.meta.accuracy_deg)
-    for key, src in zip(COUNT_COLUMNS, ("total", "invalid_left", "invalid_right", "invalid_both")):
+    for key, src in zip(COUNT_COLUMNS, ("total", "invalid_left", "invalid_right", "invalid_both", "missing_samples")):
         rq.setdefault(key, counts.get(src))
     lab.insert(0, "session", session)
     lab.insert(0, "participant", participant)

@@ -66,8 +66,9 @@ def test_tables_have_the_documented_columns_and_order(result):
     assert tm["category"].tolist()[:3] == ["sculpture", "painting", "sculpture"]
     rq = result.recording_quality
     assert rq[["participant", "session"]].values.tolist() == [["sub-01", "1"], ["sub-02", "1"]]
-    for col in ("accuracy_deg", "n_samples_total", "invalid_left", "invalid_right", "invalid_both"):
+    for col in ("accuracy_deg", "n_samples_total", "invalid_left", "invalid_right", "invalid_both", "missing_samples"):
         assert col in rq.columns
+    assert rq["missing_samples"].tolist() == [0, 0] and rq["invalid_both"].tolist() == [0, 0]
     assert rq["accuracy_deg"].tolist() == pytest.approx([0.5, 0.5])
     assert result.dataset_description["Simulated"] is True and result.simulated
 
@@ -217,6 +218,7 @@ def test_cli_exit_codes(dataset, tmp_path, capsys):
 
     assert run_cli(main, ["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
+    assert run_cli(main, ["--data", str(dataset), "--out", str(tmp_path / "o"), "--jobs", "-1"]) == 2
     bad_aois = tmp_path / "aois.tsv"
     bad_aois.write_text("stimulus_id\taoi_name\tvertices\ndavid_ours\tface\t0.1,0.1\n", encoding="utf-8")
     assert run_cli(main, ["--data", str(dataset), "--out", str(tmp_path / "o"), "--aois", str(bad_aois)]) == 2
