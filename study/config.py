@@ -108,8 +108,9 @@ class TrackerSection:
     or 9 points (Tobii Studio/Titta standard patterns), validation at 4-9 points.
     ``accuracy_threshold_deg`` = 1.0: recalibrate when the mean validation accuracy is
     worse (Holmqvist et al. 2011, "Eye Tracking", ch. 4; the T60's specified accuracy is
-    0.5 deg). After ``max_calibration_attempts`` the best attempt is kept and the
-    session continues (the analysis excludes participants on accuracy).
+    0.5 deg). After ``max_calibration_attempts`` the session continues with the last
+    calibration (the one active on the tracker; the analysis excludes participants on
+    accuracy).
     ``model`` / ``address``: restrict Tobii discovery to one model or connect to one
     address (``tobii-ttp://...``); empty = the first tracker found.
     """

@@ -7,7 +7,8 @@ simulator (``study.simulate``). Order of a session (issue spec):
 2. calibration (5 or 9 points) and 3. validation (4-9 points; accuracy = mean angular
    offset, precision = RMS sample-to-sample, in degrees), repeated while the mean
    accuracy exceeds ``tracker.accuracy_threshold_deg`` (at most
-   ``max_calibration_attempts`` times; the best attempt is then kept);
+   ``max_calibration_attempts`` times; then the session continues with the last
+   calibration, which is the one active on the tracker);
 4. instructions and one practice trial (a neutral noise image, not a study stimulus);
 5. the trials of the participant's planned order: fixation cross (``fixation_s``),
    stimulus (``viewing_s``), blank inter-trial interval (``iti_s``);
@@ -251,7 +252,7 @@ class _Protocol:
         tr, tm = self.cfg.tracker, self.cfg.timing
         cal_points = list(CALIBRATION_POINTS[tr.calibration_points])
         val_points = list(validation_points(tr.validation_points))
-        best: ValidationResult | None = None
+        res: ValidationResult | None = None
         for attempt in range(1, tr.max_calibration_attempts + 1):
             self.text_screen("Calibration: please look at each dot until it disappears.\n\nPress SPACE to start.", None)
             c0 = self.p.now_us()
@@ -276,18 +277,16 @@ class _Protocol:
             self.save_state()
             log.info("calibration %s attempt %d: accuracy %.2f deg, precision %.2f deg (%s)", reason, attempt,
                      res.accuracy_deg, res.precision_rms_deg, "ok" if passed else "above threshold")
-            if best is None or not (res.accuracy_deg >= best.accuracy_deg):
-                best = res
             if passed:
                 break
             if attempt < tr.max_calibration_attempts:
                 self.text_screen(f"Accuracy {res.accuracy_deg:.2f} deg is worse than {tr.accuracy_threshold_deg:g} deg:"
                                  " recalibrating.\n\nPress SPACE.", None)
             else:
-                log.warning("accuracy still above %.2f deg after %d attempts; keeping the best (%.2f deg)",
-                            tr.accuracy_threshold_deg, attempt, best.accuracy_deg)
-        assert best is not None
-        return best
+                log.warning("accuracy still above %.2f deg after %d attempts (last %.2f deg); continuing with the "
+                            "last calibration", tr.accuracy_threshold_deg, attempt, res.accuracy_deg)
+        assert res is not None
+        return res
 
     def drift_check(self, after_trial: int) -> None:
         tm, tr = self.cfg.timing, self.cfg.tracker

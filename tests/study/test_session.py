@@ -146,3 +146,20 @@ def test_unfinished_session_refused_by_reader_and_requires_resume(fast_config, m
     assert [s["segment"] for s in side["Segments"]] == [1, 2]
     assert [c["reason"] for c in side["CalibrationLog"] if c["reason"] != "drift_check"] == ["initial", "resume"]
     assert (ev.trial_type == "practice").sum() == 1
+
+
+def test_recalibrates_while_accuracy_is_above_threshold(fast_config, manifest, tmp_path):
+    cfg = fast_config.read_text().replace("accuracy_threshold_deg = 3.0", "accuracy_threshold_deg = 0.01") \
+        .replace("drift_check_every = 1", "drift_check_every = 0")
+    p = tmp_path / "strict.toml"
+    p.write_text(cfg)
+    ses = run_session(p, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest)
+    side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
+    attempts = [c for c in side["CalibrationLog"] if c["reason"] == "initial"]
+    assert [c["attempt"] for c in attempts] == [1, 2]            # max_calibration_attempts = 2
+    assert not any(c["passed"] for c in attempts)
+    assert side["CalibrationCount"] == 2
+    assert side["AverageCalibrationError"] == attempts[-1]["accuracy_deg"] > 0.01   # the calibration in use
+    ev = pd.read_csv(ses / "beh" / f"{STEM}_events.tsv", sep="\t", dtype=str)
+    assert (ev.trial_type == "calibration").sum() == 2 and (ev.trial_type == "validation").sum() == 2
+    assert (ev.trial_type == "stimulus").sum() == 2              # the session continued
