@@ -320,6 +320,12 @@ def trial_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, *, quality: pd.
     return _trial_metrics(trials, pairs, quality, participant, session)
 
 
+def _aoi_known(trials: pd.DataFrame) -> np.ndarray:
+    """Trials whose AOI rectangle is fully known (finite edges)."""
+    edges = trials[["aoi_left", "aoi_top", "aoi_right", "aoi_bottom"]].to_numpy(dtype=np.float64)
+    return np.isfinite(edges).all(axis=1)
+
+
 def _prepare(trials: pd.DataFrame, fixations: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     _check_columns(trials, _TRIAL_REQUIRED, "trials")
     trials = trials.reset_index(drop=True)
@@ -335,9 +341,9 @@ def _trial_metrics(trials: pd.DataFrame, pairs: pd.DataFrame, quality: pd.DataFr
                          pairs["off"].to_numpy(), onset, pairs["in_aoi"].to_numpy())
     data: dict[str, Any] = _id_columns(trials, participant, session)
     data.update(m)
-    no_interval = ~(np.isfinite(onset) & np.isfinite(offset))
+    no_interval = ~(np.isfinite(onset) & np.isfinite(offset)) | ~_aoi_known(trials)
     if no_interval.any():
-        log.warning("%d trial(s) of %s %s have no onset/offset; their metrics are n/a",
+        log.warning("%d trial(s) of %s %s have no onset/offset or no AOI rectangle; their metrics are n/a",
                     int(no_interval.sum()), participant, session)
         for col in METRIC_COLUMNS:
             v = m[col].astype(np.float64)
@@ -403,7 +409,8 @@ def _aoi_metrics(trials: pd.DataFrame, fixations: pd.DataFrame, pairs: pd.DataFr
         xr = (fixations["x_px"].to_numpy(dtype=np.float64)[fr] - left) / width
         yr = (fixations["y_px"].to_numpy(dtype=np.float64)[fr] - top) / height
     onset = trials["onset_s"].to_numpy(dtype=np.float64)
-    no_interval = ~(np.isfinite(onset) & np.isfinite(trials["offset_s"].to_numpy(dtype=np.float64)))
+    no_interval = ~(np.isfinite(onset) & np.isfinite(trials["offset_s"].to_numpy(dtype=np.float64))) \
+        | ~_aoi_known(trials)
     stim = ids["stimulus_id"]
     rows_all, order_all, names = [], [], []
     metrics: dict[str, list[np.ndarray]] = {c: [] for c in METRIC_COLUMNS}
@@ -461,6 +468,9 @@ def _label_fixations(trials: pd.DataFrame, fixations: pd.DataFrame, pairs: pd.Da
     trial_no[fr] = trials["trial"].to_numpy(dtype=np.int64)[trow]
     stim.iloc[fr] = trials["stimulus_id"].astype("str").to_numpy()[trow]
     in_aoi[fr] = best["in_aoi"].to_numpy()
+    unknown = ~_aoi_known(trials)[trow]          # trial without an AOI rectangle: in_aoi unknown
+    if unknown.any():
+        in_aoi[fr[unknown]] = pd.NA
     dur = (fixations["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in fixations
            else fixations["offset_s"].to_numpy(dtype=np.float64) - fixations["onset_s"].to_numpy(dtype=np.float64))
     n_samp = (fixations["n_samples"].astype("Int64").array if "n_samples" in fixations

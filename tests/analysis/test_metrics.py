@@ -244,3 +244,15 @@ def test_session_metrics_equals_the_separate_functions():
     assert tm["total_fixation_s"].tolist() == pytest.approx([0.3 + 0.2, 0.2 + 1.0])
     assert am["fixation_count"].tolist() == [2] and am["time_to_first_fixation_s"].tolist() == pytest.approx([1.0])
     assert session_metrics(t, fx)[1] is None
+
+
+def test_trial_without_aoi_rectangle_gets_na_metrics_not_zeros():
+    t = trials_table((0.0, 5.0), (10.0, 15.0))
+    t.loc[1, "aoi_left"] = np.nan
+    fx = fix_table([(1.0, 1.3, IN), (11.0, 11.5, IN)])
+    m = trial_metrics(t, fx)
+    assert m["fixation_count"].iloc[0] == 1
+    assert pd.isna(m["fixation_count"].iloc[1]) and pd.isna(m["total_fixation_s"].iloc[1])
+    lab = label_fixations(t, fx)
+    assert lab["trial"].tolist() == [1, 2]
+    assert lab["in_aoi"].iloc[0] == True and pd.isna(lab["in_aoi"].iloc[1])  # noqa: E712
