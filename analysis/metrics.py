@@ -30,10 +30,10 @@ Manual, chapter "Metrics" (interval/AOI-based eye-tracking metrics; paraphrased,
 A fixation is *inside* the AOI when its position (``x_px``, ``y_px``, the mean gaze
 point of its samples, Olsen 2012, sec. 2.6) is inside the AOI.
 
-**Fixations straddling the interval boundary.** Tobii Pro Lab computes interval-based
-metrics from the part of each event that lies inside the interval (Tobii Pro Lab User
-Manual, "Metrics": events are cropped at the start and end of the interval/TOI). We
-do the same: a fixation that overlaps the interval by more than zero seconds is
+**Fixations straddling the interval boundary.** We crop events to the interval, as we
+understand Tobii Pro Lab does for interval/Time-of-Interest metrics (Tobii Pro Lab
+User Manual, "Metrics"; the manual's exact wording on partially included events could
+not be re-checked offline when this was written, see ``docs/metrics.md``): a fixation that overlaps the interval by more than zero seconds is
 *clipped* to ``[max(onset, interval start), min(offset, interval end)]``; it counts once
 in ``fixation_count``, contributes only its clipped duration to the durations, and
 a fixation already in progress at the interval start gives
