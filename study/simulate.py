@@ -544,7 +544,7 @@ def fallback_manifest(folder: Path, size_px: int) -> Path:
     Images are flat colour fields with a simple per-artwork pattern, labelled
     ``checkpoint_id = demo-standin-sim``; the study scales them into its stimulus box
     (``[stimuli] max_width_px x max_height_px``, default 1024 x 768, so a square image
-    is shown at 768 x 768 px, 17.8 x 14.2 deg... see docs/simulation.md).
+    is shown at 768 x 768 px, about 17.7 deg square on the T60; docs/simulation.md).
     """
     from PIL import Image
 
