@@ -10,8 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from study.bids import read_raw_samples
+from study.errors import StudyError
+from study.session import run_session
 from study.trackers.base import system_time_us
 
 STEM = "sub-09_ses-1_task-artview"
@@ -27,7 +30,9 @@ def _cmd(config, manifest, root, *extra):
 
 
 def test_sigkill_then_resume(fast_config, manifest, tmp_path):
-    cfg = fast_config.read_text().replace("n_trials = 2", "n_trials = 3")
+    cfg = fast_config.read_text().replace("n_trials = 2", "n_trials = 3") \
+        .replace("validation_point_s = 0.5", "validation_point_s = 0.3").replace("validation_settle_s = 0.25",
+                                                                               "validation_settle_s = 0.1")
     assert f"flush_interval_s = {FLUSH_S}" in cfg
     config = tmp_path / "kill.toml"
     config.write_text(cfg)
@@ -71,8 +76,8 @@ def test_sigkill_then_resume(fast_config, manifest, tmp_path):
     n_before = len(ts)
 
     # a plain rerun is refused; --resume continues at trial 2 and keeps what was recorded
-    again = subprocess.run(_cmd(config, manifest, root), env=env, capture_output=True, text=True)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    with pytest.raises(StudyError, match="--resume"):
+        run_session(config, "sub-09", 1, data_root=root, manifest=manifest)
     done = subprocess.run(_cmd(config, manifest, root, "--resume"), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     ses = root / "sub-09" / "ses-1"
