@@ -126,7 +126,7 @@ def check_time(time_s: np.ndarray) -> np.ndarray:
 
 #: At most this many inter-sample intervals, evenly spread over the recording, enter
 #: the median sampling interval (all of them for recordings up to this length).
-MEDIAN_INTERVALS: int = 1 << 16
+MEDIAN_INTERVALS: int = 1 << 13
 
 
 def median_interval(time_s: np.ndarray) -> float:
