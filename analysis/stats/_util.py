@@ -17,3 +17,20 @@ def paired_arrays(x, y) -> tuple[np.ndarray, np.ndarray, int]:
         raise ValueError(f"paired samples need equal lengths, got {x.size} and {y.size}")
     keep = np.isfinite(x) & np.isfinite(y)
     return x[keep], y[keep], int((~keep).sum())
+
+
+def blas_single_thread():
+    """Context manager limiting BLAS to one thread while fitting small mixed models.
+
+    The model matrices here are small (about 900 x 180); multi-threaded OpenBLAS only
+    adds synchronisation cost and, on a busy machine, oversubscribes the cores (a
+    tenfold slowdown was measured). Uses :mod:`threadpoolctl` when installed (it comes
+    with scikit-learn, a pingouin dependency); otherwise does nothing.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

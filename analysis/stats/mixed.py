@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.stats._util import blas_single_thread
+
 logger = logging.getLogger(__name__)
 
 #: Crossed variance components (Baayen, Davidson & Bates, 2008): random intercepts
@@ -42,7 +44,9 @@ class MixedResult:
     variance : pandas.DataFrame
         ``component`` and ``sd`` (standard deviation of the random effect).
     converged : bool
-        Whether the optimiser reported convergence *and* no ConvergenceWarning was raised.
+        Whether the optimiser reported convergence and no warning said it failed
+        ("did not converge", "optimization failed"); boundary and Hessian warnings are
+        kept in ``warnings`` but do not by themselves mark non-convergence.
     warnings : list of str
         Every warning captured during the fit (reported, never hidden).
     n_obs, n_participants, n_artworks : int
@@ -87,15 +91,19 @@ def _prepare(data: pd.DataFrame, dv: str) -> pd.DataFrame:
     return df
 
 
-def _fit_warnings(caught) -> tuple[list[str], bool]:
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+#: Warning texts that mean the optimiser failed (statsmodels raises ConvergenceWarning
+#: also for boundary estimates and non-positive-definite Hessians, which are reported
+#: but do not by themselves mean that the fit failed to converge).
+_FAILURE_TEXTS = ("did not converge", "failed to converge", "optimization failed", "not converge")
 
-    texts, conv_warned = [], False
+
+def _fit_warnings(caught) -> tuple[list[str], bool]:
+    texts, failed = [], False
     for w in caught:
         texts.append(f"{w.category.__name__}: {w.message}")
-        if issubclass(w.category, ConvergenceWarning) or "converge" in str(w.message).lower():
-            conv_warned = True
-    return sorted(set(texts)), conv_warned
+        if any(k in str(w.message).lower() for k in _FAILURE_TEXTS):
+            failed = True
+    return sorted(set(texts)), failed
 
 
 def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool = True,
@@ -108,7 +116,8 @@ def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool =
     factor, so crossed effects are specified as one all-encompassing group (a constant
     column) with the four variance components (statsmodels documentation, "Variance
     components"; the formulation of Baayen, Davidson & Bates, 2008) -- not as
-    participants with artworks nested inside. Fitted by REML with L-BFGS.
+    participants with artworks nested inside. Fitted by REML with Powell's method (statsmodels retries with L-BFGS if it fails; L-BFGS alone often stops at the
+    boundary when a variance component is near zero).
 
     Parameters
     ----------
@@ -177,11 +186,11 @@ def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool =
     n_dropped = n_in - len(df)
     if df["participant"].nunique() < 2 or df["artwork"].nunique() < 2:
         raise ValueError("crossed_lmm needs at least 2 participants and 2 artworks")
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, blas_single_thread():
         warnings.simplefilter("always")
         model = smf.mixedlm(f"_y ~ {FIXED_FORMULA}", df, groups="_all", re_formula="0",
                             vc_formula=VC_FORMULA)
-        fit = model.fit(reml=True, method=["lbfgs"])
+        fit = model.fit(reml=True, method=["powell", "lbfgs"])
     texts, conv_warned = _fit_warnings(caught)
     fe_names = model.exog_names
     est = np.asarray(fit.fe_params, dtype=float)
@@ -276,7 +285,7 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     df = df.assign(**{dv: vals.astype(np.int64)})
     n_dropped = n_in - len(df)
     zcrit = stats.norm.ppf(0.5 + confidence / 2)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, blas_single_thread():
         warnings.simplefilter("always")
         model = PoissonBayesMixedGLM.from_formula(f"{dv} ~ {FIXED_FORMULA}", VC_FORMULA, df)
         fit = model.fit_vb(rng=np.random.default_rng(seed))

@@ -18,7 +18,12 @@ def _nct_ci(t_obs: float, df: int, confidence: float) -> tuple[float, float]:
     a = 1.0 - confidence
 
     def root(target: float) -> float:
-        f = lambda ncp: stats.nct.cdf(t_obs, df, ncp) - target  # noqa: E731
+        def f(ncp: float) -> float:
+            cdf = stats.nct.cdf(t_obs, df, ncp)
+            if not np.isfinite(cdf):  # far tails: SciPy returns NaN where the CDF is 0 or 1
+                cdf = 1.0 if ncp < t_obs else 0.0
+            return float(cdf) - target
+
         lo, hi = t_obs - 10.0, t_obs + 10.0
         while f(lo) < 0:
             lo -= 10.0
