@@ -124,23 +124,47 @@ def _noise_reduction(x: np.ndarray, y: np.ndarray, method: str, window: int) -> 
         return x, y
     n = x.size
     h = window // 2
-    bad = np.isnan(x)
-    idx = np.arange(n, dtype=np.int64)
-    last_bad = np.maximum.accumulate(np.where(bad, idx, -1))
-    next_bad = np.minimum.accumulate(np.where(bad, idx, n)[::-1])[::-1]
-    half = np.minimum(np.minimum(idx - last_bad - 1, next_bad - idx - 1), h)
-    half[bad] = -1
+    half = _half_widths(np.isnan(x), h)
     xo = x.copy()
     yo = y.copy()
     reduce = np.median if method == "median" else np.mean
-    for k in range(1, h + 1):  # loop over window sizes, not samples; k = 0 leaves the sample as is
+    w = 2 * h + 1
+    # full windows, block by block over sliding views (no copy of the whole signal)
+    for c0 in range(h, n - h, BLOCK):  # blocks of samples
+        c1 = min(c0 + BLOCK, n - h)
+        full = half[c0:c1] == h
+        if not full.any():
+            continue
+        for src, dst in ((x, xo), (y, yo)):
+            win = np.lib.stride_tricks.sliding_window_view(src[c0 - h:c1 + h], w)
+            with np.errstate(invalid="ignore"):
+                dst[c0:c1][full] = reduce(win[full], axis=1)
+    # shrunken windows near gaps and the recording edges (few samples)
+    for k in range(1, h):  # loop over window sizes, not samples; k = 0 leaves the sample as is
         at = np.flatnonzero(half == k)
         if at.size == 0:
             continue
-        win = at[:, None] + np.arange(-k, k + 1)
-        xo[at] = reduce(x[win], axis=1)
-        yo[at] = reduce(y[win], axis=1)
+        win_idx = at[:, None] + np.arange(-k, k + 1)
+        xo[at] = reduce(x[win_idx], axis=1)
+        yo[at] = reduce(y[win_idx], axis=1)
     return xo, yo
+
+
+def _half_widths(missing: np.ndarray, h: int) -> np.ndarray:
+    """Half-width of the centred window per sample: ``min(h, valid samples to the left, to the right)``.
+
+    -1 for missing samples. int16 (windows up to 65 535 samples).
+    """
+    n = missing.size
+    half = np.full(n, h, dtype=np.int16)
+    half[missing] = -1
+    start, stop = runs(~missing)
+    # only the first and last h samples of each run of valid samples have less room
+    for edge_start, edge_stop in ((start, np.minimum(start + h, stop)), (np.maximum(stop - h, start), stop)):
+        idx, owner = expand(edge_start, edge_stop)
+        room = np.minimum(idx - start[owner], stop[owner] - 1 - idx)
+        half[idx] = np.minimum(room, h)
+    return half
 
 
 # ---------------------------------------------------------------------------
