@@ -497,6 +497,22 @@ def _derivative_description(result: DatasetResult) -> dict[str, Any]:
     }
 
 
+def _remove_stale(out: Path, written: list[Path], aois_given: bool) -> None:
+    """Delete derivative files of an earlier run that this run does not produce.
+
+    Only our own file patterns are touched (``fixations/sub-*_ses-*_fixations.tsv`` of
+    sessions no longer in the dataset, ``aoi_metrics.tsv`` when no AOIs were given), so
+    the folder always describes exactly one run.
+    """
+    keep = {p.resolve() for p in written}
+    stale = [p for p in (out / "fixations").glob("sub-*_ses-*_fixations.tsv") if p.resolve() not in keep]
+    if not aois_given and (out / "aoi_metrics.tsv").is_file():
+        stale.append(out / "aoi_metrics.tsv")
+    for p in sorted(stale):
+        log.info("removing stale derivative %s (not produced by this run)", p)
+        p.unlink()
+
+
 def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     """Write the derivative files of docs/derivatives.md; return the paths written.
 
@@ -505,7 +521,9 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     ``recording_quality.tsv``, ``input_files.tsv``, ``dataset_description.json`` and,
     with polygon AOIs, ``aoi_metrics.tsv``. Column order is fixed, floats are written
     with ``%.6f``, missing values as ``n/a`` and lines end in ``\\n``, so rerunning on
-    the same input writes byte-identical files.
+    the same input writes byte-identical files. Derivative files of an earlier run that
+    this run does not produce (a removed session's fixations, ``aoi_metrics.tsv``
+    without AOIs) are deleted.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -525,6 +543,7 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     written.append(write_tsv(result.input_files[list(INPUT_FILE_COLUMNS)], out / "input_files.tsv"))
     if result.aois_given:
         written.append(write_tsv(result.aoi_metrics[list(AOI_METRICS_COLUMNS)], out / "aoi_metrics.tsv"))
+    _remove_stale(out, written, result.aois_given)
     desc = out / "dataset_description.json"
     desc.write_text(json.dumps(_derivative_description(result), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     written.append(desc)

@@ -285,3 +285,16 @@ def test_all_sessions_unreadable_with_skip_fails_with_exit_1_and_lists_them(data
     assert ex["reason"].str.startswith("unreadable: sub-0").all()
     assert not ex["reason"].str.contains(str(tmp_path), regex=False).any()
     assert pd.read_csv(out / "trial_metrics.tsv", sep="\t").empty
+
+
+def test_rewriting_removes_stale_derivatives_of_an_earlier_run(result, tmp_path):
+    out = tmp_path / "deriv"
+    (out / "fixations").mkdir(parents=True)
+    stale = out / "fixations" / "sub-99_ses-1_fixations.tsv"
+    stale.write_text("old\n")
+    (out / "aoi_metrics.tsv").write_text("old\n")
+    (out / "notes.txt").write_text("mine\n")
+    write_derivatives(result, out)
+    assert not stale.exists() and not (out / "aoi_metrics.tsv").exists()
+    assert (out / "notes.txt").read_text() == "mine\n"           # other files are left alone
+    assert (out / "fixations" / "sub-01_ses-1_fixations.tsv").is_file()
