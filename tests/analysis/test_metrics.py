@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.aoi import PolygonAOI
 from analysis.metrics import (
@@ -256,3 +258,26 @@ def test_trial_without_aoi_rectangle_gets_na_metrics_not_zeros():
     lab = label_fixations(t, fx)
     assert lab["trial"].tolist() == [1, 2]
     assert lab["in_aoi"].iloc[0] == True and pd.isna(lab["in_aoi"].iloc[1])  # noqa: E712
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 30.0), st.floats(0.02, 1.0), st.booleans()), min_size=0, max_size=40),
+       st.floats(0.0, 10.0), st.floats(1.0, 20.0))
+def test_metric_invariants_hold_for_any_fixation_sequence(raw, t0, length):
+    # non-overlapping fixations built from (gap, duration, inside) triples
+    rows, t = [], 0.0
+    for gap, dur, inside in raw:
+        t += gap * 0.1
+        rows.append((t, t + dur, IN if inside else OUT))
+        t += dur
+    m = row(trial_metrics(trials_table((t0, t0 + length)), fix_table(rows)))
+    assert 0 <= m["visit_count"] <= m["fixation_count"]
+    assert 0.0 <= m["total_fixation_s"] <= m["total_visit_duration_s"] + 1e-9 <= length + 1e-9
+    if m["fixation_count"] == 0:
+        assert np.isnan(m["time_to_first_fixation_s"]) and m["total_fixation_s"] == 0.0
+    else:
+        assert 0.0 <= m["time_to_first_fixation_s"] <= length
+        assert 0.0 < m["first_fixation_duration_s"] <= m["total_fixation_s"] + 1e-12
+    # counting by hand: fixations overlapping the interval and inside
+    n_in = sum(1 for a, b, p in rows if p == IN and min(b, t0 + length) > max(a, t0))
+    assert m["fixation_count"] == n_in
