@@ -1,6 +1,7 @@
 """Evaluate generated images the way Wei Pu (2025) does: Tables 1-2, Fig. 3 and the domain entropies.
 
 ``python -m stimuli_gen evaluate --real-a DIR --real-b DIR --out DIR [--generated LABEL=DIR ...] [--reference DIR]``
+``python -m stimuli_gen evaluate --stimuli data/stimuli/manifest.csv --out DIR``
 
 What is computed (each metric's source is in :mod:`stimuli_gen.image_metrics`):
 
@@ -20,6 +21,9 @@ What is computed (each metric's source is in :mod:`stimuli_gen.image_metrics`):
 - **Domain entropy and entropy ratio** (paper's domain-entropy and entropy-ratio
   equations): mean grey-level Shannon entropy of real A and real B, their ratio
   (richer / poorer) and the directional ``H_A / H_B``.
+
+With ``--stimuli MANIFEST`` the study stimuli themselves are measured instead (entropy and
+sharpness per stimulus and per category x method, :func:`evaluate_stimuli`).
 
 All images are brought to ``--size`` x ``--size`` (default 256, the paper's size) by a
 shorter-side resize and a centre crop; ``--size 0`` keeps them as they are. Each table is
@@ -364,6 +368,61 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     return tables
 
 
+def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
+    """Per-stimulus and per-method entropy and sharpness of the study stimuli (``manifest.csv``).
+
+    Reads the manifest of docs/formats.md sec. 1, checks each image's SHA-256 against it,
+    and measures every image at its native size (no resize). Writes
+    ``stimuli_metrics.csv/.md`` (one row per stimulus) and ``stimuli_by_method.csv/.md``
+    (means per category x method and per method). Demo stand-ins carry a caption band,
+    which adds sharp edges: their numbers describe the demo images, nothing more.
+    """
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise InputError("stimulus manifest not found", file=manifest,
+                         fix="run `python -m stimuli_gen generate` first, or give the right path")
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ("stimulus_id", "artwork", "category", "method", "file", "sha256")
+                   if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"manifest lacks column(s) {missing}", file=manifest, line=1,
+                             expected="the columns of docs/formats.md sec. 1", fix="regenerate the manifest")
+        entries = list(reader)
+    if not entries:
+        raise InputError("manifest lists no stimuli", file=manifest, fix="regenerate the stimuli")
+    from stimuli_gen.generate import sha256_file
+
+    rows: list[list[object]] = []
+    for line, e in enumerate(entries, start=2):
+        path = manifest.parent / e["file"]
+        if not path.is_file():
+            raise InputError(f"image {e['file']!r} not found", file=manifest, line=line, column="file",
+                             fix="restore the stimuli folder or regenerate it")
+        if sha256_file(path) != e["sha256"].strip().lower():
+            raise InputError(f"image {e['file']!r} does not match its SHA-256", file=manifest, line=line,
+                             column="sha256", fix="regenerate the stimuli and their manifest")
+        rgb = load_rgb(path, 0)
+        rows.append([e["stimulus_id"], e["artwork"], e["category"], e["method"], im.image_entropy(rgb),
+                     im.laplacian_variance(rgb), im.tenengrad(rgb)])
+    per = Table("stimuli_metrics", f"Stimulus image metrics ({manifest})",
+                ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad"], rows,
+                note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics.")
+    groups: dict[tuple[str, str], list[list[object]]] = {}
+    for r in rows:
+        groups.setdefault((str(r[2]), str(r[3])), []).append(r)
+        groups.setdefault(("all", str(r[3])), []).append(r)
+    agg = [[cat, meth, float(np.mean([r[4] for r in g])), float(np.mean([r[5] for r in g])),
+            float(np.mean([r[6] for r in g])), len(g)] for (cat, meth), g in groups.items()]
+    by = Table("stimuli_by_method", "Stimulus metrics by category and method (means)",
+               ["category", "method", "entropy_bits", "laplacian_var", "tenengrad", "n"], agg)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for t in (per, by):
+        t.write(out)
+    return [by, per]
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -371,8 +430,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``python -m stimuli_gen evaluate``."""
     parser.description = ("Evaluate generated images: domain-classification accuracy (Table 1), SSIM/COSIN (Table 2), "
                           "sharpness (Fig. 3) and domain entropies; tables printed as Markdown and written as CSV.")
-    parser.add_argument("--real-a", type=Path, required=True, help="folder of real domain-A images (e.g. trainA)")
-    parser.add_argument("--real-b", type=Path, required=True, help="folder of real domain-B images (e.g. trainB)")
+    parser.add_argument("--real-a", type=Path, help="folder of real domain-A images (e.g. trainA); required unless --stimuli")
+    parser.add_argument("--real-b", type=Path, help="folder of real domain-B images (e.g. trainB); required unless --stimuli")
+    parser.add_argument("--stimuli", type=Path, metavar="MANIFEST",
+                        help="instead of a dataset, measure the study stimuli listed in this manifest.csv "
+                             "(entropy and sharpness per stimulus and per category x method)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the .csv/.md tables and evaluation.md")
     parser.add_argument("--generated", action="append", default=[], metavar="LABEL=DIR",
                         help="a folder of generated images, labelled as a table row (repeatable), e.g. ours=out/fake_B")
@@ -402,6 +464,18 @@ def main(args: argparse.Namespace) -> int:
                          expected="0 (native) or at least 11 (the SSIM window)", fix="use --size 256")
     if args.classifier_size < 2 or args.max_images < 0:
         raise InputError("--classifier-size must be >= 2 and --max-images >= 0", fix="use the defaults")
+    if args.stimuli is not None:
+        if args.real_a or args.real_b or args.generated:
+            raise InputError("--stimuli cannot be combined with --real-a/--real-b/--generated",
+                             fix="run the two evaluations separately")
+        tables = evaluate_stimuli(args.stimuli, args.out)
+        for t in tables:
+            print(t.markdown())
+        print(f"tables written to {args.out}")
+        return 0
+    if args.real_a is None or args.real_b is None:
+        raise InputError("--real-a and --real-b are required (or use --stimuli MANIFEST)", column="--real-a/--real-b",
+                         fix="give the folders of real domain-A and domain-B images, e.g. .../trainA and .../trainB")
     generated = [parse_generated(g) for g in args.generated]
     tables = evaluate(args.real_a, args.real_b, generated, out=args.out, reference=args.reference,
                       test_a=args.test_a, test_b=args.test_b, target=args.target, dataset=args.dataset,

@@ -151,3 +151,36 @@ def test_cli_writes_tables_and_bad_input_exits_2(tmp_path, domains, capsys):
         ev.parse_generated("=dir")
     with pytest.raises(InputError, match="both --test-a and --test-b"):
         ev.evaluate(real_a, real_b, out=out, test_a=real_a, progress=False)
+
+
+def test_stimuli_mode_measures_the_manifest_images(tmp_path, capsys):
+    import hashlib
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "stimuli"
+    folder.mkdir()
+    lines = ["stimulus_id,artwork,category,method,file,sha256,width_px,height_px,checkpoint_id"]
+    for art, cat in (("david", "sculpture"), ("tang_sancai", "craft")):
+        sharp = rng.integers(0, 255, (S, S, 3), dtype=np.uint8)
+        blurred = ndimage.gaussian_filter(sharp.astype(float), (2, 2, 0)).astype(np.uint8)
+        for method, img in (("ours", sharp), ("pix2pix", blurred)):
+            name = f"{art}_{method}.png"
+            Image.fromarray(img).save(folder / name)
+            digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+            lines.append(f"{art}_{method},{art},{cat},{method},{name},{digest},{S},{S},test")
+    (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
+    code = run_cli(lambda argv: ev.main(_parse(argv)), ["--stimuli", folder / "manifest.csv", "--out", tmp_path / "o"])
+    assert code == 0
+    with open(tmp_path / "o" / "stimuli_by_method.csv", newline="") as fh:
+        rows = {(r["category"], r["method"]): r for r in csv.DictReader(fh)}
+    assert float(rows[("all", "ours")]["tenengrad"]) > float(rows[("all", "pix2pix")]["tenengrad"])
+    assert float(rows[("all", "ours")]["laplacian_var"]) > float(rows[("all", "pix2pix")]["laplacian_var"])
+    assert rows[("sculpture", "ours")]["n"] == "1" and rows[("all", "pix2pix")]["n"] == "2"
+    # a changed image is refused
+    Image.fromarray(np.zeros((S, S, 3), np.uint8)).save(folder / "david_ours.png")
+    capsys.readouterr()
+    code = run_cli(lambda argv: ev.main(_parse(argv)), ["--stimuli", folder / "manifest.csv", "--out", tmp_path / "o"])
+    assert code == 2 and "does not match its SHA-256" in capsys.readouterr().err
+    # dataset mode without --real-a is a clear error too
+    code = run_cli(lambda argv: ev.main(_parse(argv)), ["--out", tmp_path / "o"])
+    assert code == 2 and "--real-a and --real-b are required" in capsys.readouterr().err
