@@ -512,8 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="DIR",
                    help="root of the raw BIDS dataset (the folder holding dataset_description.json), e.g. data/raw")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="folder to write the derivatives into (created if missing; existing derivative files "
-                        "are overwritten), e.g. data/derivatives")
+                   help="folder to write the derivatives into (created if missing; our derivative files are "
+                        "overwritten and those of an earlier run that this run does not produce are removed), "
+                        "e.g. data/derivatives")
     p.add_argument("--config", metavar="TOML", default=None,
                    help="analysis configuration file (analysis/config.py documents every key and default); "
                         "default: the documented defaults")
