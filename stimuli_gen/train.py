@@ -155,8 +155,8 @@ class Trainer:
             loss_db = discriminator_loss(self.gan, n["D_B"](b), n["D_B"](pooled_b))
             loss_da = discriminator_loss(self.gan, n["D_A"](a), n["D_A"](pooled_a))
         self._optimise(loss_db + loss_da, self.opt_d, self.d_params)
-        return {"G": float(adv_g), "F": float(adv_f), "cyc": float(cyc), "idt": float(idt), "edge": float(edge),
-                "D_B": float(loss_db), "D_A": float(loss_da)}
+        terms = {"G": adv_g, "F": adv_f, "cyc": cyc, "idt": idt, "edge": edge, "D_B": loss_db, "D_A": loss_da}
+        return {k: float(v.detach()) for k, v in terms.items()}
 
     def _step_pix2pix(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
         n = self.nets
@@ -171,7 +171,7 @@ class Trainer:
             loss_g, l1 = pix2pix_generator_objective(self.cfg.loss, adv, fake_b, b)
         self._optimise(loss_g, self.opt_g, self.g_params)
         self._set_requires_grad(["D"], True)
-        return {"G": float(adv), "L1": float(l1), "D": float(loss_d)}
+        return {k: float(v.detach()) for k, v in {"G": adv, "L1": l1, "D": loss_d}.items()}
 
     # ------------------------------------------------------------- state I/O
     def generators(self) -> dict[str, torch.nn.Module]:
@@ -231,7 +231,9 @@ class Trainer:
                             n_iterations=max(0, remaining), rank=self.rt.rank, world=self.rt.world)
         loader = DataLoader(data, batch_size=t.batch_size, shuffle=False, num_workers=t.num_workers,
                             pin_memory=self.rt.device.type == "cuda", drop_last=False,
-                            persistent_workers=False)
+                            persistent_workers=False, generator=torch.Generator().manual_seed(t.seed))
+        # (its own generator: creating the iterator must not draw from the global RNG, or a
+        # resumed run's dropout stream would be shifted by one draw)
         bar = tqdm(total=self.total_iterations, initial=self.iteration, disable=not self.rt.is_main,
                    desc=f"train {self.kind}", unit="it", dynamic_ncols=True)
         for batch in loader:
