@@ -44,7 +44,7 @@ stable ``event_id``; :func:`merge_event_pieces` joins the pieces.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -298,11 +298,6 @@ def profile_exponent(peak_velocity_deg_s: float, amplitude_deg: float, duration_
 def profile_peak_ratio(n: float) -> float:
     """``Vp * D / A`` of the profile with exponent ``n``."""
     return float(0.25 ** n / beta_fn(n + 1.0, n + 1.0))
-
-
-def _ou_step(rng: np.random.Generator, x: np.ndarray, dt: float, tau: float, sd: float) -> np.ndarray:
-    a = math.exp(-dt / tau)
-    return x * a + rng.normal(0.0, sd * math.sqrt(1.0 - a * a), size=x.shape)
 
 
 class GazeModel:
