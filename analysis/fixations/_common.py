@@ -283,15 +283,19 @@ def combine_eyes(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right
         np.copyto(out, src)
         np.copyto(out, np.nan, where=~ok)
         return out
-    np.add(left, right, out=out)
+    if mode == "strict_average":
+        np.add(left, right, out=out)
+        out *= 0.5
+        np.copyto(out, np.nan, where=~(left_ok & right_ok))
+        return out
+    # average: with invalid values set to NaN, (fmin + fmax) / 2 is the mean of two
+    # valid values (the same sum, so bit-identical), the valid one if only one is, NaN if none
+    lc = np.where(left_ok, left, np.nan)
+    rc = np.where(right_ok, right, np.nan)
+    np.fmin(lc, rc, out=out)
+    np.fmax(lc, rc, out=lc)
+    out += lc
     out *= 0.5
-    # fix up the (few) samples where not both eyes are valid
-    bad = np.flatnonzero(~(left_ok & right_ok))
-    if bad.size:
-        if mode == "strict_average":
-            out[bad] = np.nan
-        else:
-            out[bad] = np.where(left_ok[bad], left[bad], np.where(right_ok[bad], right[bad], np.nan))
     return out
 
 
@@ -315,6 +319,33 @@ def _valid_mask(flag: np.ndarray, coords: Any) -> np.ndarray:
             np.isfinite(c[c0:c1], out=t)
             o &= t
     return out
+
+
+def _select_blocks(lx: np.ndarray, ly: np.ndarray, rx: np.ndarray, ry: np.ndarray, lflag: np.ndarray,
+                   rflag: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-eye validity (flag and finite coordinates) and the selected gaze, in one pass of blocks.
+
+    Returns ``x, y, left_valid, right_valid``; the same as :func:`_valid_mask` followed
+    by :func:`_combine_blocks`, but each block's data are read while still in cache.
+    """
+    n = lx.size
+    x = np.empty(n)
+    y = np.empty(n)
+    lv = np.empty(n, dtype=bool)
+    rv = np.empty(n, dtype=bool)
+    tmp = np.empty(min(n, BLOCK), dtype=bool)
+    for c0 in range(0, n, BLOCK):  # blocks of samples
+        c1 = min(c0 + BLOCK, n)
+        t = tmp[:c1 - c0]
+        for flag, cx, cy, out in ((lflag, lx, ly, lv), (rflag, rx, ry, rv)):
+            o = out[c0:c1]
+            np.isfinite(cx[c0:c1], out=o)
+            o &= flag[c0:c1]
+            np.isfinite(cy[c0:c1], out=t)
+            o &= t
+        combine_eyes(lx[c0:c1], rx[c0:c1], lv[c0:c1], rv[c0:c1], mode, out=x[c0:c1])
+        combine_eyes(ly[c0:c1], ry[c0:c1], lv[c0:c1], rv[c0:c1], mode, out=y[c0:c1])
+    return x, y, lv, rv
 
 
 def _combine_blocks(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right_ok: np.ndarray,
@@ -383,8 +414,8 @@ def select_gaze(
     ly = _as_float(left_y, n, "left_y")
     rx = _as_float(right_x, n, "right_x")
     ry = _as_float(right_y, n, "right_y")
-    lv = _valid_mask(_as_bool(left_valid, n, "left_valid"), (lx, ly))
-    rv = _valid_mask(_as_bool(right_valid, n, "right_valid"), (rx, ry))
+    x, y, lv, rv = _select_blocks(lx, ly, rx, ry, _as_bool(left_valid, n, "left_valid"),
+                                  _as_bool(right_valid, n, "right_valid"), mode)
 
     eyes = None
     if eye_xyz is not None:
@@ -404,8 +435,6 @@ def select_gaze(
     counts = {"filled_left": 0 if fill_l is None else int(fill_l.idx.size),
               "filled_right": 0 if fill_r is None else int(fill_r.idx.size)}
 
-    x = _combine_blocks(lx, rx, lv, rv, mode)
-    y = _combine_blocks(ly, ry, lv, rv, mode)
     eye_mode = "average" if mode == "strict_average" else mode
     eye_sel = None
     if eyes is not None:
