@@ -172,7 +172,9 @@ class PsychoPyPresenter(Presenter):
         try:
             from psychopy import core, event, visual
         except Exception as exc:  # noqa: BLE001
-            raise StudyError(f"PsychoPy is not available ({exc})", fix='pip install -e ".[study]"') from None
+            raise StudyError(f"PsychoPy could not start ({exc})",
+                             fix='install it (pip install -e ".[study]") and run on a display (or under '
+                                 'xvfb-run), or use --headless') from None
         self._core, self._event, self._visual = core, event, visual
         try:
             self.win = visual.Window(size=list(screen_px), fullscr=fullscreen, screen=screen_index, units="pix",

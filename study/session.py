@@ -329,10 +329,13 @@ class _Protocol:
         self.event("blank", blank_on, max(blank_end, blank_on + self._us(cfg.timing.iti_s)), trial=trial, dropped=d3 - d2)
         self.state["dropped_frames"] = self.state.get("dropped_frames", 0) + (d3 - d0)
 
-    def run(self, resumed: bool) -> None:
+    def run(self) -> None:
+        """Run the remaining steps; what was done already (state.json) is not repeated."""
         cfg = self.cfg
-        if not resumed:
+        resumed = bool(self.state.get("intro_done"))
+        if not self.state.get("participant_info_done"):
             self.state["participant_info"] = self.participant_info()
+            self.state["participant_info_done"] = True
             self.save_state()
         self.calibrate_and_validate("resume" if resumed else "initial")
         if not resumed:
@@ -342,6 +345,8 @@ class _Protocol:
                 img = practice_image(self.rec_dir)
                 self.show_trial(0, None, img, 512, 512, cfg.timing.practice_viewing_s, "practice")
             self.text_screen("The experiment starts now.\n\nPress SPACE to begin.")
+            self.state["intro_done"] = True
+            self.save_state()
         else:
             self.text_screen("Welcome back: the experiment continues.\n\nPress SPACE to continue.")
         done = self.state["completed"]
@@ -479,25 +484,30 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         raise StudyError("the mouse tracker needs the PsychoPy window", column="--tracker mouse", fix="drop --headless")
     info = trk.connect()   # raises StudyError when no tracker is found (before any file is written)
 
-    rec_dir.mkdir(parents=True, exist_ok=True)
-    prev_last = last_sample_us(rec_dir / "samples.tsv")
-    write_state(rec_dir, state)  # the planned order is on disk before anything is shown
-    recorder = Recorder(rec_dir, segment=segment, flush_interval_s=cfg.recorder.flush_interval_s)
+    prev_last = last_sample_us(rec_dir / "samples.tsv") if rec_dir.exists() else None
+    sc = cfg.screen
+    # the window is opened before anything is written: a session that cannot show anything leaves no trace
+    pres: Presenter | None = None
+    if pres_kind == "headless":
+        t0 = system_time_us()
+        if virtual and prev_last is not None:
+            t0 = max(t0, prev_last + 1_000_000)
+        pres = HeadlessPresenter(trk, sc.resolution_px, clock=clk, auto_response_s=cfg.timing.auto_response_s,
+                                 responder=resp, t0_us=t0)
+    else:
+        pres = PsychoPyPresenter(trk, sc.resolution_px, fullscreen=sc.fullscreen, screen_index=sc.screen_index,
+                                 refresh_hz=sc.refresh_hz, background=sc.background, foreground=sc.foreground,
+                                 auto_response_s=cfg.timing.auto_response_s, responder=resp)
+    try:
+        rec_dir.mkdir(parents=True, exist_ok=True)
+        write_state(rec_dir, state)  # the planned order is on disk before anything is shown
+        recorder = Recorder(rec_dir, segment=segment, flush_interval_s=cfg.recorder.flush_interval_s)
+    except BaseException:
+        pres.close()
+        raise
     tap = _Tap(recorder)
     trk.set_sink(tap)
-    sc = cfg.screen
-    pres: Presenter | None = None
     try:
-        if pres_kind == "headless":
-            t0 = system_time_us()
-            if virtual and prev_last is not None:
-                t0 = max(t0, prev_last + 1_000_000)
-            pres = HeadlessPresenter(trk, sc.resolution_px, clock=clk, auto_response_s=cfg.timing.auto_response_s,
-                                     responder=resp, t0_us=t0)
-        else:
-            pres = PsychoPyPresenter(trk, sc.resolution_px, fullscreen=sc.fullscreen, screen_index=sc.screen_index,
-                                     refresh_hz=sc.refresh_hz, background=sc.background, foreground=sc.foreground,
-                                     auto_response_s=cfg.timing.auto_response_s, responder=resp)
         recorder.start()
         if trk.supports_virtual_clock:
             trk.start(pres.now_us()) if virtual else trk.start()
@@ -515,7 +525,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         })
         write_state(rec_dir, state)
         proto = _Protocol(cfg, state, stimuli, trk, pres, recorder, tap, rec_dir, status)
-        proto.run(resumed=resume)
+        proto.run()
     finally:
         try:
             trk.stop()

@@ -163,3 +163,15 @@ def test_recalibrates_while_accuracy_is_above_threshold(fast_config, manifest, t
     ev = pd.read_csv(ses / "beh" / f"{STEM}_events.tsv", sep="\t", dtype=str)
     assert (ev.trial_type == "calibration").sum() == 2 and (ev.trial_type == "validation").sum() == 2
     assert (ev.trial_type == "stimulus").sum() == 2              # the session continued
+
+
+def test_nothing_is_written_when_the_screen_cannot_open(fast_config, manifest, tmp_path, monkeypatch):
+    import study.session as session_mod
+
+    def no_display(*a, **k):
+        raise StudyError("no display")
+
+    monkeypatch.setattr(session_mod, "HeadlessPresenter", no_display)
+    with pytest.raises(StudyError, match="no display"):
+        run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest)
+    assert not (tmp_path / "raw").exists()       # so a plain rerun works, no --resume needed
