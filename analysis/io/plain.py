@@ -23,6 +23,7 @@ from analysis.io._common import (
     empty_trials_frame,
     finish_counts,
     head_lines,
+    normalised_text,
     read_table,
     sniff_decimal,
     sniff_delimiter,
@@ -68,6 +69,9 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
         raise InputError(f"unknown time unit {time_unit!r}", file=path, expected="s, ms or us",
                          fix="pass time_unit='s' | 'ms' | 'us' (--time-unit)")
     lines, enc = head_lines(path)
+    if not lines or not lines[0].strip():
+        raise InputError("the first line is empty", file=path, line=1, expected="a header row: time, x, y, valid",
+                         fix="put the header on the first line")
     sep = sniff_delimiter(lines[0])
     header = lines[0].split(sep) if sep != r"\s+" else lines[0].split()
     lookup = {h.strip().strip('"').lower(): h.strip().strip('"') for h in header}
@@ -93,14 +97,14 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     t = to_float(s, tcol, n) * TIME_UNITS[time_unit]
     check_timestamps(t, path, lines_s, tcol)
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)
-    v = s[vcol].astype(object).where(s[vcol].notna(), "").astype(str).str.strip().str.lower()
-    ok = (v.isin(_TRUE) | v.isin(_FALSE) | (v == "")).to_numpy()
+    v = normalised_text(s[vcol])
+    ok = np.isin(v, list(_TRUE | _FALSE | {""}))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise InputError(f"valid value {s[vcol].iloc[i]!r} is not a truth value", file=path, line=int(lines_s[i]),
                          column=vcol, expected="1/0, true/false, valid/invalid or yes/no",
                          fix="correct the cell")
-    valid = v.isin(_TRUE).to_numpy()
+    valid = np.isin(v, list(_TRUE))
     x, y = to_float(s, xcol, n), to_float(s, ycol, n)
     check_coordinates(x, y, valid & np.isfinite(x) & np.isfinite(y), geometry, path, lines_s, (xcol, ycol))
     eye = {"x": x, "y": y, "valid": valid}

@@ -35,6 +35,7 @@ from analysis.io._common import (
     find_header,
     finish_counts,
     head_lines,
+    normalised_text,
     read_table,
     sniff_decimal,
     sniff_delimiter,
@@ -187,15 +188,15 @@ def _studio_validity(raw: np.ndarray, path: Path, lines: np.ndarray, column: str
     return ~np.isnan(raw) & (raw <= STUDIO_MAX_VALID_CODE)
 
 
-def _prolab_validity(raw: pd.Series, path: Path, lines: np.ndarray, column: str) -> np.ndarray:
-    low = raw.astype(object).where(raw.notna(), "").astype(str).str.strip().str.lower()
-    ok = low.isin(["valid", "invalid", ""]).to_numpy()
+def _prolab_validity(low: np.ndarray, raw: pd.Series, path: Path, lines: np.ndarray, column: str) -> np.ndarray:
+    """``Valid``/``Invalid`` (any case) -> bool; ``low`` is the normalised text of ``raw``."""
+    ok = np.isin(low, ["valid", "invalid", ""])
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise InputError(f"validity {raw.iloc[i]!r} is neither Valid nor Invalid", file=path, line=int(lines[i]),
                          column=column, expected="Valid | Invalid (Tobii Pro Lab)",
                          fix="re-export; the file was edited or is from another program")
-    return (low == "valid").to_numpy()
+    return low == "valid"
 
 
 def _first_number(df: pd.DataFrame, col: str | None) -> float | None:
@@ -239,11 +240,19 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     all_lines = np.arange(n_rows) + first
 
     # --- classify rows: samples, event-only rows, blank rows, other rows
-    blank = df.isna().all(axis=1).to_numpy()
-    has_validity = (df[cols["lval"]].notna() | df[cols["rval"]].notna()).to_numpy()
+    # a row with a timestamp is never blank; only rows without one are checked cell by cell
+    no_time = np.flatnonzero(np.isnan(to_float(df, cols["time"], n_rows)))
+    blank = np.zeros(n_rows, dtype=bool)
+    if len(no_time):
+        blank[no_time] = df.iloc[no_time].isna().all(axis=1).to_numpy()
+    if program == "prolab":
+        val_text = {k: normalised_text(df[cols[k]]) for k in ("lval", "rval")}
+        has_validity = (val_text["lval"] != "") | (val_text["rval"] != "")
+    else:
+        has_validity = np.isfinite(to_float(df, cols["lval"], n_rows)) | np.isfinite(to_float(df, cols["rval"], n_rows))
     if "sensor" in cols:
-        sensor = df[cols["sensor"]].astype(object).where(df[cols["sensor"]].notna(), "").astype(str).str.lower()
-        is_sample = (sensor.str.strip() == "eye tracker").to_numpy() | (has_validity & (sensor == "").to_numpy())
+        sensor = normalised_text(df[cols["sensor"]])
+        is_sample = (sensor == "eye tracker") | (has_validity & (sensor == ""))
     else:
         is_sample = has_validity
     is_event = ~is_sample & ~blank
@@ -308,7 +317,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
         if program == "studio":
             valid = _studio_validity(to_float(s, vcol, n), path, lines_s, vcol)
         else:
-            valid = _prolab_validity(s[vcol], path, lines_s, vcol)
+            valid = _prolab_validity(val_text[f"{p}val"][is_sample], s[vcol], path, lines_s, vcol)
         x, y = to_float(s, xcol, n), to_float(s, ycol, n)
         check_coordinates(x, y, valid & np.isfinite(x) & np.isfinite(y), geom, path, lines_s, (xcol, ycol))
         eyes[eye] = {"x": x, "y": y, "valid": valid, "pupil": to_float(s, cols.get(f"{p}pupil"), n),
@@ -334,7 +343,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
         "eyes": ["left", "right"] if per_eye else ["average"],
     }
     if "emt" in cols:
-        extra["eye_movement_type"] = s[cols["emt"]].astype(object).where(s[cols["emt"]].notna(), None).to_numpy()
+        extra["eye_movement_type"] = s[cols["emt"]].to_numpy(dtype=object)
     if "ged" in cols:
         extra["gaze_event_duration_ms"] = to_float(s, cols["ged"], n)
     if "fixidx" in cols:
