@@ -160,6 +160,7 @@ class PsychoPyPresenter(Presenter):
         Window size; must match the screen the tracker's display area describes.
     fullscreen : bool
     screen_index : int
+    screen_mm, distance_mm : physical screen size and viewing distance (PsychoPy monitor)
     refresh_hz : float
         Nominal refresh rate (frame pacing where the driver does not block on flip, e.g. Xvfb).
     background, foreground : rgb in -1..1
@@ -167,7 +168,8 @@ class PsychoPyPresenter(Presenter):
     """
 
     def __init__(self, tracker: Tracker, screen_px: tuple[int, int], *, fullscreen: bool, screen_index: int,
-                 refresh_hz: float, background, foreground, auto_response_s: float, responder: str) -> None:
+                 refresh_hz: float, background, foreground, auto_response_s: float, responder: str,
+                 screen_mm: tuple[float, float] = (338.0, 270.0), distance_mm: float = 650.0) -> None:
         super().__init__(tracker, screen_px, auto_response_s, responder)
         try:
             from psychopy import core, event, visual
@@ -177,7 +179,12 @@ class PsychoPyPresenter(Presenter):
                                  'xvfb-run), or use --headless') from None
         self._core, self._event, self._visual = core, event, visual
         try:
+            from psychopy import monitors
+
+            mon = monitors.Monitor("artgaze", width=screen_mm[0] / 10.0, distance=distance_mm / 10.0, autoLog=False)
+            mon.setSizePix(list(screen_px))
             self.win = visual.Window(size=list(screen_px), fullscr=fullscreen, screen=screen_index, units="pix",
+                                     monitor=mon,
                                      color=list(background), colorSpace="rgb", allowGUI=False, waitBlanking=True,
                                      checkTiming=False)
         except Exception as exc:  # noqa: BLE001 - no display, GL failure

@@ -497,7 +497,8 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     else:
         pres = PsychoPyPresenter(trk, sc.resolution_px, fullscreen=sc.fullscreen, screen_index=sc.screen_index,
                                  refresh_hz=sc.refresh_hz, background=sc.background, foreground=sc.foreground,
-                                 auto_response_s=cfg.timing.auto_response_s, responder=resp)
+                                 auto_response_s=cfg.timing.auto_response_s, responder=resp,
+                                 screen_mm=sc.size_mm, distance_mm=sc.distance_mm)
     try:
         rec_dir.mkdir(parents=True, exist_ok=True)
         write_state(rec_dir, state)  # the planned order is on disk before anything is shown
