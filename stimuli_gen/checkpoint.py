@@ -113,6 +113,25 @@ def export_generators(src: str | Path, dst: str | Path, checkpoint_id: str | Non
     return save_checkpoint(dst, cfg, nets, checkpoint_id=checkpoint_id or Path(dst).stem, half=half)
 
 
+def use_test_batch_statistics(net: nn.Module) -> nn.Module:
+    """Make BatchNorm layers normalise with the statistics of the batch they see, also in eval mode.
+
+    Isola et al. (2017), sec. 3.3: at inference "we apply batch normalization using the
+    statistics of the test batch, rather than aggregated statistics of the training batch"
+    (with batch size 1 this is instance normalisation; the reference test script keeps the
+    model in train mode for this). Running averages from batch-1 training are poor
+    estimates, so Pix2Pix generators are loaded this way. Dropout stays off (eval mode), a
+    deliberate deviation from the paper's test-time dropout so stimuli are deterministic.
+    Feed one image per call: with larger batches the images would share statistics.
+    """
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.track_running_stats = False
+            m.running_mean = None
+            m.running_var = None
+    return net
+
+
 def load_generator(path: str | Path, direction: str = "AtoB",
                    device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load one generator for inference.
@@ -132,7 +151,9 @@ def load_generator(path: str | Path, direction: str = "AtoB",
     -------
     net : torch.nn.Module
         In eval mode, mapping N x C x H x W float tensors in [-1, 1] to [-1, 1]. H and W
-        must be divisible by 4 (ResNet/dense generators) or 2**unet_downs (U-Net).
+        must be divisible by 4 (ResNet/dense generators) or 2**unet_downs (U-Net). A
+        Pix2Pix U-Net normalises with the statistics of the input batch
+        (:func:`use_test_batch_statistics`): give it one image per call.
     info : dict
         ``kind``, ``checkpoint_id``, ``config`` (nested dict), ``image_size`` (training
         crop size), ``direction``.
@@ -162,6 +183,8 @@ def load_generator(path: str | Path, direction: str = "AtoB",
     except RuntimeError as exc:
         raise InputError(f"generator {name!r} does not match its configuration: {exc}", file=path,
                          fix="the file is damaged or was edited; re-train or re-export it") from None
+    if kind == "pix2pix":
+        use_test_batch_statistics(net)
     net.to(device).eval()
     info = {"kind": kind, "checkpoint_id": data["checkpoint_id"], "config": data["config"],
             "image_size": int(data["image_size"]), "direction": direction}

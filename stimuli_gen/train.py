@@ -69,6 +69,8 @@ class Trainer:
         self.data_root = Path(data_root)
         t, m = cfg.train, cfg.model
         self.kind = m.kind
+        # read the dataset layout first: a wrong --data fails before any network is built
+        probe = make_dataset(self.kind, self.data_root, t, t.seed, rank=self.rt.rank, world=self.rt.world)
         torch.manual_seed(t.seed)
         self.nets = build_networks(m)
         fmt = torch.channels_last if self.rt.channels_last else torch.contiguous_format
@@ -96,7 +98,6 @@ class Trainer:
             self.cycle = CycleLoss(cfg.loss.vgg19_weights, cfg.loss.vgg_layer).to(self.rt.device)
             self.see = SaliencyEdgeExtractor(cfg.saliency).to(self.rt.device) if cfg.loss.lambda_edge > 0 else None
         self.iteration = 0
-        probe = make_dataset(self.kind, self.data_root, t, t.seed, rank=self.rt.rank, world=self.rt.world)
         self.iterations_per_epoch = probe.iterations_per_epoch
         self.total_iterations = (t.n_epochs + t.n_epochs_decay) * self.iterations_per_epoch
         if t.max_iterations:

@@ -1,0 +1,84 @@
+"""The ``python -m stimuli_gen`` dispatcher and configuration errors (exit code 2, no traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stimuli_gen.__main__ as cli
+from stimuli_gen.config import Config, load_config
+from stimuli_gen.errors import InputError, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_configs_load_with_documented_defaults():
+    ours = load_config(ROOT / "stimuli_gen/configs/cyclegan_asym.toml")
+    assert ours == Config()  # the file spells out the defaults
+    p2p = load_config(ROOT / "stimuli_gen/configs/pix2pix.toml")
+    assert p2p.model.kind == "pix2pix" and p2p.model.norm_for_kind() == "batch"
+    assert p2p.loss.gan_mode_for("pix2pix") == "vanilla" and p2p.loss.lambda_l1 == 100.0
+    for name in ("demo_ours", "demo_pix2pix"):
+        assert load_config(ROOT / f"stimuli_gen/configs/{name}.toml").train.crop_size == 64
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[model]\nngf = 8\nwidth = 3\n", "unknown key 'width'"),
+    ("[modle]\nngf = 8\n", "unknown section"),
+    ("[model]\nngf = '8'\n", "wrong type"),
+    ("[model]\nkind = 'stargan'\n", "model.kind = 'stargan' is not allowed"),
+    ("[train]\nload_size = 64\ncrop_size = 128\n", "larger than train.load_size"),
+    ("[train]\nlr = -1.0\n", "train.lr must be positive"),
+    ("[model]\nkind = 'pix2pix'\nunet_downs = 8\n[train]\nload_size = 70\ncrop_size = 64\n", "2\\*\\*model.unet_downs"),
+    ("[saliency]\nedges = 'hed'\n", "needs saliency.hed_weights"),
+    ("[model\n", "not valid TOML"),
+])
+def test_bad_config_is_a_clear_error(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+
+
+def test_train_bad_config_exits_2_with_message(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("[train]\nbatch_size = 0\n")
+    code = run_cli(cli.main, ["train", "--config", str(path), "--data", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.toml" in err and "train.batch_size must be positive" in err and "fix:" in err
+    assert run_cli(cli.main, ["train", "--config", str(tmp_path / "missing.toml"), "--data", "x"]) == 2
+    assert "configuration file not found" in capsys.readouterr().err
+    assert run_cli(cli.main, ["train", "--data", "x"]) == 2
+
+
+def test_missing_dataset_exits_2_without_traceback(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[model]\nngf = 8\n[train]\nload_size = 36\ncrop_size = 32\n")
+    proc = subprocess.run([sys.executable, "-m", "stimuli_gen", "train", "--config", str(cfg), "--data",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2
+    assert "trainA folder not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_lists_all_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("train", "datasets", "generate", "evaluate"):
+        assert name in out
+
+
+def test_missing_module_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(cli.COMMANDS, "evaluate", ("stimuli_gen._no_such_module", "evaluate"))
+    assert cli.main(["evaluate"]) == 1
+    assert "not available" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 1
+    assert "COMMAND" in capsys.readouterr().out
