@@ -118,6 +118,7 @@ def run(mode: str, seconds: float, folder: Path) -> dict[str, float]:
            "writer_cpu_pct_of_core": 100 * wcpu / wall, "process_cpu_pct_of_core": 100 * cpu / wall,
            "writer_cpu_s_per_sim_min": wcpu / (seconds / 60), "process_cpu_s_per_sim_min": cpu / (seconds / 60),
            "max_flush_gap_s": rec.max_flush_gap_s, "flushes": rec.n_flushes,
+           "late_flushes_gt_1.2x_interval": rec.n_late_flushes,
            "file_mb": (folder / "samples.tsv").stat().st_size / 1e6}
     out.update(check_file(folder / "samples.tsv", rec.n_pushed))
     return out

@@ -200,6 +200,7 @@ class Recorder:
         self.n_events = 0
         self.n_flushes = 0
         self.max_flush_gap_s = 0.0
+        self.n_late_flushes = 0    # gaps between writes longer than 1.2 flush intervals (CPU starvation)
         self.last_ts_us: int | None = None
         self._rate_window: deque[tuple[int, int]] = deque(maxlen=64)
 
@@ -246,6 +247,7 @@ class Recorder:
                 self._drain_and_write()
                 now = time.monotonic()
                 self.max_flush_gap_s = max(self.max_flush_gap_s, now - last)
+                self.n_late_flushes += (now - last) > 1.2 * self.flush_interval_s
                 last = now
                 if now >= deadline:  # (woken early by sync(): keep the schedule)
                     deadline = max(deadline + self.flush_interval_s, now)
