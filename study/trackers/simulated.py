@@ -109,8 +109,11 @@ class SimulatedTracker(Tracker):
 
     def _run(self) -> None:
         while not self._stop.wait(self._block_s):
-            with self._lock:
-                self._generate_until(system_time_us())
+            try:
+                with self._lock:
+                    self._generate_until(system_time_us())
+            except Exception:  # noqa: BLE001 - a model error must not silently end the sample stream
+                log.exception("the gaze model failed; no samples until the next scene")
 
     def advance(self, until_us: int) -> None:
         if self.realtime:

@@ -160,8 +160,15 @@ class TobiiTracker(Tracker):
             self._emit({f: np.asarray(data[f]).astype(GAZE_FIELDS[f], copy=False) for f in GAZE_FIELD_NAMES})
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.wait(self.poll_s):
-            self._consume()
+            try:
+                self._consume()
+                failures = 0
+            except Exception:  # noqa: BLE001 - keep polling: the SDK keeps buffering meanwhile
+                failures += 1
+                if failures in (1, 100) or failures % 1000 == 0:
+                    log.exception("reading the Tobii gaze buffer failed (%d times in a row)", failures)
 
     def stop(self) -> None:
         if self._thread is not None:
