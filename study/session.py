@@ -458,6 +458,10 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         missing = [p["stimulus_id"] for p in state["plan"] if p["stimulus_id"] not in stimuli]
         if missing:
             raise StudyError(f"planned stimuli missing from the manifest: {missing}", file=manifest_path)
+        if state["segments"] and all(str(p["trial"]) in state["completed"] for p in state["plan"]):
+            log.info("every trial is recorded (the last run stopped while finalising): finalising only")
+            bids.finalise(ses_dir, cfg)
+            return ses_dir
     else:
         plan, seed = plan_order(stimuli_list, participant, cfg.study.seed, cfg.study.n_trials)
         if cfg.study.n_trials > len(stimuli_list):

@@ -175,3 +175,21 @@ def test_nothing_is_written_when_the_screen_cannot_open(fast_config, manifest, t
     with pytest.raises(StudyError, match="no display"):
         run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest)
     assert not (tmp_path / "raw").exists()       # so a plain rerun works, no --resume needed
+
+
+def test_crash_while_finalising_is_finished_by_resume(fast_config, manifest, tmp_path, monkeypatch):
+    import study.bids as bids_mod
+
+    real = bids_mod.finalise
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt("killed while finalising")
+
+    monkeypatch.setattr(bids_mod, "finalise", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest)
+    monkeypatch.setattr(bids_mod, "finalise", real)
+    ses = run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest, resume=True)
+    check_dataset(tmp_path / "raw", ses)
+    side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
+    assert len(side["Segments"]) == 1                      # no second run: nothing left to record
