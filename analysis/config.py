@@ -71,13 +71,36 @@ class IDTConfig:
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Exclusion thresholds for data quality (see docs/data-quality.md for sources).
+    """Exclusion thresholds for data quality (docs/data-quality.md; applied by
+    :func:`analysis.quality.apply_exclusions`).
 
     A trial is excluded when fewer than ``min_trial_valid_fraction`` of its samples are
-    valid; a participant is excluded when their overall valid fraction is below
-    ``min_participant_valid_fraction``, their validation accuracy is worse than
-    ``max_accuracy_deg`` or their precision worse than ``max_precision_deg``, or when
-    more than ``max_excluded_trials_fraction`` of their trials are excluded.
+    valid; a recording (participant session) is excluded when its overall valid
+    fraction is below ``min_participant_valid_fraction``, its validation accuracy is
+    worse than ``max_accuracy_deg``, its RMS-S2S precision within fixations is worse
+    than ``max_precision_deg``, or more than ``max_excluded_trials_fraction`` of its
+    trials are excluded.
+
+    Sources of the defaults (the measures are published; most cut-offs are not, and
+    are marked as this project's conventions, to be fixed in a pre-registration):
+
+    * ``min_trial_valid_fraction = 0.5``: project convention. A trial in which the
+      tracker lost both eyes for more than half of the viewing time cannot support the
+      paper's total-fixation-duration and fixation-count measures (Table 4).
+    * ``min_participant_valid_fraction = 0.7``: project convention. The measure is
+      Tobii Pro Lab's "gaze samples" percentage (share of samples with at least one
+      valid eye; Tobii Pro Lab User Manual, recording data quality); the cut-off is ours.
+    * ``max_accuracy_deg = 1.0``: twice the 0.5 deg accuracy specified for the Tobii
+      T60 (Tobii T60/T120 Eye Tracker User Manual, technical specifications), the
+      paper's tracker (accuracy as defined by Holmqvist et al., 2011, *Eye Tracking:
+      A comprehensive guide to methods and measures*, ch. 2).
+    * ``max_precision_deg = 0.5``: project convention for RMS-S2S within fixations
+      (Holmqvist, Nystroem & Mulvey, 2012, ETRA '12, sec. 3.2, define the measure, not a
+      cut-off); set well above the noise of a working remote 60 Hz tracker so only
+      clearly abnormal recordings are excluded.
+    * ``max_excluded_trials_fraction = 0.25``: project convention: a participant who
+      loses more than a quarter of the 18 trials (5 or more) no longer contributes a
+      balanced set of artworks x methods to the paired comparisons.
     """
 
     min_trial_valid_fraction: float = 0.5
@@ -181,3 +204,11 @@ def _check_values(cfg: AnalysisConfig, path: Path) -> None:
         if getattr(getattr(cfg, section), key) <= 0:
             raise InputError(f"{section}.{key} must be positive", file=path, column=f"{section}.{key}",
                              expected="a number > 0", fix="use a positive value")
+    for key in ("min_trial_valid_fraction", "min_participant_valid_fraction", "max_excluded_trials_fraction"):
+        if not 0.0 <= getattr(cfg.quality, key) <= 1.0:
+            raise InputError(f"quality.{key} must be a fraction", file=path, column=f"quality.{key}",
+                             expected="a number between 0 and 1", fix="use e.g. 0.5 for 50 %")
+    for key in ("max_accuracy_deg", "max_precision_deg"):
+        if getattr(cfg.quality, key) <= 0:
+            raise InputError(f"quality.{key} must be positive", file=path, column=f"quality.{key}",
+                             expected="degrees > 0", fix="use a positive value")

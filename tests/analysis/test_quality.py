@@ -207,3 +207,18 @@ def test_exclusions_need_the_columns():
     with pytest.raises(InputError, match="valid_fraction"):
         apply_exclusions(pd.DataFrame({"participant": ["a"], "trial": [1], "stimulus_id": ["x"]}),
                          pd.DataFrame({"participant": ["a"], "valid_fraction": [1.0]}))
+
+
+def test_quality_config_is_validated_on_load(tmp_path):
+    from analysis.config import load_config
+
+    p = tmp_path / "a.toml"
+    p.write_text("[quality]\nmin_trial_valid_fraction = 1.5\n")
+    with pytest.raises(InputError) as err:
+        load_config(p)
+    assert err.value.column == "quality.min_trial_valid_fraction"
+    p.write_text("[quality]\nmax_accuracy_deg = 0\n")
+    with pytest.raises(InputError, match="max_accuracy_deg"):
+        load_config(p)
+    p.write_text("[quality]\nmax_precision_deg = 0.3\n")
+    assert load_config(p).quality.max_precision_deg == 0.3
