@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 METHOD_COLORS = {"ours": "#1b6fb5", "pix2pix": "#d9731a"}
 METHOD_LABELS = {"ours": "ours (asymmetric CycleGAN)", "pix2pix": "Pix2Pix"}
 MEASURE_LABELS = {"fixation_time_s": "Total fixation time (s)", "fixation_count": "Number of fixations"}
-_RC = {"svg.hashsalt": "artgaze-report", "svg.fonttype": "path", "font.size": 9, "axes.spines.top": False,
+_RC = {"svg.hashsalt": "artgaze-report", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
        "axes.spines.right": False, "figure.dpi": 100}
 
 
