@@ -414,6 +414,8 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
         groups.setdefault(("all", str(r[3])), []).append(r)
     agg = [[cat, meth, float(np.mean([r[4] for r in g])), float(np.mean([r[5] for r in g])),
             float(np.mean([r[6] for r in g])), len(g)] for (cat, meth), g in groups.items()]
+    order = {c: i for i, c in enumerate(("painting", "sculpture", "craft"))}
+    agg.sort(key=lambda r: (order.get(str(r[0]), 9 if r[0] == "all" else 8), str(r[0]), str(r[1])))
     by = Table("stimuli_by_method", "Stimulus metrics by category and method (means)",
                ["category", "method", "entropy_bits", "laplacian_var", "tenengrad", "n"], agg)
     out = Path(out)
