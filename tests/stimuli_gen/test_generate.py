@@ -243,3 +243,14 @@ def test_caption_wraps_long_titles_onto_two_lines():
     dark_rows = np.where((out == 0).all(axis=-1).mean(axis=1) > 0.5)[0]
     assert dark_rows.min() < 64 - 12  # band taller than one line
     assert (out[:40] == 128).all()  # the image above the band is untouched
+
+
+def test_shipped_demo_stimuli_match_their_manifest():
+    """data/stimuli (committed) is a complete, labelled demo set the study can read."""
+    out = REPO / "data" / "stimuli"
+    rows = _check_manifest(out)
+    assert all(r["checkpoint_id"].startswith("demo-") for r in rows)
+    assert "DEMO STAND-IN" in (out / "README.md").read_text(encoding="utf-8")
+    for r in rows:  # every image carries the black caption band at the bottom
+        img = np.asarray(Image.open(out / r["file"]))
+        assert (img[-3:] == 0).all(axis=-1).mean() > 0.5
