@@ -42,6 +42,11 @@ of the fixation), ``last_sample_s`` (tracker clock, its last sample), ``n_sample
 ``duration_s`` (= n_samples / rate_hz), ``x_px``, ``y_px`` (noise-free position). A
 fixation cut short by the end of its segment is still listed (with its real length).
 Trials given with explicit ``gaze`` have no ground truth rows.
+
+Vendor exports for the reader tests: :func:`simple_signal` (a small binocular signal
+with known invalid samples), :func:`write_tobii_export` (Tobii Pro Lab classic or
+unit-suffixed headers, decimal point or comma, or Tobii Studio, with event-only rows)
+and :func:`write_plain_table` (``time, x, y, valid``).
 """
 
 from __future__ import annotations
