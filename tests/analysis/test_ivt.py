@@ -417,6 +417,10 @@ def test_bad_inputs_raise_input_errors():
     x = np.full(10, CX)
     with pytest.raises(InputError, match="strictly increasing"):
         run(t[::-1].copy(), x, x)
+    t_nan = t.copy()
+    t_nan[4] = np.nan
+    with pytest.raises(InputError, match="sample 4 is not a finite number"):
+        run(t_nan, x, x)
     with pytest.raises(InputError, match="eye selection|eye_selection"):
         run(t, x, x, cfg=IVTConfig(eye_selection="both"))
     with pytest.raises(InputError, match="unknown fixation algorithm"):
