@@ -477,11 +477,6 @@ def select_gaze(
     return x, y, eye_sel, counts
 
 
-def fixation_frame(ev: EventArrays) -> pd.DataFrame:
-    """The documented fixation table for an :class:`EventArrays`."""
-    return ev.to_frame()
-
-
 def recording_arrays(recording: Any) -> dict[str, Any]:
     """The arrays a filter needs from an :class:`analysis.recording.Recording`.
 
