@@ -8,7 +8,7 @@ Formats (docs/readers.md has each column mapping, unit and error):
 * ``plain``: a ``time, x, y, valid`` TSV/CSV table.
 
 Public API: :func:`read_recording`, :func:`detect_format`, :func:`find_sessions`,
-:func:`read_dataset_description`, :func:`read_participants`. Bad input raises
+:func:`read_dataset_description`, :func:`read_participants`, :func:`verify_checksums`. Bad input raises
 :class:`analysis.errors.InputError` naming the file, line, column and the fix; samples
 are never dropped silently (``Recording.counts``).
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 
 from analysis.errors import InputError
 from analysis.io._common import find_header, geometry_from_args, head_lines
-from analysis.io.bids import find_sessions, read_bids, read_dataset_description, read_participants
+from analysis.io.bids import find_sessions, read_bids, read_dataset_description, read_participants, verify_checksums
 from analysis.io.plain import read_plain
 from analysis.io.tobii import read_prolab, read_studio
 from analysis.recording import Geometry, Recording
 
 __all__ = ["FORMATS", "detect_format", "find_sessions", "read_dataset_description", "read_participants",
-           "read_recording"]
+           "read_recording", "verify_checksums"]
 
 FORMATS = ("auto", "bids", "prolab", "studio", "plain")
 
@@ -75,6 +75,7 @@ def read_recording(
     screen_mm: tuple[float, float] | None = None,
     distance_mm: float | None = None,
     time_unit: str = "s",
+    verify: bool = False,
 ) -> Recording:
     """Read one recording in any supported format.
 
@@ -97,6 +98,8 @@ def read_recording(
         resolution (Pro Lab, Studio with a non-T60 resolution).
     time_unit : {"s", "ms", "us"}
         Plain tables only: unit of the ``time`` column.
+    verify : bool
+        BIDS only: first check the session's ``*_checksums.sha256`` (:func:`verify_checksums`).
 
     Returns
     -------
@@ -110,7 +113,7 @@ def read_recording(
         raise InputError(f"sampling rate {rate_hz!r} must be positive", file=path, fix="correct --rate-hz")
     fmt = detect_format(path) if format == "auto" else format
     if fmt == "bids":
-        return read_bids(path, geometry=geometry, rate_hz=rate_hz)
+        return read_bids(path, geometry=geometry, rate_hz=rate_hz, verify=verify)
     if fmt == "prolab":
         return read_prolab(path, geometry=geometry, rate_hz=rate_hz, screen_mm=screen_mm, distance_mm=distance_mm)
     if fmt == "studio":

@@ -8,6 +8,7 @@ JSON sidecar's ``Columns``) with the project's extensions (``TimestampZero``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -145,6 +146,44 @@ def find_sessions(root: str | Path) -> list[Path]:
     for p in sorted({s.parent.name for s in sessions} - listed):
         log.warning("%s has data but is not listed in %s", p, root / "participants.tsv")
     return sessions
+
+
+def verify_checksums(session: str | Path) -> int:
+    """Check every file listed in the session's ``sub-XX_ses-N_checksums.sha256``.
+
+    The study writes the file when it finalises a session (``sha256sum`` format, paths
+    relative to the session folder; docs/formats.md section 2). Returns the number of
+    files checked; raises InputError (line of the checksum file) for a missing or
+    changed file, and when the session has no checksum file.
+    """
+    ses = resolve_session(Path(session))
+    files = sorted(ses.glob("*_checksums.sha256"))
+    if not files:
+        raise InputError("the session has no *_checksums.sha256", file=ses,
+                         expected="sub-XX_ses-N_checksums.sha256 written when the session was finalised",
+                         fix="finish the session with python -m study.run --resume, or restore the file")
+    ck = files[0]
+    n = 0
+    for lineno, text in enumerate(ck.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not text.strip():
+            continue
+        m = re.match(r"^([0-9a-fA-F]{64}) [ *](.+)$", text.strip())
+        if not m:
+            raise InputError("not a sha256sum line", file=ck, line=lineno, expected="<64 hex digits>  <path>",
+                             fix="restore the checksum file")
+        target = ses / m.group(2)
+        if not target.is_file():
+            raise InputError(f"listed file {m.group(2)} is missing", file=ck, line=lineno,
+                             fix="restore the file from a backup of the session")
+        h = hashlib.sha256()
+        with open(target, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest().lower() != m.group(1).lower():
+            raise InputError(f"{m.group(2)} was changed after the session was recorded (checksum mismatch)",
+                             file=ck, line=lineno, fix="restore the original file from a backup of the session")
+        n += 1
+    return n
 
 
 # --------------------------------------------------------------------------- one session
@@ -329,7 +368,8 @@ def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
     return trials.astype(TRIAL_DTYPES)[list(TRIAL_DTYPES)]
 
 
-def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None) -> Recording:
+def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
+              verify: bool = False) -> Recording:
     """Read one session of a project BIDS dataset into a :class:`~analysis.recording.Recording`.
 
     Parameters
@@ -340,6 +380,8 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
         Overrides the sidecar's ``ScreenResolution``/``ScreenSize``/``ScreenDistance``.
     rate_hz : float, optional
         Overrides the sidecar's ``SamplingFrequency``.
+    verify : bool
+        First check the session's checksums (:func:`verify_checksums`).
 
     Notes
     -----
@@ -350,6 +392,8 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     invalid throughout.
     """
     ses = resolve_session(Path(path))
+    if verify:
+        verify_checksums(ses)
     beh = ses / "beh"
     physio = sorted(beh.glob("*_physio.tsv.gz"))
     if not physio:

@@ -217,3 +217,21 @@ def test_sidecar_screen_keys_required_without_geometry(tmp_path):
     assert err.value.column == "ScreenDistance" and "--distance-mm" in str(err.value)
     rec = read_recording(ses, geometry=T60_GEOMETRY)
     assert rec.meta.geometry == T60_GEOMETRY
+
+
+def test_verify_checksums(tmp_path):
+    from analysis.io import verify_checksums
+
+    ses = write_bids_session(tmp_path)
+    assert verify_checksums(ses) == 6
+    assert read_recording(ses, verify=True).n_samples == 541
+    ev = events_path(ses)
+    ev.write_text(ev.read_text().replace("david_ours", "david_oursX"))
+    with pytest.raises(InputError) as err:
+        read_recording(ses, verify=True)
+    assert "checksum mismatch" in err.value.problem and err.value.line == 2
+    assert err.value.file.name == "sub-01_ses-1_checksums.sha256"
+    ses2 = write_bids_session(tmp_path / "other")
+    physio_path(ses2, "right").unlink()
+    with pytest.raises(InputError, match="missing"):
+        verify_checksums(ses2)
