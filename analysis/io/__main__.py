@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "checked against the timestamps otherwise)")
     p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s",
                    help="unit of the time column of a plain table (default: s)")
+    p.add_argument("--verify", action="store_true",
+                   help="BIDS: first check the session's checksum file (files changed after recording are an error)")
     p.add_argument("--trials", type=int, default=20, help="how many trials to list (default: 20)")
     return p
 
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         geometry = Geometry(tuple(args.screen_px), tuple(args.screen_mm), float(args.distance_mm))
     rec = read_recording(args.path, args.format, geometry=geometry, rate_hz=args.rate_hz,
                          screen_mm=tuple(args.screen_mm) if args.screen_mm else None,
-                         distance_mm=args.distance_mm, time_unit=args.time_unit)
+                         distance_mm=args.distance_mm, time_unit=args.time_unit, verify=args.verify)
     m = rec.meta
     g = m.geometry
     t = rec.samples["time_s"]

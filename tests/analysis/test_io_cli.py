@@ -9,7 +9,7 @@ from tests.analysis.bids_fixture import write_bids_session, write_tobii_export
 
 def test_cli_summary_of_a_bids_session(tmp_path, capsys):
     ses = write_bids_session(tmp_path)
-    assert run_cli(main, [str(ses)]) == 0
+    assert run_cli(main, [str(ses), "--verify"]) == 0
     out = capsys.readouterr().out
     assert "format:      bids" in out and "rate:        60 Hz" in out and "1280x1024 px, 338x270 mm" in out
     assert "total=541" in out and "david_ours" in out and "SIMULATED" in out
