@@ -123,6 +123,14 @@ def test_resume_rejects_exports_and_changed_configs(data_root, tmp_path):
         run(_cfg("pix2pix", 2, ngf=16), data_root, tmp_path / "again", resume=final, device="cpu")
     with pytest.raises(InputError, match="maps AtoB, not BtoA"):
         load_generator(final, "BtoA")
+    # Pix2Pix at inference: test-batch BN statistics (Isola et al. 2017 sec. 3.3), dropout off
+    net, _ = load_generator(final)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(m.running_mean is None and not m.training for m in bns)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(net(x), net(x))
+        assert not torch.allclose(net(x), net(x * 0.5 + 0.2))
 
 
 def test_linear_decay_matches_the_reference_rule():
