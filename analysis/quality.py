@@ -198,6 +198,15 @@ def _need(df: pd.DataFrame, cols: tuple[str, ...], what: str) -> None:
                          expected=", ".join(cols), fix=f"build {what} with analysis.quality")
 
 
+def _key_text(value: Any) -> str:
+    """Text of a participant/session key: ``1``, ``1.0`` and ``"1"`` match; missing -> ``"n/a"``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "n/a"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _key_cols(trial_metrics: pd.DataFrame, rec: pd.DataFrame) -> list[str]:
     return ["participant", "session"] if "session" in trial_metrics.columns and "session" in rec.columns \
         else ["participant"]
@@ -253,21 +262,19 @@ def apply_exclusions(trial_metrics: pd.DataFrame, recording_quality: pd.DataFram
                            "session": tm["session"].iloc[i] if "session" in tm.columns else None,
                            "trial": tm["trial"].iloc[i], "stimulus_id": tm["stimulus_id"].iloc[i], "reason": r})
 
-    key_of_trial = list(zip(*(tm[k].astype(object).tolist() for k in keys)))
-    rec = recording_quality.set_index(keys) if len(recording_quality) else None
-    all_keys = list(dict.fromkeys(key_of_trial + (list(recording_quality[keys].astype(object).itertuples(
-        index=False, name=None)) if len(recording_quality) else [])))
+    # match recordings on the text of participant/session (a session read back from a TSV
+    # may be the integer 1 where the reader gave the string "1")
+    def _keys(df: pd.DataFrame) -> list[tuple[str, ...]]:
+        return list(zip(*(df[k].astype(object).map(_key_text).tolist() for k in keys)))
+
+    key_of_trial = _keys(tm)
+    rec_keys = _keys(recording_quality) if len(recording_quality) else []
+    rec_rows = {k: recording_quality.iloc[i] for i, k in reversed(list(enumerate(rec_keys)))}
+    all_keys = list(dict.fromkeys(key_of_trial + rec_keys))
     for key in all_keys:
         mask = np.fromiter((k == key for k in key_of_trial), dtype=bool, count=len(key_of_trial))
         rec_reasons: list[str] = []
-        row = None
-        if rec is not None:
-            try:
-                row = rec.loc[key if len(keys) > 1 else key[0]]
-            except KeyError:
-                row = None
-            if isinstance(row, pd.DataFrame):
-                row = row.iloc[0]
+        row = rec_rows.get(key)
         if row is None:
             log.warning("no recording-quality row for %s; only the trial rules apply", key)
         else:
@@ -297,7 +304,8 @@ def apply_exclusions(trial_metrics: pd.DataFrame, recording_quality: pd.DataFram
             text = "; ".join(rec_reasons)
             for i in np.flatnonzero(mask):
                 reasons[i].append("recording excluded: " + text)
-            exclusions.append({"participant": key[0], "session": key[1] if len(keys) > 1 else None,
+            src = row if row is not None else tm.iloc[int(np.flatnonzero(mask)[0])]
+            exclusions.append({"participant": src["participant"], "session": src["session"] if len(keys) > 1 else None,
                                "trial": None, "stimulus_id": None, "reason": text})
     tm["excluded"] = np.array([bool(r) for r in reasons], dtype=bool)
     tm["exclusion_reason"] = pd.Series(["; ".join(r) if r else None for r in reasons], index=tm.index,

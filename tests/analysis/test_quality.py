@@ -222,3 +222,12 @@ def test_quality_config_is_validated_on_load(tmp_path):
         load_config(p)
     p.write_text("[quality]\nmax_precision_deg = 0.3\n")
     assert load_config(p).quality.max_precision_deg == 0.3
+
+
+def test_recordings_match_across_session_types():
+    # trial metrics read back from a TSV may carry session 1 (int) where the reader gave "1"
+    tm = _metrics([0.9, 0.9], session=1)
+    rq = pd.DataFrame([{"participant": "sub-01", "session": "1", "valid_fraction": 0.2}])
+    out, ex = apply_exclusions(tm, rq)
+    assert out["excluded"].all()
+    assert ex["session"].tolist() == ["1"] and ex["trial"].isna().all()
