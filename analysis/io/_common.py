@@ -229,6 +229,9 @@ def read_table(
             df = pd.read_csv(path, dtype=dtype, **kwargs)
         if usecols is None and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
             _raise_ragged(path, sep, header_line, names, encoding, compression)
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty", file=path, expected="a header row and at least one sample row",
+                         fix="export the recording again; the file has no data") from None
     except ValueError as exc:
         if isinstance(exc, pd.errors.ParserError) or "Expected" in str(exc) and "fields" in str(exc):
             _raise_parser_error(path, exc, first, header_line)
@@ -241,9 +244,6 @@ def read_table(
         locate_non_numeric(df, numeric, path, first, decimal)
         raise InputError(f"could not read the table ({exc})", file=path,
                          fix="check the file is an unmodified export") from None
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty", file=path, expected="a header row and at least one sample row",
-                         fix="export the recording again; the file has no data") from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"the gzip file is truncated or corrupt ({exc})", file=path,
                          expected="a complete gzip-compressed TSV",
