@@ -126,12 +126,15 @@ def interaction(table: pd.DataFrame, *, simulated: bool = False):
 
 
 def heatmaps(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, Path] | None = None,
-             sigma_px: float = 30.0, bin_px: int = 8, simulated: bool = False):
+             sigma_px: float = 38.0, bin_px: int = 8, simulated: bool = False):
     """Duration-weighted fixation heatmap over each stimulus (all participants).
 
-    Fixation positions are binned at ``bin_px`` and smoothed with a Gaussian of
-    ``sigma_px`` (about 1 degree at 65 cm on the T60; the usual choice for attention
-    maps, Le Meur & Baccino, 2013). The stimulus image is drawn in its on-screen
+    Fixation positions are binned at ``bin_px``, weighted by duration and smoothed with a
+    Gaussian of ``sigma_px``; the map is shown with gamma 0.5 and an opacity equal to its
+    value (transparent where nobody looked). The default ``sigma_px`` = 38 px is 1 degree
+    of visual angle on the T60 at 65 cm (0.264 mm/px), the foveal-size Gaussian
+    recommended for fixation maps by Le Meur & Baccino (2013), *Behavior Research
+    Methods, 45*(1), 251-266. The stimulus image is drawn in its on-screen
     rectangle when a file is given in ``images`` (from ``data/stimuli/manifest.csv``);
     otherwise the rectangle itself is outlined.
 
@@ -177,9 +180,10 @@ def heatmaps(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, P
                                      range=((y0, y1), (x0, x1)), weights=sub["duration_s"].to_numpy(float))
             h = gaussian_filter(h, sigma_px / bin_px)
             if h.max() > 0:
-                h = h / h.max()
-                ax.imshow(np.ma.masked_less(h, 0.05), extent=(x0, x1, y1, y0), cmap="inferno",
-                          alpha=0.6 if img is not None else 0.9, vmin=0, vmax=1)
+                h = np.sqrt(h / h.max())  # gamma 0.5: the central first fixation does not hide the rest
+                rgba = plt.get_cmap("inferno")(h)
+                rgba[..., 3] = h * (0.75 if img is not None else 0.95)  # transparent where nobody looked
+                ax.imshow(rgba, extent=(x0, x1, y1, y0), interpolation="bilinear")
             ax.set_xlim(x0, x1)
             ax.set_ylim(y1, y0)
             ax.set_title(f"{a['stimulus_id']}\n({len(sub)} fixations)", fontsize=7)
