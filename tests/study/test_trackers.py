@@ -78,3 +78,97 @@ def test_mouse_tracker_turns_pointer_into_gaze_on_both_eyes():
         assert b[f"{eye}_gaze_point_on_display_area_x"][0] == pytest.approx(0.25)   # 320 px from the left
         assert b[f"{eye}_gaze_point_on_display_area_y"][0] == pytest.approx(0.25)   # 256 px from the top
         assert b[f"{eye}_gaze_point_valid"][0] and not b[f"{eye}_pupil_valid"][0]
+
+
+class _FakeEyeTracker:
+    """Stands in for TittaPy_v2.EyeTracker (same method names and return shapes)."""
+
+    def __init__(self, address):
+        self.address = address
+        self.model, self.serial_number, self.firmware_version = "Tobii T60", "TT060-1", "1.0"
+        self.supported_frequencies = [60.0]
+        self.frequency = 60.0
+        self.display_area = {"top_left": [-169.0, 290.0, 0.0], "top_right": [169.0, 290.0, 0.0],
+                             "bottom_left": [-169.0, 20.0, 0.0]}
+        self.calls, self._results, self._buffer = [], [], []
+
+    def start(self, stream):
+        self.calls.append(("start", stream))
+        return True
+
+    def stop(self, stream):
+        self.calls.append(("stop", stream))
+
+    def consume_N(self, stream, n):
+        from study.trackers.base import concat_gaze_blocks
+        data, self._buffer = concat_gaze_blocks(self._buffer), []
+        return data
+
+    def enter_calibration_mode(self, mono):
+        self.calls.append(("enter", mono))
+        self._results.append({"status_string": "ok"})
+
+    def calibration_collect_data(self, xy):
+        self.calls.append(("collect", tuple(xy)))
+        self._results.append({"status_string": "ok"})
+
+    def calibration_compute_and_apply(self):
+        self.calls.append(("compute",))
+        self._results.append({"status_string": "calibration_status.success"})
+
+    def leave_calibration_mode(self, mono):
+        self.calls.append(("leave", mono))
+        self._results.append({"status_string": "ok"})
+
+    def calibration_retrieve_result(self):
+        return self._results.pop(0) if self._results else None
+
+
+def _fake_tittapy(monkeypatch, trackers):
+    import types
+
+    import study.trackers.tobii as tobii_mod
+
+    made = []
+    mod = types.SimpleNamespace(
+        get_SDK_version=lambda: "2.1.0.1", find_all_eye_trackers=lambda: trackers,
+        get_eye_tracker_from_address=lambda a: next((t for t in trackers if t["address"] == a), None),
+        EyeTracker=lambda a: made.append(_FakeEyeTracker(a)) or made[-1])
+    monkeypatch.setattr(tobii_mod, "_import_tittapy", lambda: mod)
+    return made
+
+
+def test_tobii_tracker_connects_sets_rate_streams_and_calibrates(monkeypatch):
+    from study.trackers.base import empty_gaze_block
+
+    made = _fake_tittapy(monkeypatch, [{"address": "tobii-ttp://a", "model": "Tobii T60"}])
+    trk = TobiiTracker(rate_hz=60, model="Tobii T60", poll_s=0.005)
+    info = trk.connect()
+    et = made[0]
+    assert (info.model, info.serial, info.sampling_rate_hz, info.address) == ("Tobii T60", "TT060-1", 60.0, "tobii-ttp://a")
+    assert trk.display_area.size_mm == pytest.approx((338.0, 270.0))
+    got = []
+    trk.set_sink(got.append)
+    b = empty_gaze_block(3)
+    b["system_time_stamp"][:] = [1, 2, 3]
+    et._buffer.append(b)
+    trk.start()
+    trk.stop()                                        # stop() drains what the SDK buffered
+    assert ("start", "gaze") in et.calls and ("stop", "gaze") in et.calls
+    assert np.concatenate([g["system_time_stamp"] for g in got]).tolist() == [1, 2, 3]
+    trk.calibration_begin()
+    trk.calibration_collect((0.1, 0.9))
+    res = trk.calibration_end()
+    assert [c[0] for c in et.calls[-4:]] == ["enter", "collect", "compute", "leave"]
+    assert et.calls[-3] == ("collect", (0.1, 0.9)) and "success" in res["status"]
+
+
+def test_tobii_unsupported_rate_and_wrong_model_are_refused(monkeypatch):
+    _fake_tittapy(monkeypatch, [{"address": "tobii-ttp://a", "model": "Tobii T60"}])
+    with pytest.raises(StudyError, match="cannot sample at 120 Hz"):
+        TobiiTracker(rate_hz=120).connect()
+    with pytest.raises(StudyError) as e:
+        TobiiTracker(rate_hz=60, model="Tobii Pro Spectrum", discovery_attempts=1).connect()
+    assert "Tobii T60 at tobii-ttp://a" in str(e.value)          # says what it did see
+    with pytest.raises(StudyError, match="tobii-ttp://b"):
+        TobiiTracker(rate_hz=60, address="tobii-ttp://b").connect()
