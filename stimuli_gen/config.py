@@ -248,6 +248,15 @@ def validate(cfg: Config, source: str | Path = "<config>") -> None:
         raise InputError(f"train.crop_size ({t.crop_size}) is not a multiple of 4", file=source,
                          column="train.crop_size", expected="a multiple of 4 (two stride-2 down-samplings)",
                          fix="use e.g. 32, 64, 128 or 256")
+    if t.crop_size < 3 * 2 ** m.n_layers_d:
+        raise InputError(f"train.crop_size ({t.crop_size}) is too small for a PatchGAN with n_layers_d = "
+                         f"{m.n_layers_d}", file=source, column="train.crop_size",
+                         expected=f"crop_size >= 3 * 2**n_layers_d = {3 * 2 ** m.n_layers_d}",
+                         fix="raise crop_size (e.g. 32 for tests, 256 for the paper) or lower model.n_layers_d")
+    if m.kind == "pix2pix" and m.unet_downs < 5:
+        raise InputError(f"model.unet_downs = {m.unet_downs} is too small", file=source, column="model.unet_downs",
+                         expected="unet_downs >= 5 (the U-Net's ngf, 2, 4, 8 ngf levels plus an innermost block)",
+                         fix="use 5 for 32 px, 6 for 64 px, 8 for 256 px")
     if m.kind == "pix2pix" and t.crop_size % (2 ** m.unet_downs):
         raise InputError(f"train.crop_size ({t.crop_size}) is not divisible by 2**model.unet_downs "
                          f"({2 ** m.unet_downs})", file=source, column="model.unet_downs",

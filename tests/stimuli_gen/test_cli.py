@@ -34,6 +34,8 @@ def test_shipped_configs_load_with_documented_defaults():
     ("[train]\nlr = -1.0\n", "train.lr must be positive"),
     ("[model]\nkind = 'pix2pix'\nunet_downs = 8\n[train]\nload_size = 70\ncrop_size = 64\n", "2\\*\\*model.unet_downs"),
     ("[saliency]\nedges = 'hed'\n", "needs saliency.hed_weights"),
+    ("[model]\nkind = 'pix2pix'\nunet_downs = 4\n", "unet_downs = 4 is too small"),
+    ("[train]\nload_size = 20\ncrop_size = 16\n", "too small for a PatchGAN"),
     ("[model\n", "not valid TOML"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, text, match):
