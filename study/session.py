@@ -37,9 +37,9 @@ import numpy as np
 
 from study import bids
 from study.config import StudyConfig, load_config
-from study.counterbalance import check_participant, participant_number, participant_seed, plan_order
+from study.counterbalance import check_participant, participant_number, plan_order
 from study.errors import StudyError
-from study.manifest import Stimulus, read_manifest, sha256_file
+from study.manifest import Stimulus, read_manifest
 from study.presenters import HeadlessPresenter, Presenter, PsychoPyPresenter
 from study.recorder import Recorder, read_state, repair_tail, write_state
 from study.trackers.base import Scene, Tracker, concat_gaze_blocks, system_time_us

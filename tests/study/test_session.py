@@ -1,6 +1,5 @@
 """End-to-end sessions: headless (virtual clock) and the real PsychoPy path under Xvfb."""
 
-import gzip
 import hashlib
 import json
 
