@@ -804,13 +804,25 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
 
 
 def _mark_simulated(out: Path) -> None:
-    """Make sure the dataset says ``"Simulated": true`` (docs/formats.md section 2)."""
+    """Make the dataset say ``"Simulated": true`` (docs/formats.md section 2) and name the simulator.
+
+    Keeps the finaliser's keys and order; adds a ``GeneratedBy`` entry for
+    ``study.simulate`` (once) and a ``Name`` that says the data are simulated.
+    """
     dd = out / "dataset_description.json"
     meta = json.loads(dd.read_text(encoding="utf-8")) if dd.is_file() else {
         "Name": "Simulated artwork-viewing cohort", "BIDSVersion": "1.10.0", "DatasetType": "raw"}
-    if meta.get("Simulated") is not True:
-        meta["Simulated"] = True
-        write_json(dd, meta)
+    meta["Simulated"] = True
+    if not str(meta.get("Name", "")).startswith("SIMULATED"):
+        meta["Name"] = "SIMULATED cohort: " + str(meta.get("Name", "artwork viewing"))
+    gen = list(meta.get("GeneratedBy", []))
+    if not any(g.get("Name") == "study.simulate" for g in gen if isinstance(g, dict)):
+        gen.append({"Name": "study.simulate",
+                    "Description": "simulated participants (study.oculomotor.GazeModel) on a simulated T60-like "
+                                   "tracker, recorded through study.session.run_session; ground truth in "
+                                   "derivatives/ground_truth (docs/simulation.md)"})
+    meta["GeneratedBy"] = gen
+    dd.write_bytes((json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def build_parser() -> argparse.ArgumentParser:
