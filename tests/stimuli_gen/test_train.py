@@ -159,3 +159,20 @@ def test_image_pool_fills_then_swaps_and_round_trips():
     assert all(o <= i + 2 for i, o in enumerate(outs))  # never a future one
     assert [float(clone.query(x)[0, 0, 0, 0]) for x in imgs[2:]] == outs
     assert torch.equal(ImagePool(0, 0).query(imgs[3]), imgs[3])  # size 0 = no pool (Pix2Pix)
+
+
+@pytest.mark.parametrize("name, config, directions", [("demo-ours", "demo_ours", ("AtoB", "BtoA")),
+                                                      ("demo-pix2pix", "demo_pix2pix", ("AtoB",))])
+def test_committed_demo_checkpoints_load_and_match_their_configs(name, config, directions):
+    from stimuli_gen.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    data, cfg = load_checkpoint(root / "data/checkpoints" / f"{name}.pt")
+    assert cfg == load_config(root / "stimuli_gen/configs" / f"{config}.toml")  # README's command reproduces it
+    assert data["training"] is None  # inference-only export
+    for direction in directions:
+        net, info = load_generator(root / "data/checkpoints" / f"{name}.pt", direction)
+        assert info["checkpoint_id"] == name and info["image_size"] == 64
+        with torch.no_grad():
+            y = net(torch.rand(1, 3, 64, 64) * 2 - 1)
+        assert y.shape == (1, 3, 64, 64) and float(y.abs().max()) <= 1.0 and float(y.std()) > 0.01
