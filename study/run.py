@@ -21,10 +21,33 @@ input (bad id, existing session, changed stimuli, no tracker found, bad config).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 from study.errors import StudyError, run_cli
+
+
+class _StatusLine:
+    """The experimenter's console line, rewritten in place (carriage return) on stderr."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def __call__(self, line: str) -> None:
+        sys.stderr.write("\r" + line.ljust(100))
+        sys.stderr.flush()
+        self.active = True
+
+    def break_line(self) -> None:
+        if self.active:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.active = False
+
+    def break_filter(self, record: logging.LogRecord) -> bool:
+        self.break_line()
+        return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,27 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from study.session import run_session
 
     cfg = load_config(args.config)
-
-    def status(line: str) -> None:
-        sys.stderr.write("\r" + line.ljust(100))
-        sys.stderr.flush()
-
+    status = _StatusLine()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:   # a log message starts on a fresh line
+        handler.addFilter(status.break_filter)
     try:
         out = run_session(cfg, args.participant, args.session, tracker=args.tracker,
-                          presenter="headless" if args.headless else args.presenter, data_root=args.data, clock=args.clock,
-                          responder=args.responder, resume=args.resume, manifest=args.manifest,
+                          presenter="headless" if args.headless else args.presenter, data_root=args.data,
+                          clock=args.clock, responder=args.responder, resume=args.resume, manifest=args.manifest,
                           status=None if args.quiet else status)
     except SessionAborted:
-        sys.stderr.write("\n")
+        status.break_line()
         print(f"session interrupted; continue it with: python -m study.run --participant {args.participant} "
               f"--session {args.session} --data {args.data} --resume", file=sys.stderr)
         return 1
-    except StudyError:
-        if not args.quiet:
-            sys.stderr.write("\n")
-        raise
-    if not args.quiet:
-        sys.stderr.write("\n")
+    finally:
+        status.break_line()
+        for handler in handlers:
+            handler.removeFilter(status.break_filter)
     print(f"session finalised: {out}")
     return 0
 
