@@ -98,7 +98,8 @@ def apa_anova(aov: pd.DataFrame, what: str) -> str:
             gg = f", GG eps = {eps:.2f}"
         else:
             df1, df2, p, gg = r["ddof1"], r["ddof2"], r["p_unc"], ""
-        parts.append(f"{r['Source']}: F({df1:.2f}, {df2:.2f}) = {r['F']:.2f}, {_p(p)}, "
+        dfs = f"{df1:.2f}, {df2:.2f}" if gg else f"{int(df1)}, {int(df2)}"
+        parts.append(f"{r['Source']}: F({dfs}) = {r['F']:.2f}, {_p(p)}, "
                      f"eta_G^2 = {_r(r['ng2'], 3)}{gg}")
     n = int(aov["n"].iloc[0])
     return f"A 2 (method) x 3 (category) repeated-measures ANOVA on {what} (n = {n}) gave " + "; ".join(parts) + "."

@@ -173,14 +173,17 @@ def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool =
         if zero_offset is None:
             zeros = int((df[dv] <= 0).sum())
             df = df[df[dv] > 0]
-            note = f"log({dv}); {zeros} row(s) with {dv} <= 0 dropped (log undefined)"
+            response = f"log({dv})"
+            note = f"{zeros} row(s) with {dv} <= 0 dropped (log undefined)"
         else:
             if zero_offset <= 0:
                 raise ValueError("zero_offset must be positive")
-            note = f"log({dv} + {zero_offset:g}); zero values kept"
+            response = f"log({dv} + {zero_offset:g})"
+            note = f"zero values kept: modelled {response}"
         y = np.log(df[dv].to_numpy(dtype=float) + (zero_offset or 0.0))
     else:
         y = df[dv].to_numpy(dtype=float)
+        response = dv
         note = f"{dv} untransformed"
     df = df.assign(_y=y, _all=1)
     n_dropped = n_in - len(df)
@@ -208,7 +211,7 @@ def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool =
     variance = pd.DataFrame({"component": list(model.exog_vc.names) + ["residual"],
                              "sd": np.sqrt(np.append(np.clip(vcomp, 0, None), fit.scale))})
     converged = bool(getattr(fit, "converged", False)) and not conv_warned
-    return MixedResult(model=("Linear mixed model (REML) of " + note.split(";")[0]
+    return MixedResult(model=(f"Linear mixed model (REML) of {response}"
                               + " ~ method * category; crossed random effects: participant, "
                               "participant:method, artwork, artwork:method"),
                        fixed=fixed, variance=variance, converged=converged, warnings=texts,
