@@ -192,3 +192,24 @@ def test_crash_while_finalising_is_finished_by_resume(fast_config, manifest, tmp
     check_dataset(tmp_path / "raw", ses)
     side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
     assert len(side["Segments"]) == 1                      # no second run: nothing left to record
+
+
+def test_interrupted_during_calibration_resumes_with_intro_and_practice(fast_config, manifest, tmp_path, monkeypatch):
+    import study.session as session_mod
+
+    orig = session_mod._Protocol.calibrate_and_validate
+
+    def boom(self, reason):
+        raise KeyboardInterrupt("cable pulled")
+
+    monkeypatch.setattr(session_mod._Protocol, "calibrate_and_validate", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest)
+    monkeypatch.setattr(session_mod._Protocol, "calibrate_and_validate", orig)
+    ses = run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest, resume=True)
+    ev = check_dataset(tmp_path / "raw", ses)
+    assert (ev.trial_type == "practice").sum() == 1          # the intro had not happened yet: it is shown now
+    side = json.loads((ses / "beh" / f"{STEM}_recording-eye1_physio.json").read_text())
+    assert [c["reason"] for c in side["CalibrationLog"] if c["reason"] != "drift_check"] == ["initial"]
+    parts = pd.read_csv(tmp_path / "raw" / "participants.tsv", sep="\t", dtype=str)
+    assert parts.loc[0, "age"] == "21"                        # info entered before the interruption is kept
