@@ -84,3 +84,29 @@ def test_missing_module_says_so(monkeypatch, capsys):
 def test_no_command_prints_help(capsys):
     assert cli.main([]) == 1
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_train_command_end_to_end_with_export(tmp_path):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from stimuli_gen.checkpoint import load_generator
+
+    (tmp_path / "d" / "train").mkdir(parents=True)
+    rs = np.random.default_rng(1)
+    for i in range(2):
+        Image.fromarray(rs.integers(0, 255, (36, 72, 3)).astype(np.uint8)).save(tmp_path / "d" / "train" / f"{i}.png")
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("[model]\nkind = 'pix2pix'\nngf = 4\nndf = 4\nunet_downs = 5\n"
+                   "[train]\nload_size = 36\ncrop_size = 32\nmax_iterations = 2\nnum_workers = 0\n")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code = run_cli(cli.main, ["train", "--config", str(cfg), "--data", str(tmp_path / "d"),
+                                  "--out", str(tmp_path / "out"), "--export", str(tmp_path / "demo-tiny.pt")])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0 and (tmp_path / "out" / "final.pt").is_file()
+    net, info = load_generator(tmp_path / "demo-tiny.pt")
+    assert info == {**info, "kind": "pix2pix", "checkpoint_id": "demo-tiny", "image_size": 32, "direction": "AtoB"}
