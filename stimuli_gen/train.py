@@ -319,4 +319,6 @@ def main(args: argparse.Namespace) -> int:
     log.info("done: %s", final)
     if args.export is not None and setup_runtime(False, False, args.device).is_main:
         export_generators(final, args.export)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
