@@ -151,8 +151,13 @@ def _paired_family(values: pd.DataFrame, key: str, units: list[str], alpha: floa
 
 
 def compute_statistics(tm: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.80, seed: int = 0,
-                       reference: pd.DataFrame | None = None, zero_offset: float | None = None) -> Statistics:
-    """Run every analysis of the report on trial metrics (see the module docstring)."""
+                       reference: pd.DataFrame | None = None, zero_offset: float | None = None,
+                       fit_glmm: bool = True) -> Statistics:
+    """Run every analysis of the report on trial metrics (see the module docstring).
+
+    ``fit_glmm=False`` leaves the Poisson GLMM out (``build_report`` fits it in a second
+    process while the rest runs, then adds it with :func:`attach_glmm`).
+    """
     complete, incomplete = complete_participants(tm)
     inc = included(tm)
     if inc.empty:
@@ -247,16 +252,11 @@ def compute_statistics(tm: pd.DataFrame, *, alpha: float = 0.05, power: float = 
         sentences["lmm"] = apa_mixed(lmm, "log total fixation time", ratio_word="time ratio")
     except (ValueError, np.linalg.LinAlgError) as exc:
         errors["lmm"] = str(exc)
-    try:
-        glmm = crossed_poisson_glmm(inc, "fixation_count", seed=seed)
-        sentences["glmm"] = apa_mixed(glmm, "fixation counts (Poisson, VB)", model="glmm_vb",
-                                      ratio_word="rate ratio")
-        sentences["glm"] = apa_mixed(glmm, "fixation counts (Poisson GLM, two-way clustered SEs)",
-                                     model="glm_cluster2", ratio_word="rate ratio").replace(
-            "the fit did NOT report convergence (see warnings)", "GLM cross-check").replace(
-            "the fit converged", "GLM cross-check")
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        errors["glmm"] = str(exc)
+    if fit_glmm:
+        try:
+            glmm = crossed_poisson_glmm(inc, "fixation_count", seed=seed)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            errors["glmm"] = str(exc)
 
     n_now = len(complete)
     sens = [sensitivity_dz(PAPER_N, alpha=alpha, power=power).assign(design="paper (n = 50)")]
@@ -269,6 +269,31 @@ def compute_statistics(tm: pd.DataFrame, *, alpha: float = 0.05, power: float = 
             f"Sensitivity ({s['design']}): with n = {int(s['n'])}, alpha = {_r(s['alpha'])} (two-sided) and power "
             f"= {_r(s['power'])}, a paired t-test detects effects of d_z >= {s['d_z']:.3f} (noncentral t; "
             f"statsmodels TTestPower gives {s['d_z_statsmodels']:.3f}).")
-    return Statistics(primary=primary, wilcoxon=wilcoxon, normality=normality, by_category=by_category,
-                      by_artwork=by_artwork, by_items=by_items, anova=anova, lmm=lmm, glmm=glmm,
-                      sensitivity=sensitivity, missing=missing, sentences=sentences, model_errors=errors)
+    st = Statistics(primary=primary, wilcoxon=wilcoxon, normality=normality, by_category=by_category,
+                    by_artwork=by_artwork, by_items=by_items, anova=anova, lmm=lmm, glmm=None,
+                    sensitivity=sensitivity, missing=missing, sentences=sentences, model_errors=errors)
+    if glmm is not None:
+        attach_glmm(st, glmm)
+    return st
+
+
+def fit_count_model(tm: pd.DataFrame, seed: int) -> MixedResult | str:
+    """The Poisson GLMM on the included trials, or the error text (runs in a worker process)."""
+    try:
+        return crossed_poisson_glmm(included(tm), "fixation_count", seed=seed)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return str(exc)
+
+
+def attach_glmm(st: Statistics, glmm: MixedResult | str) -> None:
+    """Add the Poisson GLMM (or its error) and its APA sentences to ``st``."""
+    if isinstance(glmm, str):
+        st.model_errors["glmm"] = glmm
+        return
+    st.glmm = glmm
+    st.sentences["glmm"] = apa_mixed(glmm, "fixation counts (Poisson, VB)", model="glmm_vb",
+                                     ratio_word="rate ratio")
+    st.sentences["glm"] = apa_mixed(glmm, "fixation counts (Poisson GLM, two-way clustered SEs)",
+                                    model="glm_cluster2", ratio_word="rate ratio").replace(
+        "the fit did NOT report convergence (see warnings)", "GLM cross-check").replace(
+        "the fit converged", "GLM cross-check")

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from analysis import figures as figs
 from analysis.aggregate import METHODS, compare_with_paper, included, participant_values, table4
 from analysis.errors import InputError
 from analysis.reference import TABLE4_PATH, TEXT_VALUES_PATH, check_reference, load_table4, load_text_values
-from analysis.report.analyses import MEASURE_WORDS, Statistics, compute_statistics
+from analysis.report.analyses import MEASURE_WORDS, Statistics, attach_glmm, compute_statistics, fit_count_model
 from analysis.report.document import (
     Figure,
     Section,
@@ -313,7 +314,7 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
 
 def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | None = None,
                  manifest_path: str | Path | None = None, progress: bool = True,
-                 timings: dict[str, float] | None = None) -> dict[str, Path]:
+                 timings: dict[str, float] | None = None, parallel: bool = True) -> dict[str, Path]:
     """Write the whole report for a processed dataset into ``out_dir``.
 
     Parameters
@@ -333,6 +334,9 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         Show a tqdm bar over the stages.
     timings : dict, optional
         Filled with the wall time of each stage (seconds), for the benchmark.
+    parallel : bool
+        Fit the Poisson GLMM in a second process while the other statistics and the
+        figures run (default). The result is the same either way.
 
     Returns
     -------
@@ -344,7 +348,7 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
     rcfg = config.report
     simulated = bool((getattr(result, "dataset_description", {}) or {}).get("Simulated", False))
     timings = timings if timings is not None else {}
-    stages = ["validate", "table4", "statistics", "reference", "figures", "write"]
+    stages = ["validate", "table4", "statistics", "reference", "figures", "write"] + (["count model"] if parallel else [])
     bar = tqdm(total=len(stages), desc="report", unit="stage", disable=not progress)
 
     def stage(name: str):
@@ -355,6 +359,7 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         timings[name] = time.perf_counter() - t0
         bar.update(1)
 
+    pool = None
     try:
         t0 = stage("validate")
         tm = result.trial_metrics
@@ -377,7 +382,18 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         done("table4", t0)
 
         t0 = stage("statistics")
-        stats = compute_statistics(tm, alpha=rcfg.alpha, power=rcfg.power, seed=rcfg.seed, reference=reference)
+        # The Poisson GLMM (variational Bayes, the slowest analysis) runs in a second process
+        # while the other statistics and the figures are computed (2 cores); same result.
+        pool = future = None
+        if parallel:
+            try:
+                pool = ProcessPoolExecutor(max_workers=1)
+                future = pool.submit(fit_count_model, tm, rcfg.seed)
+            except (OSError, RuntimeError) as exc:  # no worker process available: fit in this process
+                logger.info("fitting the GLMM in this process (%s)", exc)
+                pool = future = None
+        stats = compute_statistics(tm, alpha=rcfg.alpha, power=rcfg.power, seed=rcfg.seed, reference=reference,
+                                   fit_glmm=future is None)
         done("statistics", t0)
 
         t0 = stage("reference")
@@ -413,6 +429,15 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
             "quality", "Data quality per participant: valid-sample fraction of every trial and excluded trials.")
         done("figures", t0)
 
+        if future is None and parallel:
+            bar.update(1)  # the count model was fitted with the other statistics
+        if future is not None:
+            t0 = stage("count model (wait)")
+            attach_glmm(stats, future.result())
+            pool.shutdown()
+            pool = None
+            done("count model (wait)", t0)
+
         t0 = stage("write")
         sections, tables = build_sections(result, stats, t4, cmp, reference, checks, made, simulated=simulated,
                                           data_dir=Path(data_dir) if data_dir else None,
@@ -429,6 +454,8 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         done("write", t0)
     finally:
         bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return {"html": html_path, "md": md_path, "tables": written,
             "figures": [p for f in made for p in (f.png, f.svg)]}
 

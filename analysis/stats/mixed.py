@@ -234,9 +234,10 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     variational Bayes (``fit_vb``; Blei, Kucukelbir & McAuliffe, 2017) under the
     class's default priors (fixed effects N(0, 2^2), log-SD of each variance component
     N(0, 1)) and a BFGS gradient tolerance of :data:`VB_GTOL` (1e-3). Mean-field VB
-    is known to understate posterior SDs, so the population-averaged cross-check below is reported alongside: a Poisson GLM with standard
-    errors clustered two-way on participants and artworks (Cameron, Gelbach & Miller,
-    2011), whose CIs are wider and more honest when VB is overconfident.
+    is known to understate posterior SDs, so the population-averaged cross-check below
+    is reported alongside: a Poisson GLM with standard errors clustered two-way on
+    participants and artworks (Cameron, Gelbach & Miller, 2011), whose CIs are wider
+    and more honest when VB is overconfident.
 
     Parameters
     ----------
