@@ -116,8 +116,8 @@ class ReportConfig:
 
     algorithm: str = "ivt"          # ivt | idt
     seed: int = 20250925            # bootstrap / any resampling; paper publication date
-    alpha: float = 0.05
-    power: float = 0.80             # sensitivity analysis
+    alpha: float = 0.05             # two-sided significance level (conventional; Holm family-wise)
+    power: float = 0.80             # sensitivity analysis (Cohen, 1988)
     jobs: int = 0                   # worker processes; 0 = all cores
 
 
@@ -152,7 +152,7 @@ def _build(section: str, cls: type, values: Any, path: Path) -> Any:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(default, float):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            value = float(value)
+            value = float(value) if ok else value
         else:
             ok = isinstance(value, type(default))
         if not ok:
@@ -212,3 +212,10 @@ def _check_values(cfg: AnalysisConfig, path: Path) -> None:
         if getattr(cfg.quality, key) <= 0:
             raise InputError(f"quality.{key} must be positive", file=path, column=f"quality.{key}",
                              expected="degrees > 0", fix="use a positive value")
+    for key in ("alpha", "power"):
+        if not 0.0 < getattr(cfg.report, key) < 1.0:
+            raise InputError(f"report.{key} must lie strictly between 0 and 1", file=path, column=f"report.{key}",
+                             expected="e.g. 0.05 for alpha, 0.80 for power", fix="use a number in (0, 1)")
+    if cfg.report.jobs < 0:
+        raise InputError("report.jobs must be >= 0", file=path, column="report.jobs",
+                         expected="0 (all cores) or a positive number of worker processes", fix="use e.g. 2")

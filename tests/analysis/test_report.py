@@ -177,3 +177,13 @@ def test_cli_builds_the_report(cohort, tmp_path, capsys):
                                  "--no-progress"]) == 0
     assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "tables" / "table4.csv").is_file()
     assert Path(tmp_path / "r" / "report.md").read_text(encoding="utf-8").count("## ") >= len(SECTIONS)
+
+
+def test_cli_bad_data_and_bad_config_exit_2(tmp_path, capsys):
+    assert run_cli(report_main, ["--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == EXIT_BAD_INPUT
+    assert "dataset folder not found" in capsys.readouterr().err
+    cfg = tmp_path / "a.toml"
+    cfg.write_text("[report]\nalpha = 'x'\n", encoding="utf-8")
+    assert run_cli(report_main, ["--config", str(cfg), "--out", str(tmp_path / "r")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "report.alpha" in err and "Traceback" not in err
