@@ -142,6 +142,21 @@ def _quality_tables(result: Any) -> list[Table]:
     return out
 
 
+def _vb_caution(res) -> str:
+    """A warning when the VB interval of the method effect is much narrower than the GLM one."""
+    fx = res.fixed[res.fixed["term"] == "method[ours - pix2pix]"].set_index("model")
+    if not {"glmm_vb", "glm_cluster2"} <= set(fx.index):
+        return ""
+    w_vb = float(fx.at["glmm_vb", "ci_high"] - fx.at["glmm_vb", "ci_low"])
+    w_glm = float(fx.at["glm_cluster2", "ci_high"] - fx.at["glm_cluster2", "ci_low"])
+    if w_vb > 0 and w_glm / w_vb > 2:
+        return (f"CAUTION: the VB interval of the method effect is {w_glm / w_vb:.1f} times narrower than the "
+                "two-way clustered GLM interval. Mean-field variational Bayes is known to understate posterior "
+                "uncertainty (Blei et al., 2017); read the GLM interval (or the LMM and paired tests) for "
+                "inference on fixation counts, and the VB fit for the point estimate.")
+    return ""
+
+
 def _fixed_table(res, name: str, caption: str) -> Table:
     return Table(name, caption, res.fixed.reset_index(drop=True))
 
@@ -259,6 +274,10 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
         st.blocks.append(["Warnings during the fit: " + ("; ".join(res.warnings) if res.warnings else "none")])
         st.blocks.append([stats.sentences[k] for k in (key, "glm") if k in stats.sentences and
                           (key == "glmm" or k == key)])
+        if key == "glmm":
+            caution = _vb_caution(res)
+            if caution:
+                st.blocks.append(caution)
         t = _fixed_table(res, f"{key}_fixed", cap)
         v = Table(f"{key}_variance", f"{key.upper()}: standard deviations of the random effects", res.variance)
         st.blocks += [t, v]

@@ -187,3 +187,16 @@ def test_cli_bad_data_and_bad_config_exit_2(tmp_path, capsys):
     assert run_cli(report_main, ["--config", str(cfg), "--out", str(tmp_path / "r")]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "report.alpha" in err and "Traceback" not in err
+
+
+def test_vb_caution_when_vb_interval_is_much_narrower():
+    from analysis.report.build import _vb_caution
+    from analysis.stats import MixedResult
+
+    def res(w_vb, w_glm):
+        fixed = pd.DataFrame({"model": ["glmm_vb", "glm_cluster2"], "term": ["method[ours - pix2pix]"] * 2,
+                              "ci_low": [1.0 - w_vb / 2, 1.0 - w_glm / 2], "ci_high": [1.0 + w_vb / 2, 1.0 + w_glm / 2]})
+        return MixedResult(model="m", fixed=fixed, variance=pd.DataFrame(), converged=True)
+
+    assert "10.0 times narrower" in _vb_caution(res(0.05, 0.5))
+    assert _vb_caution(res(0.4, 0.5)) == ""
