@@ -227,6 +227,12 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     st = Section("Statistics", "statistics")
     st.blocks.append(f"{sim}Participant is the unit of analysis (within-subject design); excluded trials removed "
                      f"first; paired tests and the RM-ANOVA use the {miss['complete']} complete participant(s).")
+    if miss["complete"] == 0:
+        st.blocks.append("NOT COMPUTED: no participant has complete data, so the paired tests, the per-category and "
+                         "per-artwork tests and the RM-ANOVA (all listwise) were not computed; the mixed models "
+                         "below use every included trial.")
+    elif stats.anova.empty:
+        st.blocks.append("NOT COMPUTED: the RM-ANOVA needs at least 3 complete participants.")
     st.blocks.append(("h3", "Primary: participant means over the nine artworks"))
     st.blocks.append([stats.sentences[k] for k in stats.sentences
                       if k.startswith(("primary_", "normality_"))])

@@ -200,3 +200,15 @@ def test_vb_caution_when_vb_interval_is_much_narrower():
 
     assert "10.0 times narrower" in _vb_caution(res(0.05, 0.5))
     assert _vb_caution(res(0.4, 0.5)) == ""
+
+
+def test_report_states_when_no_participant_is_complete(cohort, tmp_path):
+    root, result = cohort
+    tm = result.trial_metrics.copy()
+    tm.loc[tm["stimulus_id"] == "david_ours", "excluded"] = True
+    tm.loc[tm["stimulus_id"] == "david_ours", "exclusion_reason"] = "test"
+    paths = build_report(dataclasses.replace(result, trial_metrics=tm), tmp_path, data_dir=root, progress=False,
+                         parallel=False)
+    md = paths["md"].read_text(encoding="utf-8")
+    assert "NOT COMPUTED: no participant has complete data" in md
+    assert "Complete participants: 0 of 4" in md
