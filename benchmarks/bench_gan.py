@@ -198,10 +198,14 @@ def main() -> None:
         results = {}
         # interleave the variants round by round so load changes on a shared machine hit all alike
         runs: dict[str, list[tuple[float, float]]] = {"reference": [], "ours, reference config": [], "ours, asymmetric": []}
+        steps = {"reference": lambda: ref.step(x, y),
+                 "ours, reference config": lambda: same.step({"A": x, "B": y}),
+                 "ours, asymmetric": lambda: asym.step({"A": x, "B": y})}
+        for step in steps.values():  # one warm-up step each (allocator, lazy initialisation)
+            step()
         for _ in range(a.steps):
-            runs["reference"].append(time_steps(lambda: ref.step(x, y), 1))
-            runs["ours, reference config"].append(time_steps(lambda: same.step({"A": x, "B": y}), 1))
-            runs["ours, asymmetric"].append(time_steps(lambda: asym.step({"A": x, "B": y}), 1))
+            for name, step in steps.items():
+                runs[name].append(time_steps(step, 1, warmup=0))
         for name, r in runs.items():
             results[name] = (min(c for c, _ in r), statistics.median(w for _, w in r))
     base = results["reference"][0]
