@@ -31,7 +31,7 @@ _RC = {"svg.hashsalt": "artgaze-report", "svg.fonttype": "none", "font.size": 9,
 
 def _sim_note(fig, simulated: bool) -> None:
     if simulated:
-        fig.text(0.995, 0.005, "SIMULATED DATA", ha="right", va="bottom", fontsize=8, color="#b00020",
+        fig.text(0.005, 0.995, "SIMULATED DATA", ha="left", va="top", fontsize=8, color="#b00020",
                  fontweight="bold")
 
 
