@@ -136,7 +136,9 @@ def table4(tm: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     tm : pandas.DataFrame
         Trial metrics (docs/formats.md section 4). Excluded trials are removed first.
     confidence : float
-        Level of the t-based CI of each mean (default .95).
+        Level of the CI of each mean (default .95): ``mean +- t(1 - a/2, n - 1) * SD /
+        sqrt(n)``, Student's t interval (Student, 1908; Cumming & Finch, 2005,
+        *American Psychologist, 60*(2), 170-180, on reading such CIs in figures).
 
     Returns
     -------
