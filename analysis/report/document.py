@@ -47,7 +47,7 @@ _P_COLS = ("p_val", "p_unc", "p_GG_corr", "p_spher", "p_holm", "p_wilcoxon", "p_
 
 def fmt_value(col: str, x) -> str:
     """Format one cell for display: p-values APA-like, counts as integers, 3 decimals otherwise."""
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+    if x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and not np.isfinite(x)):
         return "n/a"
     if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
