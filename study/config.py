@@ -335,6 +335,42 @@ def _participant_section(raw: Any, file: str) -> ParticipantSection:
     return ParticipantSection(fields=tuple(fields))
 
 
+def build_section(cls: type, name: str, body: Any, file: str | Path) -> Any:
+    """Build the frozen dataclass ``cls`` from the TOML table ``[name]``, checking keys and types.
+
+    Shared by every TOML loader of the study package (session and simulation configs).
+    Unknown keys and wrong types raise :class:`StudyError` naming the file and ``name.key``;
+    a ``ValueError`` from the dataclass' own checks becomes a :class:`StudyError` too.
+    """
+    file = str(file)
+    if not isinstance(body, dict):
+        raise StudyError(f"[{name}] must be a table", file=file, column=name)
+    defaults = cls()
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in body.items():
+        if key not in known:
+            raise StudyError(f"unknown key {key!r} in [{name}]", file=file, column=f"{name}.{key}",
+                             expected="one of " + ", ".join(sorted(known)), fix="remove or rename the key")
+        kwargs[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", file)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise StudyError(str(exc), file=file, column=name, fix="correct the value") from None
+
+
+def resolve_config_path(path: str | Path, what: str = "config") -> Path:
+    """A TOML path, or a bare name such as ``quick`` / ``sim.toml`` looked up in ``study/configs/``."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    cand = CONFIG_DIR / (p.name if p.suffix == ".toml" else p.name + ".toml")
+    if cand.is_file():
+        return cand
+    raise StudyError(f"{what} file not found", file=p,
+                     fix=f"give a TOML file, or one of {sorted(x.stem for x in CONFIG_DIR.glob('*.toml'))}")
+
+
 def load_config(path: str | Path | None = None) -> StudyConfig:
     """Load and validate a study config (``None`` -> all defaults).
 
@@ -351,14 +387,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
     """
     if path is None:
         return StudyConfig()
-    p = Path(path)
-    if not p.exists():
-        cand = CONFIG_DIR / (p.name if p.suffix == ".toml" else p.name + ".toml")
-        if cand.exists():
-            p = cand
-        else:
-            raise StudyError("config file not found", file=p,
-                             fix=f"give a TOML file, or one of {sorted(x.stem for x in CONFIG_DIR.glob('*.toml'))}")
+    p = resolve_config_path(path)
     file = str(p)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -372,18 +401,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         if name not in _SECTIONS:
             raise StudyError(f"unknown section [{name}]", file=file, column=name,
                              expected=", ".join(sorted([*_SECTIONS, "participant"])))
-        cls = _SECTIONS[name]
-        if not isinstance(body, dict):
-            raise StudyError(f"[{name}] must be a table", file=file, column=name)
-        defaults = cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in body.items():
-            if key not in known:
-                raise StudyError(f"unknown key {key!r} in [{name}]", file=file, column=f"{name}.{key}",
-                                 expected=", ".join(sorted(known)))
-            kwargs[key] = _coerce(value, getattr(defaults, key), f"{name}.{key}", file)
-        sections[name] = cls(**kwargs)
+        sections[name] = build_section(_SECTIONS[name], name, body, file)
     cfg = StudyConfig(**sections, source=file)
     _validate(cfg, file)
     return cfg

@@ -55,12 +55,12 @@ from typing import Any
 
 import numpy as np
 
+from study.config import build_section, resolve_config_path
 from study.errors import StudyError, run_cli
 from study.oculomotor import GazeModel, OculomotorParams, merge_event_pieces
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 TARGET_COLUMNS = ("method", "category", "artwork", "paper_name", "fixation_time_s", "fixation_count")
 HANDLING_MODES = ("cap", "reproduce", "refuse")
 ARTWORKS = {
@@ -134,57 +134,11 @@ class SimConfig:
     source: str = "<defaults>"
 
 
-def _coerce(section: str, key: str, value: Any, default: Any, path: Path) -> Any:
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise StudyError(f"{section}.{key} has the wrong type ({type(value).__name__})", file=path,
-                         column=f"{section}.{key}", expected=f"a {type(default).__name__} like {default!r}",
-                         fix="correct the value")
-    return value
-
-
-def _section(cls: type, section: str, raw: Any, path: Path) -> Any:
-    if not isinstance(raw, dict):
-        raise StudyError(f"[{section}] must be a table", file=path, column=section)
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    defaults = cls()
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise StudyError(f"unknown key {key!r} in [{section}]", file=path, column=f"{section}.{key}",
-                             expected="one of " + ", ".join(sorted(known)), fix="remove or rename the key")
-        kwargs[key] = _coerce(section, key, value, getattr(defaults, key), path)
-    try:
-        return cls(**kwargs)
-    except ValueError as exc:
-        raise StudyError(str(exc), file=path, column=section, fix="correct the value") from None
-
-
-def resolve_config_path(path: str | Path) -> Path:
-    """A path, or a bare name looked up in ``study/configs/``."""
-    p = Path(path)
-    if p.is_file():
-        return p
-    for cand in (CONFIG_DIR / p.name, CONFIG_DIR / f"{p.name}.toml"):
-        if cand.is_file():
-            return cand
-    raise StudyError("simulation config not found", file=p,
-                     fix=f"give an existing .toml file or a name in {CONFIG_DIR} (e.g. sim.toml)")
-
-
 def load_sim_config(path: str | Path | None) -> SimConfig:
     """Load and validate a simulation TOML (``None``: the documented defaults)."""
     if path is None:
         return SimConfig()
-    p = resolve_config_path(path)
+    p = resolve_config_path(path, "simulation config")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -195,9 +149,9 @@ def load_sim_config(path: str | Path | None) -> SimConfig:
             raise StudyError(f"unknown section [{key}]", file=p, column=key,
                              expected="one of " + ", ".join(f"[{k}]" for k in sorted(known)),
                              fix="remove or rename the section")
-    sim = _section(SimulationSection, "simulation", data.get("simulation", {}), p)
-    tgt = _section(TargetsSection, "targets", data.get("targets", {}), p)
-    ocu = _section(OculomotorParams, "oculomotor", data.get("oculomotor", {}), p)
+    sim = build_section(SimulationSection, "simulation", data.get("simulation", {}), p)
+    tgt = build_section(TargetsSection, "targets", data.get("targets", {}), p)
+    ocu = build_section(OculomotorParams, "oculomotor", data.get("oculomotor", {}), p)
     overrides = data.get("study_overrides", SimConfig().study_overrides)
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise StudyError("[study_overrides] must hold one table per study config section", file=p,
