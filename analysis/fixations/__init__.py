@@ -67,7 +67,7 @@ def detect_fixations(recording: Any, algorithm: str = "ivt",
     FixationResult
         ``fixations`` (onset_s, offset_s, duration_s, x_px, y_px, n_samples; sorted
         by onset), ``labels`` (int8 per sample), the gaze signal the classifier saw,
-        and (I-VT) the velocity per sample.
+        and (I-VT) the velocity per sample (computed on first access).
 
     Raises
     ------
@@ -85,7 +85,8 @@ def detect_fixations(recording: Any, algorithm: str = "ivt",
                          fix="pass the config that belongs to the algorithm, or None")
     arrays = recording_arrays(recording)
     out = ALGORITHMS[algorithm](config=cfg, **arrays)
-    velocity = getattr(out, "velocity_deg_s", None)
+    # I-VT: the velocity is computed only if the caller reads result.velocity_deg_s
+    velocity = out.velocity_fn() if hasattr(out, "velocity_fn") else getattr(out, "velocity_deg_s", None)
     return FixationResult(fixations=out.events.to_frame(), labels=out.labels, time_s=arrays["time_s"],
                           x_px=out.x_px, y_px=out.y_px, velocity_deg_s=velocity, algorithm=algorithm,
                           config=cfg, info=out.info)

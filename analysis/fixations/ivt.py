@@ -24,7 +24,8 @@ work on run boundaries with numpy reductions.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,20 +47,20 @@ from analysis.fixations._common import (
     segment_sums,
     select_gaze,
 )
-from analysis.geometry import angle_between_deg
+from analysis.geometry import angle_between_deg, default_eye_position
 from analysis.recording import Geometry
 
 log = logging.getLogger(__name__)
 
-#: Samples per block in the velocity calculator (bounds temporaries to a few MB and
-#: keeps them in cache; the result does not depend on it).
-BLOCK: int = 1 << 13
+#: Samples per block in the velocity calculator and classifier (bounds temporaries to
+#: a few MB, mostly in cache, while amortising the per-call overhead of the ~40 numpy
+#: calls per block; the result does not depend on it).
+BLOCK: int = 1 << 15
 
 #: Tolerance when comparing angles (deg) against the merge threshold.
 ANGLE_TOL_DEG: float = 1e-9
 
 
-@dataclass
 class IVTOutput:
     """Everything :func:`ivt_filter` computes.
 
@@ -67,14 +68,39 @@ class IVTOutput:
     2 saccade, 3 gap); ``x_px``/``y_px``: the gaze signal after steps 1-3;
     ``velocity_deg_s``: step 4's output (NaN where none); ``info``: counts and the
     derived window size.
+
+    The classifier (step 5) does not need the velocities themselves (see
+    :func:`_classify`), so ``velocity_deg_s`` is computed on first access, by
+    :func:`_velocity`, and then kept; pass ``velocity_fn`` (no arguments, returns the
+    array) instead of ``velocity_deg_s`` for that.
     """
 
-    events: EventArrays
-    labels: np.ndarray
-    x_px: np.ndarray
-    y_px: np.ndarray
-    velocity_deg_s: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, events: EventArrays, labels: np.ndarray, x_px: np.ndarray, y_px: np.ndarray,
+                 velocity_deg_s: np.ndarray | None = None, info: dict[str, Any] | None = None, *,
+                 velocity_fn: Callable[[], np.ndarray] | None = None) -> None:
+        self.events = events
+        self.labels = labels
+        self.x_px = x_px
+        self.y_px = y_px
+        self.info = {} if info is None else info
+        self._velocity = velocity_deg_s
+        self._velocity_fn = velocity_fn
+
+    @property
+    def velocity_deg_s(self) -> np.ndarray:
+        """Step 4's angular velocity per sample (deg/s, NaN where none), computed on first access."""
+        if self._velocity is None and self._velocity_fn is not None:
+            self._velocity = self._velocity_fn()
+            self._velocity_fn = None
+        return self._velocity  # type: ignore[return-value]
+
+    def velocity_fn(self) -> Callable[[], np.ndarray]:
+        """A zero-argument callable returning :attr:`velocity_deg_s` (without computing it now)."""
+        return lambda: self.velocity_deg_s
+
+    def __repr__(self) -> str:
+        return (f"IVTOutput({self.events.onset_s.size} fixations, {self.labels.size} samples, "
+                f"info={self.info!r})")
 
 
 def validate_ivt_config(config: IVTConfig) -> None:
@@ -230,18 +256,176 @@ def _velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
 # Step 5: I-VT classifier (Olsen 2012, sec. 3.1.5)
 # ---------------------------------------------------------------------------
 
-def _classify(velocity: np.ndarray, x: np.ndarray, threshold: float) -> np.ndarray:
-    """Step 5: label each sample by its velocity.
+#: Relative safety margin of the fast classification (see :func:`_classify`): tangents
+#: within this fraction of a block's threshold tangents are decided by the exact velocity.
+FAST_MARGIN: float = 1e-7
+
+#: The fast classification is used where every threshold angle of a block lies in
+#: [FAST_MIN_RAD, FAST_MAX_RAD] (radians); other blocks use the exact velocity.
+FAST_MIN_RAD: float = 1e-5
+FAST_MAX_RAD: float = 1.2
+
+
+def _classify(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
+              eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
+              n_int: int, threshold: float, dt: float) -> np.ndarray:
+    """Steps 4 + 5: label each sample by its angular velocity, without computing most velocities.
 
     Velocity below ``threshold`` -> fixation (1); at or above -> saccade (2); no
-    velocity -> unknown (0), or gap (3) where the sample has no gaze at all.
+    velocity (as defined by :func:`_velocity`) -> unknown (0), or gap (3) where the
+    sample has no gaze at all. The labels are exactly those of comparing
+    :func:`_velocity`'s output with ``threshold`` (``v < threshold`` fixation,
+    ``v >= threshold`` saccade).
 
-    Source: Olsen (2012), sec. 3.1.5 "I-VT classifier": velocity threshold 30 deg/s
-    (Tobii Pro Lab preset).
+    How: with the eye-to-gaze vectors ``v1``, ``v2`` of the window's end points (the
+    same exact 3-D eye-centred geometry as :func:`analysis.geometry.angle_between_deg`;
+    both vectors share ``z = -eye_z``), ``cross = |v1 x v2|`` and ``dot = v1 . v2``, the
+    angle is ``atan2(cross, dot)`` and the velocity is below the threshold iff the
+    angle is below ``theta = threshold * dt_i`` (``dt_i`` the window's duration). For
+    ``theta < 90 deg``, ``angle < theta`` iff ``cross < dot * tan(theta)`` (``dot > 0``);
+    ``cross > dot * tan(theta)`` covers ``dot <= 0`` too. Per block of :data:`BLOCK`
+    samples, with the smallest and largest ``theta`` of the block, ``cross < dot *
+    tan(theta_min) * (1 - FAST_MARGIN)`` is surely a fixation sample and ``cross > dot
+    * tan(theta_max) * (1 + FAST_MARGIN)`` surely a saccade sample. The few samples in
+    between (velocity within the block's timing jitter of the threshold), samples
+    whose window spans more than twice the usual duration (recording pauses), and
+    whole blocks whose threshold angles lie outside [:data:`FAST_MIN_RAD`,
+    :data:`FAST_MAX_RAD`] get the exact velocity (:func:`analysis.geometry.angle_between_deg`,
+    as in :func:`_velocity`) and are compared as above. The margin (1e-7) is orders
+    of magnitude above the rounding error of either computation (< 1e-9 relative for
+    angles >= 1e-5 rad), so ties at exactly the threshold are decided by the exact
+    velocity and the result does not depend on the shortcut.
+
+    Source: Olsen (2012), sec. 3.1.4 "Velocity calculator" (20 ms window, angle
+    between the window's first and last gaze points seen from the eye) and sec. 3.1.5
+    "I-VT classifier": velocity threshold 30 deg/s (Tobii Pro Lab preset).
     """
+    n = x.size
+    b = n_int // 2
+    a = n_int - b
+    labels = np.zeros(n, dtype=np.int8)
+    sx, sy = geometry.mm_per_px
+    dx0, dy0, dz0 = default_eye_position(geometry)
+    k = float(np.radians(threshold))  # rad/s: theta_i = k * dt_i
+    cap = 2.0 * n_int * dt            # longer windows (pauses) are judged exactly
+    lo_i, hi_i = a, n - b
+    if hi_i > lo_i:
+        w = min(BLOCK, hi_i - lo_i)
+        U = np.empty(w + n_int)
+        W = np.empty(w + n_int)
+        f = [np.empty(w) for _ in range(5)]
+        gbuf = np.empty(w, dtype=bool)
+        sbuf = np.empty(w, dtype=bool)
+        bnd = np.empty(w, dtype=bool)
+        band: list[np.ndarray] = []  # sample indices decided by the exact velocity
+        for c0 in range(lo_i, hi_i, BLOCK):  # blocks of samples
+            c1 = min(c0 + BLOCK, hi_i)
+            m = c1 - c0
+            u, wv = U[:m + n_int], W[:m + n_int]
+            np.multiply(x[c0 - a:c1 + b], sx, out=u)
+            np.multiply(y[c0 - a:c1 + b], sy, out=wv)
+            d1, d2, cr, dot, tmp = (g[:m] for g in f)
+            if eye is None:
+                u -= dx0
+                wv -= dy0
+                u1, u2, w1, w2 = u[:m], u[n_int:], wv[:m], wv[n_int:]
+                ez2: Any = dz0 * dz0
+            else:
+                ex, ey, ez = eye[0][c0:c1], eye[1][c0:c1], eye[2][c0:c1]
+                miss = np.isnan(ex) | np.isnan(ey) | np.isnan(ez)
+                if miss.any():
+                    ex, ey, ez = np.where(miss, dx0, ex), np.where(miss, dy0, ey), np.where(miss, dz0, ez)
+                u1, u2 = u[:m] - ex, u[n_int:] - ex
+                w1, w2 = wv[:m] - ey, wv[n_int:] - ey
+                ez2 = ez * ez
+            # |v1 x v2|^2 = ez^2 ((u2-u1)^2 + (w2-w1)^2) + (u1 w2 - w1 u2)^2
+            np.subtract(u2, u1, out=d1)
+            d1 *= d1
+            np.subtract(w2, w1, out=d2)
+            d2 *= d2
+            d1 += d2
+            d1 *= ez2
+            np.multiply(u1, w2, out=cr)
+            np.multiply(w1, u2, out=tmp)
+            cr -= tmp
+            cr *= cr
+            cr += d1
+            np.sqrt(cr, out=cr)
+            # v1 . v2 = u1 u2 + w1 w2 + ez^2
+            np.multiply(u1, u2, out=dot)
+            np.multiply(w1, w2, out=tmp)
+            dot += tmp
+            dot += ez2
+            # window durations and the block's threshold tangents
+            np.subtract(time_s[c0 + b:c1 + b], time_s[c0 - a:c1 - a], out=d2)
+            t_lo, t_hi = float(d2.min()), float(d2.max())
+            ge, sc, bd = gbuf[:m], sbuf[:m], bnd[:m]
+            lab = labels[c0:c1]
+            long_win = None
+            if t_hi > cap:
+                long_win = d2 > cap
+                t_hi = cap
+            if k * t_lo < FAST_MIN_RAD or k * t_hi > FAST_MAX_RAD:
+                np.isfinite(cr, out=bd)  # the whole block exactly
+            else:
+                tan_lo = np.tan(k * t_lo) * (1.0 - FAST_MARGIN)
+                tan_hi = np.tan(k * t_hi) * (1.0 + FAST_MARGIN)
+                # ge: not surely a fixation; sc: surely a saccade (sc implies ge); the
+                # band ge & ~sc = ge ^ sc is decided exactly. NaN (a window end without
+                # gaze) compares False, and such samples are relabelled below.
+                np.multiply(dot, tan_lo, out=tmp)
+                np.greater_equal(cr, tmp, out=ge)
+                np.multiply(dot, tan_hi, out=tmp)
+                np.greater(cr, tmp, out=sc)
+                if long_win is not None:
+                    sc &= ~long_win
+                np.bitwise_xor(ge, sc, out=bd)
+                np.add(ge.view(np.int8), np.int8(FIXATION), out=lab)  # 1 fixation, 2 saccade
+            idx = np.flatnonzero(bd)
+            if idx.size:
+                idx += c0
+                band.append(idx)
+        if band:  # all blocks' undecided samples in one call
+            idx = np.concatenate(band)
+            labels[idx] = _exact_labels(time_s, x, y, eye, geometry, a, b, idx, threshold)
+    # no velocity (unknown) where the window reaches outside the recording or contains
+    # a missing sample (a run of missing samples [s, e) touches samples s-b .. e+a-1);
+    # gap where the sample itself has no gaze
+    labels[:lo_i] = UNKNOWN
+    labels[max(hi_i, lo_i):] = UNKNOWN
+    s0, s1 = runs(np.isnan(x))
+    if s0.size:
+        idx, _ = expand(np.maximum(s0 - b, 0), np.minimum(s1 + a, n))
+        labels[idx] = UNKNOWN
+        idx, _ = expand(s0, s1)
+        labels[idx] = GAP
+    return labels
+
+
+def _exact_labels(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
+                  eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
+                  a: int, b: int, i: np.ndarray, threshold: float) -> np.ndarray:
+    """Labels of samples ``i`` from their exact velocity (the same operations as :func:`_velocity`)."""
+    i1, i2 = i - a, i + b
+    if eye is None:
+        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry)
+    else:
+        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry, eye[0][i], eye[1][i], eye[2][i])
+    v /= time_s[i2] - time_s[i1]
+    return _labels_from_velocity(v, threshold)
+
+
+def _labels_from_velocity(velocity: np.ndarray, threshold: float) -> np.ndarray:
+    """Step 5 on given velocities: < threshold fixation, >= threshold saccade, NaN unknown."""
     labels = np.zeros(velocity.size, dtype=np.int8)
     np.copyto(labels, np.int8(FIXATION), where=velocity < threshold)
     np.copyto(labels, np.int8(SACCADE), where=velocity >= threshold)
+    return labels
+
+
+def _classify_exact(velocity: np.ndarray, x: np.ndarray, threshold: float) -> np.ndarray:
+    """Step 5 from :func:`_velocity`'s output (the reference for :func:`_classify`)."""
+    labels = _labels_from_velocity(velocity, threshold)
     np.copyto(labels, np.int8(GAP), where=np.isnan(x))
     return labels
 
@@ -443,11 +627,9 @@ def ivt_filter(
                                     cfg.eye_selection, cfg.gap_fill, cfg.max_gap_ms / 1000.0)
     # step 3
     x, y = _noise_reduction(x, y, cfg.noise_reduction, cfg.noise_window_samples)
-    # step 4
+    # steps 4 + 5 (the velocities themselves are computed only when asked for)
     n_int = window_intervals(cfg.velocity_window_ms / 1000.0, dt)
-    velocity = _velocity(t, x, y, eye, geometry, n_int)
-    # step 5
-    labels = _classify(velocity, x, cfg.velocity_threshold_deg_s)
+    labels = _classify(t, x, y, eye, geometry, n_int, cfg.velocity_threshold_deg_s, dt)
     fix = _fixation_runs(t, labels, x, y, eye if cfg.merge else None, dt)
     n_classified = int(fix.start.size)
     # step 6
@@ -467,7 +649,8 @@ def ivt_filter(
     info = {"sampling_interval_s": dt, "velocity_window_intervals": n_int, "fixations_classified": n_classified,
             "fixations_merged_away": n_merged, "fixations_discarded": n_discarded, **counts}
     log.debug("I-VT: %s", info)
-    return IVTOutput(events=events, labels=labels, x_px=x, y_px=y, velocity_deg_s=velocity, info=info)
+    return IVTOutput(events=events, labels=labels, x_px=x, y_px=y, info=info,
+                     velocity_fn=lambda: _velocity(t, x, y, eye, geometry, n_int))
 
 
 def tobii_ivt(
