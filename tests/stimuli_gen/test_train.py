@@ -117,8 +117,8 @@ def test_resume_is_bit_for_bit(data_root, tmp_path, kind):
     different = [k for k in a if not torch.equal(a[k], b[k])]
     assert different == []
     assert float(a["lr"]) == pytest.approx(2e-4 * 0.5)  # epoch 1 of 1 + 1: factor 1 - 1/2
-    assert not torch.equal(_all_tensors(first)["generators/G/" + next(iter(load_checkpoint(first)[0]["generators"]["G"]))],
-                           a["generators/G/" + next(iter(load_checkpoint(first)[0]["generators"]["G"]))])
+    half = _all_tensors(first)
+    assert any(not torch.equal(half[k], a[k]) for k in a if k.startswith("generators/"))  # the M steps did train
 
 
 def test_resume_rejects_exports_and_changed_configs(data_root, tmp_path):
