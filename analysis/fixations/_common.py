@@ -344,6 +344,19 @@ def _valid_mask(flag: np.ndarray, coords: Any) -> np.ndarray:
     return out
 
 
+def _pad(ok: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    """``out`` = -0.0 where ``ok``, +NaN (as ``np.nan``) where not; arithmetic, no ``np.where``.
+
+    ``v + out`` is then ``v`` exactly where ``ok`` (``-0.0`` is the additive identity for
+    every ``v``, signed zeros included) and NaN where not. ``-0.0 / 0`` gives the
+    platform's default NaN, whose sign bit varies, so the sign is set explicitly.
+    """
+    np.copyto(out, ok)                   # 1.0 / 0.0
+    np.subtract(0.5, out, out=scratch)   # sign source: -0.5 where ok, +0.5 where not
+    np.divide(-0.0, out, out=out)        # -0.0 / NaN
+    np.copysign(out, scratch, out=out)
+
+
 def _select_blocks(lx: np.ndarray, ly: np.ndarray, rx: np.ndarray, ry: np.ndarray, lflag: np.ndarray,
                    rflag: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-eye validity (flag and finite coordinates) and the selected gaze, in one pass of blocks.
@@ -372,14 +385,11 @@ def _select_blocks(lx: np.ndarray, ly: np.ndarray, rx: np.ndarray, ry: np.ndarra
                 combine_eyes(lx[c0:c1], rx[c0:c1], lv[c0:c1], rv[c0:c1], mode, out=x[c0:c1])
                 combine_eyes(ly[c0:c1], ry[c0:c1], lv[c0:c1], rv[c0:c1], mode, out=y[c0:c1])
                 continue
-            # average, as combine_eyes but without np.where: pad = -0.0 / valid is -0.0 where
-            # the eye is valid (x + -0.0 == x exactly, signed zeros included) and NaN where not
+            # average, as combine_eyes but without np.where (see _pad)
             m = c1 - c0
             pl, pr, lc, rc = fbuf[0][:m], fbuf[1][:m], fbuf[2][:m], fbuf[3][:m]
-            np.copyto(pl, lv[c0:c1])
-            np.divide(-0.0, pl, out=pl)
-            np.copyto(pr, rv[c0:c1])
-            np.divide(-0.0, pr, out=pr)
+            _pad(lv[c0:c1], pl, lc)
+            _pad(rv[c0:c1], pr, rc)
             for left, right, out in ((lx, rx, x), (ly, ry, y)):
                 o = out[c0:c1]
                 np.add(left[c0:c1], pl, out=lc)
@@ -394,12 +404,43 @@ def _select_blocks(lx: np.ndarray, ly: np.ndarray, rx: np.ndarray, ry: np.ndarra
 def _combine_blocks(left: np.ndarray, right: np.ndarray, left_ok: np.ndarray, right_ok: np.ndarray,
                     mode: str) -> np.ndarray:
     """:func:`combine_eyes` over the whole recording, block by block (same result)."""
-    n = left.size
-    out = np.empty(n)
-    for c0 in range(0, n, BLOCK):  # blocks of samples
-        c1 = min(c0 + BLOCK, n)
-        combine_eyes(left[c0:c1], right[c0:c1], left_ok[c0:c1], right_ok[c0:c1], mode, out=out[c0:c1])
-    return out
+    return _combine_blocks_many([left], [right], left_ok, right_ok, mode)[0]
+
+
+def _combine_blocks_many(lefts: list[np.ndarray], rights: list[np.ndarray], left_ok: np.ndarray,
+                         right_ok: np.ndarray, mode: str) -> list[np.ndarray]:
+    """:func:`combine_eyes` for several coordinates sharing the validity masks, block by block.
+
+    Same result as :func:`combine_eyes` per coordinate; for ``average`` without
+    ``np.where``: the values padded by :func:`_pad` (themselves where the eye is valid,
+    NaN where not) give the same ``fmin``/``fmax`` sum as in :func:`combine_eyes`.
+    """
+    n = left_ok.size
+    outs = [np.empty(n) for _ in lefts]
+    w = min(n, BLOCK)
+    if mode == "average":
+        pl, pr, lc, rc = (np.empty(w) for _ in range(4))
+    with np.errstate(divide="ignore", invalid="ignore"):  # -0.0 / 0 -> NaN, intended
+        for c0 in range(0, n, BLOCK):  # blocks of samples
+            c1 = min(c0 + BLOCK, n)
+            if mode != "average":
+                for left, right, out in zip(lefts, rights, outs):
+                    combine_eyes(left[c0:c1], right[c0:c1], left_ok[c0:c1], right_ok[c0:c1], mode,
+                                 out=out[c0:c1])
+                continue
+            m = c1 - c0
+            bl, br, bc, bd = pl[:m], pr[:m], lc[:m], rc[:m]
+            _pad(left_ok[c0:c1], bl, bc)
+            _pad(right_ok[c0:c1], br, bd)
+            for left, right, out in zip(lefts, rights, outs):
+                o = out[c0:c1]
+                np.add(left[c0:c1], bl, out=bc)
+                np.add(right[c0:c1], br, out=bd)
+                np.fmin(bc, bd, out=o)
+                np.fmax(bc, bd, out=bc)
+                o += bc
+                o *= 0.5
+    return outs
 
 
 def _check_mode(mode: str) -> None:
@@ -483,7 +524,7 @@ def select_gaze(
     if eyes is not None:
         lev = _valid_mask(lv, eyes[0:3])
         rev = _valid_mask(rv, eyes[3:6])
-        eye_sel = tuple(_combine_blocks(eyes[k], eyes[k + 3], lev, rev, eye_mode) for k in range(3))
+        eye_sel = tuple(_combine_blocks_many(eyes[0:3], eyes[3:6], lev, rev, eye_mode))
 
     patches = [f.idx for f in (fill_l, fill_r) if f is not None and f.idx.size]
     if patches:
