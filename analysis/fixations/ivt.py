@@ -16,9 +16,12 @@ The defaults are Tobii Pro Lab's "Tobii I-VT (Fixation)" preset (Tobii Pro Lab U
 Manual, "Gaze filters"), held in :class:`analysis.config.IVTConfig`.
 
 Every step is a private function below, applied in order by :func:`ivt_filter`. No
-step loops over samples in Python: the velocity calculator works in blocks of
-:data:`BLOCK` samples (a loop over blocks, to bound temporary memory), the event steps
-work on run boundaries with numpy reductions.
+step loops over samples in Python: steps 4-5 work in blocks of :data:`BLOCK` samples
+(a loop over blocks, to bound temporary memory), the event steps work on run
+boundaries with numpy reductions. Steps 4 and 5 are fused in :func:`_classify`, which
+decides "velocity below the threshold" without ``arctan2`` and gives the same labels
+as comparing :func:`_velocity`'s output; the velocities themselves are computed by
+:func:`_velocity` only when :attr:`IVTOutput.velocity_deg_s` is read.
 """
 
 from __future__ import annotations
@@ -222,6 +225,9 @@ def _velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
     using sample ``i``'s eye position when known, the viewing distance in front of
     the screen centre otherwise. No velocity (NaN) where the window reaches outside
     the recording or contains a missing sample.
+
+    Used for :attr:`IVTOutput.velocity_deg_s` (on first access) and as the reference
+    for :func:`_classify`, which labels the samples without computing this array.
 
     Source: Olsen (2012), sec. 3.1.4 "Velocity calculator": window length 20 ms,
     angular velocity from the first and last sample of the window, using the eye
