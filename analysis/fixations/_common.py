@@ -582,3 +582,21 @@ def recording_arrays(recording: Any) -> dict[str, Any]:
     if any(np.isfinite(a).any() for a in eye):
         out["eye_xyz"] = tuple(eye)
     return out
+
+
+def prepare_gaze(time_s, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
+                 eye_selection: str, gap_fill: bool, max_gap_s: float):
+    """The common start of every detector: checked timestamps, their median interval, and
+    gap-filled, eye-selected gaze (Olsen 2012, sec. 3.1.1-3.1.2; :func:`select_gaze`).
+
+    Returns ``(t, dt, x, y, eye, counts)``. Raises :class:`~analysis.errors.InputError`
+    for fewer than two samples.
+    """
+    t = check_time(time_s)
+    if t.size < 2:
+        raise InputError("at least two samples are needed for fixation detection", expected=">= 2 samples",
+                         fix="give a longer recording")
+    dt = median_interval(t)
+    x, y, eye, counts = select_gaze(t, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
+                                    eye_selection, gap_fill, max_gap_s)
+    return t, dt, x, y, eye, counts

@@ -30,11 +30,9 @@ from analysis.fixations._common import (
     SACCADE,
     TIME_TOL_S,
     EventArrays,
-    check_time,
     event_bounds,
-    median_interval,
     segment_sums,
-    select_gaze,
+    prepare_gaze,
 )
 from analysis.geometry import default_eye_position, px_to_mm
 from analysis.recording import Geometry
@@ -125,14 +123,9 @@ def idt_filter(
     """
     cfg = IDTConfig() if config is None else config
     validate_idt_config(cfg)
-    t = check_time(time_s)
+    t, dt, x, y, eye, counts = prepare_gaze(time_s, left_x, left_y, right_x, right_y, left_valid, right_valid,
+                                            eye_xyz, cfg.eye_selection, cfg.gap_fill, cfg.max_gap_ms / 1000.0)
     n = t.size
-    if n < 2:
-        raise InputError("at least two samples are needed for fixation detection", expected=">= 2 samples",
-                         fix="give a longer recording")
-    dt = median_interval(t)
-    x, y, eye, counts = select_gaze(t, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
-                                    cfg.eye_selection, cfg.gap_fill, cfg.max_gap_ms / 1000.0)
     ax, ay = gaze_angles_deg(x, y, geometry, eye)
     k = max(1, int(np.ceil(cfg.min_duration_ms / 1000.0 / dt - TIME_TOL_S / dt)))
     thr = cfg.dispersion_deg

@@ -42,13 +42,11 @@ from analysis.fixations._common import (
     TIME_TOL_S,
     UNKNOWN,
     EventArrays,
-    check_time,
     event_bounds,
     expand,
-    median_interval,
     runs,
     segment_sums,
-    select_gaze,
+    prepare_gaze,
 )
 from analysis.geometry import angle_between_deg, default_eye_position
 from analysis.recording import Geometry
@@ -622,15 +620,9 @@ def ivt_filter(
     """
     cfg = IVTConfig() if config is None else config
     validate_ivt_config(cfg)
-    t = check_time(time_s)
-    n = t.size
-    if n < 2:
-        raise InputError("at least two samples are needed for fixation detection", expected=">= 2 samples",
-                         fix="give a longer recording")
-    dt = median_interval(t)
     # steps 1 + 2
-    x, y, eye, counts = select_gaze(t, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
-                                    cfg.eye_selection, cfg.gap_fill, cfg.max_gap_ms / 1000.0)
+    t, dt, x, y, eye, counts = prepare_gaze(time_s, left_x, left_y, right_x, right_y, left_valid, right_valid,
+                                            eye_xyz, cfg.eye_selection, cfg.gap_fill, cfg.max_gap_ms / 1000.0)
     # step 3
     x, y = _noise_reduction(x, y, cfg.noise_reduction, cfg.noise_window_samples)
     # steps 4 + 5 (the velocities themselves are computed only when asked for)
