@@ -35,6 +35,7 @@ from analysis.report.inputs import (
     check_stimuli,
     duplicate_content,
     load_manifest,
+    simulation_targets,
     stimulus_images,
 )
 
@@ -293,6 +294,23 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     t = Table("sensitivity", "Smallest detectable d_z (paired t, two-sided)", stats.sensitivity)
     st.blocks.append(t)
     tables.append(t)
+
+    # what a simulator did with the paper's targets (docs/simulation.md, "Targets")
+    sim_targets = simulation_targets(data_dir)
+    if sim_targets is not None:
+        changed = sim_targets[sim_targets["target_handling"] != "as_paper"]
+        sec4.blocks.append(("h3", "Simulation targets"))
+        sec4.blocks.append(
+            f"{sim}The cohort was generated from the paper's Table 4 by python -m study.simulate. "
+            f"{len(sim_targets) - len(changed)} of {len(sim_targets)} cells were simulated as printed; "
+            + (f"{len(changed)} cell(s) were not, because the paper's values imply a physiologically implausible "
+               "mean fixation duration: " + "; ".join(f"{r.stimulus_id}: {r.note}" for r in changed.itertuples())
+               + ". The 'paper' columns above still show the printed values."
+               if len(changed) else "none was changed."))
+        t_sim = Table("simulation_targets", "Paper cell, simulated target and its handling per stimulus "
+                      "(derivatives/ground_truth/generating_parameters.tsv)", sim_targets)
+        sec4.blocks.append(t_sim)
+        tables.append(t_sim)
 
     # figures
     fsec = Section("Figures", "figures")

@@ -166,3 +166,31 @@ def stimulus_images(manifest: pd.DataFrame | None, manifest_path: Path | None) -
         if r["file"] and f.is_file():
             out[r["stimulus_id"]] = f
     return out
+
+
+SIMULATION_PARAMETERS = Path("derivatives") / "ground_truth" / "generating_parameters.tsv"
+SIMULATION_COLUMNS = ("stimulus_id", "paper_fixation_time_s", "paper_fixation_count", "paper_mean_fixation_s",
+                      "target_fixation_time_s", "target_fixation_count", "target_handling", "note")
+
+
+def simulation_targets(data: Path | None) -> pd.DataFrame | None:
+    """What a simulated cohort did with the paper's Table 4 targets, or ``None``.
+
+    Reads ``<data>/derivatives/ground_truth/generating_parameters.tsv`` (written by
+    ``python -m study.simulate``; docs/simulation.md): one row per stimulus with the
+    paper's cell, the target actually simulated and ``target_handling`` (``as_paper``,
+    or how an implausible cell was treated). A file without the documented columns is
+    an :class:`InputError`, not a silent omission.
+    """
+    if data is None:
+        return None
+    path = Path(data) / SIMULATION_PARAMETERS
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    missing = [c for c in SIMULATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"simulation parameters lack column(s) {missing}", file=path, line=1,
+                         expected="the columns written by python -m study.simulate (docs/simulation.md)",
+                         fix="regenerate the cohort with python -m study.simulate")
+    return table.loc[:, list(SIMULATION_COLUMNS)].sort_values("stimulus_id").reset_index(drop=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -212,3 +213,40 @@ def test_report_states_when_no_participant_is_complete(cohort, tmp_path):
     md = paths["md"].read_text(encoding="utf-8")
     assert "NOT COMPUTED: no participant has complete data" in md
     assert "Complete participants: 0 of 4" in md
+
+
+def _write_generating_parameters(root: Path, rows: list[dict]) -> Path:
+    path = root / "derivatives" / "ground_truth" / "generating_parameters.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_report_says_what_the_simulator_did_with_implausible_targets(cohort, tmp_path):
+    root, result = cohort
+    rows = [{"stimulus_id": "david_pix2pix", "paper_fixation_time_s": 8.69, "paper_fixation_count": 5,
+             "paper_mean_fixation_s": 1.738, "target_fixation_time_s": 8.69, "target_fixation_count": 14.48,
+             "target_handling": "capped_mean_fixation",
+             "note": "paper mean fixation 1.738 s > 0.6 s: time kept, count raised to 14.48"},
+            {"stimulus_id": "david_ours", "paper_fixation_time_s": 18.83, "paper_fixation_count": 92,
+             "paper_mean_fixation_s": 0.2047, "target_fixation_time_s": 18.83, "target_fixation_count": 92,
+             "target_handling": "as_paper", "note": "in manifest"}]
+    sim_root = tmp_path / "raw"
+    shutil.copytree(root, sim_root)
+    _write_generating_parameters(sim_root, rows)
+    paths = build_report(result, tmp_path / "out", data_dir=sim_root, progress=False)
+    md = paths["md"].read_text(encoding="utf-8")
+    assert "### Simulation targets" in md
+    assert "1 of 2 cells were simulated as printed" in md
+    assert "david_pix2pix: paper mean fixation 1.738 s > 0.6 s: time kept, count raised to 14.48" in md
+    assert (tmp_path / "out" / "tables" / "simulation_targets.csv").is_file()
+
+
+def test_malformed_simulation_parameters_are_a_clear_error(cohort, tmp_path):
+    root, result = cohort
+    sim_root = tmp_path / "raw"
+    shutil.copytree(root, sim_root)
+    path = _write_generating_parameters(sim_root, [{"stimulus_id": "david_ours", "handling": "?"}])
+    with pytest.raises(InputError) as err:
+        build_report(result, tmp_path / "out", data_dir=sim_root, progress=False)
+    assert str(path) in str(err.value) and "target_handling" in str(err.value)
