@@ -369,11 +369,16 @@ class _Protocol:
         self._tick(force=True)
 
 
+#: Format of the segment start stamp ``started_utc`` (UTC).
+_UTC_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def run_session(config: StudyConfig | str | Path | None, participant: str, session: int = 1, *,
                 tracker: Tracker | str | None = None, presenter: str | None = None,
                 data_root: str | Path = "data/raw", clock: str | None = None, responder: str | None = None,
                 resume: bool = False, manifest: str | Path | None = None,
-                status: Callable[[str], None] | None = None) -> Path:
+                status: Callable[[str], None] | None = None, start_us: int | None = None,
+                started_utc: str | None = None) -> Path:
     """Run (or resume) one session and finalise it into the BIDS dataset.
 
     Parameters
@@ -405,6 +410,15 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     status : callable, optional
         Receives the experimenter's status line (live sample rate, valid %, progress)
         about once per ``recorder.status_interval_s``.
+    start_us : int, optional
+        Tracker-clock time (us) at which the virtual clock starts; virtual clock only
+        (a :class:`StudyError` otherwise). Default: the system clock now
+        (:func:`study.trackers.base.system_time_us`). On resume the clock still starts
+        at least 1 s after the last recorded sample. The simulator passes a fixed value
+        so that its files are byte-identical from run to run.
+    started_utc : str, optional
+        The segment's start stamp ``YYYY-MM-DDTHH:MM:SSZ`` (UTC) kept in ``state.json``
+        and written into the sidecars. Default: the wall clock now.
 
     Returns
     -------
@@ -430,6 +444,15 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         clk = "virtual" if pres_kind == "headless" else "real"
     if pres_kind == "psychopy" and clk == "virtual":
         raise StudyError("a PsychoPy window runs on the real clock", column="--clock", expected="real (or --headless)")
+    if start_us is not None and clk != "virtual":
+        raise StudyError(f"start_us is only used with the virtual clock (clock is {clk!r})", column="start_us",
+                         expected="None on the real clock")
+    if started_utc is not None:
+        try:
+            time.strptime(started_utc, _UTC_STAMP)
+        except (TypeError, ValueError):
+            raise StudyError(f"started_utc {started_utc!r} is not a UTC stamp", column="started_utc",
+                             expected="YYYY-MM-DDTHH:MM:SSZ, e.g. 2025-09-25T00:00:00Z") from None
     data_root = Path(data_root)
     ses_dir = session_dir(data_root, participant, session)
     rec_dir = ses_dir / bids.RECORDING_DIR
@@ -493,7 +516,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     # the window is opened before anything is written: a session that cannot show anything leaves no trace
     pres: Presenter | None = None
     if pres_kind == "headless":
-        t0 = system_time_us()
+        t0 = int(start_us) if start_us is not None else system_time_us()
         if virtual and prev_last is not None:
             t0 = max(t0, prev_last + 1_000_000)
         pres = HeadlessPresenter(trk, sc.resolution_px, clock=clk, auto_response_s=cfg.timing.auto_response_s,
@@ -518,8 +541,9 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
             trk.start(pres.now_us()) if virtual else trk.start()
         else:
             trk.start()
+        stamp = started_utc if started_utc is not None else time.strftime(_UTC_STAMP, time.gmtime())
         state["segments"].append({
-            "segment": segment, "start_us": pres.now_us(), "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "segment": segment, "start_us": pres.now_us(), "started_utc": stamp,
             "presenter": pres_kind, "clock": clk, "responder": resp, "tracker_kind": kind,
             "tracker": {"manufacturer": info.manufacturer, "model": info.model, "serial": info.serial,
                         "firmware": info.firmware, "sampling_rate_hz": info.sampling_rate_hz, "address": info.address,

@@ -602,47 +602,19 @@ def compact_session(ses_dir: Path) -> None:
 SIM_T0_US = 10_000_000_000
 
 
-class _FixedWallClock:
-    """Stand-in for the ``time`` module inside ``study.session`` during a simulated session.
-
-    Wall-clock reads (``gmtime``/``localtime``/``time``) return :data:`SIM_STARTED_UTC`,
-    so the ``started_utc`` written into the sidecars is the same on every run; every
-    other attribute (``monotonic``, ``sleep``, ...) is the real ``time`` module's.
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        import time
-        return getattr(time, name)
-
-    def time(self) -> float:
-        return float(SIM_STARTED_UTC)
-
-    def gmtime(self, secs: float | None = None) -> Any:
-        import time
-        return time.gmtime(SIM_STARTED_UTC if secs is None else secs)
-
-    def localtime(self, secs: float | None = None) -> Any:
-        import time
-        return time.gmtime(SIM_STARTED_UTC if secs is None else secs)
-
-
-#: Wall-clock "start" of every simulated session: 2025-09-25T00:00:00Z (the paper's publication date).
-SIM_STARTED_UTC = 1758758400
+#: Start stamp (UTC) of every simulated session, written into the sidecars: the paper's publication date.
+SIM_STARTED_UTC = "2025-09-25T00:00:00Z"
 
 
 def _run_virtual_session(run_session: Any, cfg: Any, label: str, session: int, tracker: Any, out: Path) -> Path:
     """One headless, virtual-clock session through ``study.session.run_session``.
 
-    The headless presenter starts its virtual clock at the system clock; for
-    reproducible files the simulator pins that start to :data:`SIM_T0_US` (the only
-    clock read on the virtual-clock path of ``run_session``).
+    For reproducible files the virtual clock starts at :data:`SIM_T0_US` and the
+    sessions' start stamp is :data:`SIM_STARTED_UTC` (``run_session``'s ``start_us`` and
+    ``started_utc``; by default it reads both from the system clock).
     """
-    from unittest import mock
-
-    with mock.patch("study.session.system_time_us", return_value=SIM_T0_US), \
-            mock.patch("study.session.time", new=_FixedWallClock()):
-        return Path(run_session(cfg, label, session, tracker=tracker, presenter="headless", data_root=out,
-                                clock="virtual", responder="auto"))
+    return Path(run_session(cfg, label, session, tracker=tracker, presenter="headless", data_root=out,
+                            clock="virtual", responder="auto", start_us=SIM_T0_US, started_utc=SIM_STARTED_UTC))
 
 
 def _timestamp_zero(session_dir: Path) -> int:

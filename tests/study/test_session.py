@@ -86,6 +86,28 @@ def test_headless_session_gives_a_dataset_the_analysis_turns_into_trial_metrics(
     assert len(ev[ev.trial_type == "drift_check"]) == 1                      # after trial 1 of 2
 
 
+def test_start_us_and_started_utc_pin_the_clock_and_the_stamp(fast_config, manifest, tmp_path):
+    start, stamp = 12_345_000_000, "2025-09-25T00:00:00Z"
+    ses = run_session(fast_config, "sub-05", 1, data_root=tmp_path / "raw", manifest=manifest, presenter="headless",
+                      clock="virtual", start_us=start, started_utc=stamp)
+    for eye_no in (1, 2):
+        side = json.loads((ses / "beh" / f"{STEM}_recording-eye{eye_no}_physio.json").read_text())
+        assert [s["started_utc"] for s in side["Segments"]] == [stamp]
+        assert side["Segments"][0]["start_us"] >= start
+        assert start <= side["TimestampZero"] < start + 60_000_000            # the first sample, on the pinned clock
+        data = pd.read_csv(ses / "beh" / f"{STEM}_recording-eye{eye_no}_physio.tsv.gz", sep="\t", header=None,
+                           na_values="n/a")
+        assert data[0].iloc[0] == side["TimestampZero"]
+    # start_us is for the virtual clock only; a stamp must be a UTC stamp (refused before anything is written)
+    with pytest.raises(StudyError, match="virtual clock"):
+        run_session(fast_config, "sub-06", 1, data_root=tmp_path / "raw", manifest=manifest, presenter="headless",
+                    clock="real", start_us=start)
+    with pytest.raises(StudyError, match="UTC stamp"):
+        run_session(fast_config, "sub-06", 1, data_root=tmp_path / "raw", manifest=manifest, presenter="headless",
+                    clock="virtual", started_utc="25.09.2025")
+    assert not (tmp_path / "raw" / "sub-06").exists()
+
+
 def test_cli_bad_input_exit_codes(fast_config, manifest, tmp_path, capsys):
     from study.errors import run_cli
 
