@@ -51,6 +51,7 @@ from tqdm import tqdm
 from analysis.aoi import PolygonAOI, check_aois_match
 from analysis.config import AnalysisConfig
 from analysis.errors import InputError
+from analysis.quality import EXCLUSION_COLUMNS  # columns of exclusions.tsv (docs/formats.md section 4)
 from analysis.metrics import (
     AOI_METRICS_COLUMNS,
     FIXATION_COLUMNS,
@@ -69,8 +70,6 @@ FLOAT_FORMAT = "%.6f"
 #: Columns of ``DatasetResult.fixations`` (the per-session files drop participant/session).
 DATASET_FIXATION_COLUMNS: tuple[str, ...] = ("participant", "session", *FIXATION_COLUMNS)
 
-#: Columns of ``exclusions.tsv`` (docs/formats.md section 4).
-EXCLUSION_COLUMNS: tuple[str, ...] = ("participant", "trial", "stimulus_id", "reason")
 
 #: Columns of ``input_files.tsv``.
 INPUT_FILE_COLUMNS: tuple[str, ...] = ("path", "bytes", "sha256")
@@ -415,6 +414,7 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], ro
             ex[c] = pd.NA
     extra = pd.DataFrame({
         "participant": [o["participant"] for o in failed],
+        "session": [str(o["session"]) for o in failed],
         "trial": pd.array([pd.NA] * len(failed), dtype="Int64"),
         "stimulus_id": pd.Series([None] * len(failed), dtype="str"),
         "reason": [_unreadable_reason(o["error"], root, o.get("stage", "read")) for o in failed],
@@ -426,7 +426,9 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], ro
     out["trial"] = pd.to_numeric(out["trial"], errors="coerce").astype("Int64")
     # whole-participant rows (trial n/a) first, then by trial
     out["_whole"] = out["trial"].isna()
-    out = out.sort_values(["participant", "_whole", "trial", "stimulus_id"], ascending=[True, False, True, True],
+    out["session"] = out["session"].astype("str")
+    out = out.sort_values(["participant", "session", "_whole", "trial", "stimulus_id"],
+                          ascending=[True, True, False, True, True],
                           kind="stable", na_position="first")
     return out.drop(columns="_whole").reset_index(drop=True)
 

@@ -261,6 +261,7 @@ def test_quality_exclusions_reach_trial_metrics_and_exclusions_file(tmp_path):
     ex = pd.read_csv(tmp_path / "out" / "exclusions.tsv", sep="\t", na_values=["n/a"], keep_default_na=False)
     assert list(ex.columns) == list(EXCLUSION_COLUMNS)
     assert ex["participant"].tolist() == ["sub-02", "sub-02"]
+    assert ex["session"].tolist() == [1, 1]                              # unambiguous with several sessions
     assert pd.isna(ex["trial"].iloc[0]) and ex["trial"].iloc[1] == 1   # whole participant first, then the trial
     assert "trials excluded" in ex["reason"].iloc[0]
     rq = res.recording_quality.set_index("participant")
