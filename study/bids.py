@@ -18,7 +18,6 @@ so that timestamps stay strictly increasing (the shift is recorded in the sideca
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -32,6 +31,7 @@ import pandas as pd
 
 from study.config import StudyConfig
 from study.errors import StudyError
+from study.manifest import sha256_file
 from study.recorder import EVENTS_FILE, SAMPLES_FILE, read_state, repair_tail
 from study.trackers.base import GAZE_FIELD_NAMES, GAZE_FIELDS, DisplayArea
 
@@ -116,14 +116,6 @@ def _physio_bytes(cols: list[np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def finalise(ses_dir: str | Path, cfg: StudyConfig) -> Path:
     """Turn ``ses_dir/.recording`` into the BIDS files of docs/formats.md §2.
 
@@ -147,7 +139,6 @@ def finalise(ses_dir: str | Path, cfg: StudyConfig) -> Path:
         raise StudyError(f"trials {missing} are not recorded yet", file=rec,
                          fix="continue the session with --resume")
     participant, session, task = state["participant"], int(state["session"]), state["task"]
-    seg_info = {s["segment"]: s for s in state["segments"]}
     last_seg = state["segments"][-1]
     tracker = last_seg["tracker"]
     rate = float(tracker["sampling_rate_hz"])
@@ -316,7 +307,7 @@ def finalise(ses_dir: str | Path, cfg: StudyConfig) -> Path:
     _update_dataset(ses_dir.parent.parent, participant, state.get("participant_info", {}), cfg, simulated)
 
     checks = ses_dir / f"{participant}_ses-{session}_checksums.sha256"
-    lines = [f"{_sha256(p)}  {p.relative_to(ses_dir).as_posix()}\n" for p in sorted(written)]
+    lines = [f"{sha256_file(p)}  {p.relative_to(ses_dir).as_posix()}\n" for p in sorted(written)]
     _write_atomic(checks, "".join(lines).encode("utf-8"))
     # the practice image is regenerated deterministically; nothing else of .recording is needed any more
     shutil.rmtree(rec)

@@ -25,7 +25,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from study.errors import StudyError, run_cli
+from study.errors import run_cli
 
 
 class _StatusLine:

@@ -175,7 +175,7 @@ def _require(cols: dict[str, str], path: Path, program: str, names: dict[str, st
         raise InputError(f"{program} export lacks the column(s) {', '.join(missing)}", file=path, line=1,
                          column=missing[0],
                          expected=f"a {program} data export with timestamp, gaze point and validity columns",
-                         fix=f"re-export with the gaze point, validity (and pupil/eye position) data types selected")
+                         fix="re-export with the gaze point, validity (and pupil/eye position) data types selected")
 
 
 def _studio_validity(raw: np.ndarray, path: Path, lines: np.ndarray, column: str) -> np.ndarray:

@@ -13,15 +13,6 @@ from stimuli_gen.errors import InputError
 
 T = TrainConfig(load_size=20, crop_size=16, batch_size=1)
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads; on a shared 2-core machine they oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def _solid(path, colour, size=(24, 24)):
     Image.new("RGB", size, colour).save(path)

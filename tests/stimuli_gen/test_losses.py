@@ -14,15 +14,6 @@ from stimuli_gen.losses import (CycleLoss, GANLoss, balanced_bce, discriminator_
                                 identity_loss, pix2pix_generator_objective)
 from stimuli_gen.vgg import LAYER_INDEX, VGG19Features, load_vgg19
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads; on a shared 2-core machine they oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def test_lsgan_values():
     gan = GANLoss("lsgan")

@@ -12,15 +12,6 @@ from stimuli_gen.networks import (DenseGenerator, PatchDiscriminator, ResnetGene
 from stimuli_gen.networks.dense_generator import DenseBlock
 from stimuli_gen.networks.resnet_generator import ResidualBlock
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads; on a shared 2-core machine they oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def _on_meta(factory):
     with torch.device("meta"):

@@ -13,15 +13,6 @@ from stimuli_gen.errors import InputError
 from stimuli_gen.hed import HED, load_hed
 from stimuli_gen.saliency_edges import SaliencyEdgeExtractor, gradient_edges, spectral_residual_saliency
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads; on a shared 2-core machine they oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def _search_display(odd=(2, 5), size=128, cell=16, seed=0):
     """8 x 8 vertical bars at jittered positions, one horizontal bar (a pop-out target)."""

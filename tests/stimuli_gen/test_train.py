@@ -18,15 +18,6 @@ from stimuli_gen.train_utils import ImagePool, LinearDecay, setup_runtime
 
 TINY = dict(ngf=8, ndf=8, n_res_blocks=2, n_dense_blocks=1, dense_layers=2, unet_downs=5)
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads; on a shared 2-core machine they oversubscribe."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def _images(root: Path) -> Path:
     rs = np.random.default_rng(0)
