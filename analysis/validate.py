@@ -154,6 +154,78 @@ def f1_score(matched: int, n_detected: int, n_true: int) -> tuple[float, float, 
     return precision, recall, f1
 
 
+TRUE_OUTCOMES = ("merged", "split", "lost", "shifted")
+DETECTED_OUTCOMES = ("merger", "fragment", "spurious", "shifted")
+SMALL_SEPARATION_DEG = 1.0
+SHORT_FIXATION_S = 0.1
+
+
+def _overlap(a_on: np.ndarray, a_off: np.ndarray, b_on: float, b_off: float) -> np.ndarray:
+    return np.maximum(np.minimum(a_off, b_off) - np.maximum(a_on, b_on), 0.0)
+
+
+def classify_unmatched(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
+                       det_match: np.ndarray, true_match: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
+    """What happened to every unmatched true fixation and every unmatched detection.
+
+    Outcomes of an unmatched **true** fixation (first rule that applies):
+
+    ``merged``
+        a detection covers at least half of it *and* at least half of another true
+        fixation: the detector joined them (an undetected saccade, or step 6's merge);
+    ``split``
+        two or more detections overlap it: the detector cut it (e.g. at a loss of gaze
+        longer than the gap fill-in);
+    ``lost``
+        no detection overlaps it (too short once its edge samples are lost, or no gaze);
+    ``shifted``
+        one detection overlaps it, but with IoU below the matching threshold.
+
+    Outcomes of an unmatched **detection**: ``merger`` (covers at least half of two or
+    more true fixations), ``fragment`` (overlaps a ``split`` true fixation), ``spurious``
+    (overlaps no true fixation), ``shifted`` (otherwise).
+
+    Returns ``(true_outcome, det_outcome, partner)``: outcome strings (``""`` for
+    matched events) and, for ``merged`` true fixations, the index of the other true
+    fixation the detection covers (-1 otherwise). Intervals are sorted, non-overlapping.
+    """
+    det_on, det_off = np.asarray(det_on, float), np.asarray(det_off, float)
+    true_on, true_off = np.asarray(true_on, float), np.asarray(true_off, float)
+    t_len = np.maximum(true_off - true_on, 1e-12)
+    true_out = [""] * len(true_on)
+    partner = np.full(len(true_on), -1, dtype=np.int64)
+    covered_by = []                       # per detection: true fixations it covers >= half of
+    for d in range(len(det_on)):
+        ov = _overlap(true_on, true_off, det_on[d], det_off[d])
+        covered_by.append(np.flatnonzero(ov >= 0.5 * t_len))
+    for j in np.flatnonzero(np.asarray(true_match) < 0):
+        ov = _overlap(det_on, det_off, true_on[j], true_off[j])
+        hits = np.flatnonzero(ov > 0)
+        merged_with = [k for d in hits for k in covered_by[d] if j in covered_by[d] and k != j]
+        if len(hits) == 0:
+            true_out[j] = "lost"
+        elif merged_with:
+            true_out[j] = "merged"
+            partner[j] = min(merged_with, key=lambda k: abs(k - j))
+        elif len(hits) >= 2:
+            true_out[j] = "split"
+        else:
+            true_out[j] = "shifted"
+    det_out = [""] * len(det_on)
+    for d in np.flatnonzero(np.asarray(det_match) < 0):
+        ov = _overlap(true_on, true_off, det_on[d], det_off[d])
+        hits = np.flatnonzero(ov > 0)
+        if len(hits) == 0:
+            det_out[d] = "spurious"
+        elif len(covered_by[d]) >= 2:
+            det_out[d] = "merger"
+        elif any(true_out[j] == "split" for j in hits):
+            det_out[d] = "fragment"
+        else:
+            det_out[d] = "shifted"
+    return true_out, det_out, partner
+
+
 # --------------------------------------------------------------------------- ground truth
 def truth_dir_for(data: Path, truth: str | Path | None) -> Path:
     d = Path(truth) if truth is not None else data / TRUTH_SUBDIR
@@ -252,6 +324,7 @@ def validate_session(task: _Task) -> dict[str, Any]:
     d_on, d_off = dfix["onset_s"].to_numpy()[dsel], dfix["offset_s"].to_numpy()[dsel]
     tr_on, tr_off = tfix["onset_s"].to_numpy()[tsel], tfix["offset_s"].to_numpy()[tsel]
     dm, _ = match_events(d_on, d_off, tr_on, tr_off, task.iou)
+    outcomes = _outcome_counts(fx, rec.meta.geometry, tfix, tsel, dsel, task.iou)
     hit = dm >= 0
     onset_err = (d_on[hit] - tr_on[dm[hit]]) if hit.any() else np.zeros(0)
     offset_err = (d_off[hit] - tr_off[dm[hit]]) if hit.any() else np.zeros(0)
@@ -266,7 +339,39 @@ def validate_session(task: _Task) -> dict[str, Any]:
             "events": {"matched": int(hit.sum()), "detected": int(dsel.sum()), "true": int(tsel.sum()),
                        "onset_err_sum": float(onset_err.sum()), "offset_err_sum": float(offset_err.sum()),
                        "onset_abs_sum": float(np.abs(onset_err).sum()), "offset_abs_sum": float(np.abs(offset_err).sum())},
-            "trials": both}
+            "trials": both, "outcomes": outcomes}
+
+
+def _outcome_counts(fx: Any, geometry: Any, tfix: pd.DataFrame, tsel: np.ndarray, dsel: np.ndarray,
+                    iou: float) -> dict[str, Any]:
+    """Per session: :func:`classify_unmatched` outcomes of the fixations in stimulus trials.
+
+    Matching and classification see every fixation of the session, so a trial's first
+    fixation merged with the one on the fixation cross before it counts as merged.
+    """
+    from analysis.fixations import GAP
+    from analysis.geometry import angle_between_deg
+
+    d_on, d_off = fx.fixations["onset_s"].to_numpy(), fx.fixations["offset_s"].to_numpy()
+    tr_on, tr_off = tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()
+    dm, tm = match_events(d_on, d_off, tr_on, tr_off, iou)
+    true_out, det_out, partner = classify_unmatched(d_on, d_off, tr_on, tr_off, dm, tm)
+    true_out = np.where(tsel, np.asarray(true_out, dtype=object), "")
+    det_out = np.where(dsel, np.asarray(det_out, dtype=object), "")
+    gap_t = fx.time_s[fx.labels == GAP]
+    n_gap = np.searchsorted(gap_t, tr_off, side="left") - np.searchsorted(gap_t, tr_on, side="left")
+    merged = np.flatnonzero(true_out == "merged")
+    sep = angle_between_deg(tfix["x_px"].to_numpy()[merged], tfix["y_px"].to_numpy()[merged],
+                            tfix["x_px"].to_numpy()[partner[merged]], tfix["y_px"].to_numpy()[partner[merged]],
+                            geometry) if len(merged) else np.zeros(0)
+    lost = true_out == "lost"
+    split = true_out == "split"
+    return {"true": {o: int(np.sum(true_out == o)) for o in TRUE_OUTCOMES},
+            "detected": {o: int(np.sum(det_out == o)) for o in DETECTED_OUTCOMES},
+            "merged_separation_deg": [float(v) for v in sep],
+            "lost_short": int(np.sum(lost & ((tr_off - tr_on) < SHORT_FIXATION_S))),
+            "lost_no_gaze": int(np.sum(lost & (n_gap > 0))),
+            "split_no_gaze": int(np.sum(split & (n_gap > 0)))}
 
 
 # --------------------------------------------------------------------------- dataset
@@ -286,6 +391,7 @@ class ValidationResult:
     truth_consistency_max_abs: float
     goals: dict[str, Any]
     simulated: bool
+    outcomes: dict[str, Any]      # aggregate_outcomes: what happened to the unmatched fixations
 
     @property
     def passed(self) -> bool:
@@ -298,6 +404,16 @@ class ValidationResult:
                 f"worst cell error={100 * w['rel_error']:.2f}% ({w['stimulus_id']} {w['metric']}; "
                 f"goal <= {100 * self.goals['cell_goal']:.1f}%), "
                 f"worst vs target={100 * w['rel_error_vs_target']:.2f}%")
+
+
+def aggregate_outcomes(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Sum the per-session outcome counts; summarise the separations of merged fixations."""
+    sep = np.asarray([v for p in parts for v in p["merged_separation_deg"]], dtype=np.float64)
+    return {"true": {o: int(sum(p["true"][o] for p in parts)) for o in TRUE_OUTCOMES},
+            "detected": {o: int(sum(p["detected"][o] for p in parts)) for o in DETECTED_OUTCOMES},
+            "merged_separation_median_deg": float(np.median(sep)) if len(sep) else float("nan"),
+            "merged_separation_below_1deg": float(np.mean(sep < SMALL_SEPARATION_DEG)) if len(sep) else float("nan"),
+            **{k: int(sum(p[k] for p in parts)) for k in ("lost_short", "lost_no_gaze", "split_no_gaze")}}
 
 
 def _find_sessions(data: Path) -> list[Path]:
@@ -404,6 +520,7 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
                     "mean_offset_error_ms": 1000 * ev["offset_err_sum"] / m,
                     "mean_abs_onset_error_ms": 1000 * ev["onset_abs_sum"] / m,
                     "mean_abs_offset_error_ms": 1000 * ev["offset_abs_sum"] / m}
+    outcomes = aggregate_outcomes([r["outcomes"] for r in results])
     trials = pd.concat([r["trials"] for r in results], ignore_index=True)
     trials = trials.sort_values(["participant", "session", "trial"], kind="stable").reset_index(drop=True)
     # consistency of the simulator's own per-trial truth with analysis.metrics on the true fixations
@@ -444,7 +561,7 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
                                if not abs(e) <= cell_goal]}
     return ValidationResult(kappa=kappa, kappa_views=kappa_views, confusion=conf, precision=precision, recall=recall, f1=f1,
                             event_counts=event_counts, trials=trials, bias=bias, table4=table4, worst=worst,
-                            truth_consistency_max_abs=cons, goals=goals,
+                            truth_consistency_max_abs=cons, goals=goals, outcomes=outcomes,
                             simulated=bool(description.get("Simulated", False)))
 
 
@@ -464,10 +581,32 @@ def write_outputs(res: ValidationResult, out: Path) -> list[Path]:
     summary = {"kappa": res.kappa, "kappa_views": res.kappa_views, "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
                "f1": res.f1, "events": res.event_counts, "worst_cell": res.worst, "goals": res.goals,
                "passed": res.passed, "simulated": res.simulated,
-               "truth_consistency_max_abs": res.truth_consistency_max_abs,
+               "truth_consistency_max_abs": res.truth_consistency_max_abs, "unmatched_outcomes": res.outcomes,
                "summary_line": res.summary_line()}
     paths[3].write_text(json.dumps(summary, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
     return paths
+
+
+def _share(n: int, of: int) -> str:
+    return f"{100 * n / of:.0f}%" if of else "n/a"
+
+
+def _outcome_lines(res: ValidationResult) -> list[str]:
+    o = res.outcomes
+    t, d, n_true = o["true"], o["detected"], max(res.event_counts["true"], 1)
+    return [
+        "unmatched fixations by outcome (true fixations / detections without a match):",
+        f"  merged with a neighbour: {t['merged']} true ({100 * t['merged'] / n_true:.2f}% of true); separation "
+        f"from it: median {o['merged_separation_median_deg']:.2f} deg, below {SMALL_SEPARATION_DEG:g} deg in "
+        f"{100 * o['merged_separation_below_1deg']:.0f}%" if t["merged"] else "  merged with a neighbour: 0 true",
+        f"  split: {t['split']} true ({100 * t['split'] / n_true:.2f}%) into {d['fragment']} unmatched fragments; "
+        f"with samples without gaze after gap fill-in: {_share(o['split_no_gaze'], t['split'])}",
+        f"  lost (no detection overlaps): {t['lost']} true ({100 * t['lost'] / n_true:.2f}%); shorter than "
+        f"{1000 * SHORT_FIXATION_S:.0f} ms: {_share(o['lost_short'], t['lost'])}; with samples without gaze: "
+        f"{_share(o['lost_no_gaze'], t['lost'])}",
+        f"  shifted (overlap, IoU below {res.goals['iou']}): {t['shifted']} true, {d['shifted']} detections; "
+        f"detections covering >= 2 true fixations: {d['merger']}; overlapping none: {d['spurious']}",
+    ]
 
 
 def report_text(res: ValidationResult) -> str:
@@ -482,8 +621,9 @@ def report_text(res: ValidationResult) -> str:
         f"{res.event_counts['true']}, matched {res.event_counts['matched']}; precision {res.precision:.3f}, "
         f"recall {res.recall:.3f}, F1 {res.f1:.3f}; mean onset error {res.event_counts['mean_onset_error_ms']:.1f} ms, "
         f"offset error {res.event_counts['mean_offset_error_ms']:.1f} ms",
-        "per-trial bias (detected - true):",
     ]
+    lines += _outcome_lines(res)
+    lines.append("per-trial bias (detected - true):")
     for _, b in res.bias.iterrows():
         lines.append(f"  {b['metric']:<18} mean {b['mean_bias']:+.4f} (relative {100 * b['relative_bias']:+.2f}%), "
                      f"SD {b['sd_bias']:.4f}, mean |diff| {b['mean_abs_diff']:.4f}")

@@ -156,8 +156,10 @@ class OculomotorParams:
         Fraction of loss bursts that hit only one eye, 0.5 (assumption).
     jitter_us : float
         SD of the timestamp jitter around the nominal 1/rate grid, 300 us (assumption:
-        well below the 16.7 ms interval; the grid itself does not drift). Jitter is
-        limited to +-3 SD so timestamps stay strictly increasing.
+        well below the 16.7 ms interval at 60 Hz; the grid itself does not drift). Jitter
+        is limited to +-3 SD so timestamps stay strictly increasing, and must not exceed
+        :func:`max_jitter_us` (``T / 24``: 694 us at 60 Hz, 139 us at 300 Hz) so the
+        readers see one sampling rate; scale it down for faster simulated trackers.
     pupil_mean_mm, pupil_between_sd_mm, pupil_slow_sd_mm, pupil_noise_mm : float
         Pupil diameter: participant mean 3.5 mm with SD 0.5 mm between participants
         (young adults at moderate screen luminance, Winn et al. 1994, IOVS 35:1132),
@@ -283,6 +285,17 @@ _N_GRID = np.linspace(1.0, 4.0, 301)
 _K_GRID = 0.25 ** _N_GRID / beta_fn(_N_GRID + 1.0, _N_GRID + 1.0)   # peak velocity * D / A, increasing in n
 
 
+def max_jitter_us(rate_hz: float) -> float:
+    """Largest timestamp-jitter SD (us) that keeps a recording at ``rate_hz`` readable.
+
+    Jitter is clipped at +-3 SD, so two neighbouring timestamps can differ from the
+    nominal interval ``T`` by up to 6 SD. The readers (``analysis.io``, docs/readers.md,
+    "Sampling rate") take intervals shorter than 0.75 T as a stretch at another rate, so
+    6 SD must stay below T / 4: the limit is ``T / 24`` (694 us at 60 Hz, 139 us at 300 Hz).
+    """
+    return 1e6 / float(rate_hz) / 24.0
+
+
 def profile_exponent(peak_velocity_deg_s: float, amplitude_deg: float, duration_s: float) -> float:
     """Exponent ``n`` of the ``(tau (1 - tau))**n`` velocity profile whose peak is ``Vp``.
 
@@ -337,6 +350,9 @@ class GazeModel:
         self.params = params if params is not None else OculomotorParams()
         if rate_hz <= 0 or distance_mm <= 0 or min(screen_px) <= 0 or min(screen_mm) <= 0:
             raise ValueError("rate_hz, distance_mm, screen_px and screen_mm must be positive")
+        if self.params.jitter_us > max_jitter_us(rate_hz):
+            raise ValueError(f"jitter_us {self.params.jitter_us:g} is too large for {rate_hz:g} Hz "
+                             f"(at most {max_jitter_us(rate_hz):.0f} us, see max_jitter_us)")
         self.seed = int(seed)
         self.screen_px = (int(screen_px[0]), int(screen_px[1]))
         self.screen_mm = (float(screen_mm[0]), float(screen_mm[1]))

@@ -57,7 +57,7 @@ import numpy as np
 
 from study.config import build_section, resolve_config_path
 from study.errors import StudyError, run_cli
-from study.oculomotor import GazeModel, OculomotorParams, merge_event_pieces
+from study.oculomotor import GazeModel, OculomotorParams, max_jitter_us, merge_event_pieces
 
 log = logging.getLogger(__name__)
 
@@ -669,6 +669,13 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         manifest = fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
         fallback = True
     cfg = _study_config(sim, seed, manifest)
+    rate = cfg.tracker.sampling_rate_hz
+    if sim.oculomotor.jitter_us > max_jitter_us(rate):
+        raise StudyError(f"oculomotor.jitter_us = {sim.oculomotor.jitter_us:g} is too large for a "
+                         f"{rate:g} Hz tracker: the readers would take the jittered intervals for a "
+                         f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
+                         expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
+                         fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
     from study.manifest import read_manifest
     stimuli = read_manifest(manifest)
     manifest_ids = [s.stimulus_id for s in stimuli]
