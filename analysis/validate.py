@@ -27,6 +27,13 @@ Event level
     Methods* 50:1864-1881, on event matching between coders). Only fixations whose
     midpoint lies inside a stimulus trial take part. ``precision = matched / detected``,
     ``recall = matched / true``, ``F1`` their harmonic mean.
+Unmatched fixations (diagnostic, no goal)
+    What happened to each unmatched true fixation (merged with a neighbour, split,
+    lost, shifted) and detection (merger, fragment, spurious, shifted), with the
+    separation of merged pairs and the share of splits at a loss of gaze
+    (:func:`classify_unmatched`): it tells a count bias that comes from the filter's
+    definition (step 6 merges fixations <= 0.5 deg apart, Olsen 2012 sec. 3.1.6) from one
+    that comes from the tracker (gaze loss longer than the gap fill-in).
 Trial level
     Bias (detected - true) of the fixation count and total fixation time on the image,
     per trial: mean, SD and mean absolute difference.

@@ -654,6 +654,13 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
     tfile = Path(targets_file if targets_file is not None else sim.targets.file)
     targets = build_targets(read_targets(tfile), sim.targets.handling, sim.targets.max_mean_fixation_s,
                             sim.oculomotor.viewing_s)
+    rate = _study_config(sim, seed, Path("manifest.csv")).tracker.sampling_rate_hz
+    if sim.oculomotor.jitter_us > max_jitter_us(rate):
+        raise StudyError(f"oculomotor.jitter_us = {sim.oculomotor.jitter_us:g} is too large for a "
+                         f"{rate:g} Hz tracker: the readers would take the jittered intervals for a "
+                         f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
+                         expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
+                         fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
     out = Path(out)
     if out.exists() and any(out.glob("sub-*")):
         raise StudyError("output folder already holds participants", file=out,
@@ -669,13 +676,6 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         manifest = fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
         fallback = True
     cfg = _study_config(sim, seed, manifest)
-    rate = cfg.tracker.sampling_rate_hz
-    if sim.oculomotor.jitter_us > max_jitter_us(rate):
-        raise StudyError(f"oculomotor.jitter_us = {sim.oculomotor.jitter_us:g} is too large for a "
-                         f"{rate:g} Hz tracker: the readers would take the jittered intervals for a "
-                         f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
-                         expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
-                         fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
     from study.manifest import read_manifest
     stimuli = read_manifest(manifest)
     manifest_ids = [s.stimulus_id for s in stimuli]

@@ -12,6 +12,7 @@ import pytest
 
 from analysis.errors import InputError
 from analysis.validate import (
+    classify_unmatched,
     cohen_kappa,
     f1_score,
     in_intervals,
@@ -60,6 +61,27 @@ def test_event_matching_by_iou():
     assert (p, r, f) == pytest.approx((0.75, 0.5, 0.6))
 
 
+def test_unmatched_fixations_are_classified_by_what_the_detector_did():
+    # true fixations (s):      0: [0, 1)   1: [1.1, 2)   2: [3, 4)   3: [5, 5.2)   4: [6, 7)   5: [8, 9)
+    true_on = np.array([0.0, 1.1, 3.0, 5.0, 6.0, 8.0])
+    true_off = np.array([1.0, 2.0, 4.0, 5.2, 7.0, 9.0])
+    # detections: one spanning true 0 and 1 (the saccade between them missed), two halves of
+    # true 2 (cut by a loss of gaze), none near true 3, a short piece of true 4 (IoU 0.2),
+    # an exact copy of true 5, and one where nothing was
+    det_on = np.array([0.0, 3.0, 3.55, 6.0, 8.0, 10.0])
+    det_off = np.array([2.0, 3.45, 4.0, 6.2, 9.0, 10.5])
+    dm, tm = match_events(det_on, det_off, true_on, true_off, 0.5)
+    np.testing.assert_array_equal(tm, [0, -1, -1, -1, -1, 4])   # [0, 2) vs [0, 1): IoU 0.5 -> matched
+    true_out, det_out, partner = classify_unmatched(det_on, det_off, true_on, true_off, dm, tm)
+    assert true_out == ["", "merged", "split", "lost", "shifted", ""]
+    assert partner[1] == 0 and partner[2] == -1
+    assert det_out == ["", "fragment", "fragment", "shifted", "", "spurious"]
+    # a detection covering two true fixations, matched to neither, is a merger
+    t_out, d_out, _ = classify_unmatched(np.array([0.0]), np.array([3.0]), np.array([0.0, 1.5]),
+                                         np.array([1.4, 3.0]), np.array([-1]), np.array([-1, -1]))
+    assert d_out == ["merger"] and t_out == ["merged", "merged"]
+
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     from study.simulate import fallback_manifest, simulate
@@ -90,6 +112,10 @@ def test_validate_dataset_on_a_tiny_cohort(cohort):
     line = res.summary_line()
     assert line.startswith("VALIDATION ") and "kappa=" in line and "F1=" in line and "worst cell error=" in line
     assert set(res.table4["stimulus_id"]) == set(res.trials["stimulus_id"])
+    # every unmatched true fixation in a trial gets an outcome (matching for the outcomes sees
+    # the whole session, so the totals agree with the event-level counts up to edge cases)
+    unmatched = res.event_counts["true"] - res.event_counts["matched"]
+    assert abs(sum(res.outcomes["true"].values()) - unmatched) <= 2
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -105,6 +131,8 @@ def test_cli_exit_codes_follow_the_goals(cohort, tmp_path):
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["passed"] is True and summary["summary_line"] == last
     assert (tmp_path / "a" / "table4_recovery.tsv").is_file()
+    assert set(summary["unmatched_outcomes"]["true"]) == {"merged", "split", "lost", "shifted"}
+    assert "unmatched fixations by outcome" in ok.stdout and "merged with a neighbour" in ok.stdout
     missed = _cli("--data", str(cohort), "--out", str(tmp_path / "b"), "--jobs", "1", "--no-progress",
                   "--kappa-goal", "1.01")
     assert missed.returncode == 1

@@ -204,3 +204,19 @@ def test_cli_missing_targets_file_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "study.simulate", "--out", str(tmp_path / "o"), "--targets",
                            str(tmp_path / "nope.csv")], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "nope.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_timestamp_jitter_too_large_for_the_rate_is_refused_before_anything_is_written(tmp_path):
+    from study.oculomotor import GazeModel, OculomotorParams, max_jitter_us
+
+    assert max_jitter_us(60.0) == pytest.approx(694.4, abs=0.1) and max_jitter_us(300.0) == pytest.approx(138.9, abs=0.1)
+    with pytest.raises(ValueError, match="jitter_us"):
+        GazeModel(OculomotorParams(jitter_us=300.0), seed=1, rate_hz=300.0)
+    cfg = _config(tmp_path, participants=1, n_trials=2, viewing_s=1.0)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "simulated"', 'kind = "simulated"\nsampling_rate_hz = 300.0'),
+                   encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "study.simulate", "--out", str(tmp_path / "out"), "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "jitter_us" in proc.stderr and "300 Hz" in proc.stderr and "sim.toml" in proc.stderr
+    assert not (tmp_path / "out").exists()
