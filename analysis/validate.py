@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 TRUTH_SUBDIR = Path("derivatives") / "ground_truth"
 GOAL_KAPPA = 0.9
 GOAL_CELL = 0.03
-EVENT_REQUIRED = ("type", "onset_us", "offset_us", "x_px", "y_px")
+EVENT_REQUIRED = ("type", "onset_us", "offset_us", "x_px", "y_px", "start_x_px", "start_y_px", "amplitude_deg",
+                  "peak_velocity_deg_s")
 
 
 # --------------------------------------------------------------------------- measures
@@ -295,6 +296,8 @@ def validate_session(task: _Task) -> dict[str, Any]:
     from analysis.fixations import FIXATION, detect_fixations
     from analysis.io import read_recording
     from analysis.metrics import trial_metrics
+    from analysis.recording import Recording
+    from analysis.true_gaze import perfect_samples
 
     participant, session = _session_labels(task.session)
     rec = read_recording(task.session)
@@ -313,6 +316,10 @@ def validate_session(task: _Task) -> dict[str, Any]:
     det = (fx.labels == FIXATION)[in_trial]
     tru = in_intervals(time_s, tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy())[in_trial]
     conf = _confusion(det, tru)
+    # the same detector on a perfect measurement of the same eye movements (analysis.true_gaze)
+    perfect = Recording(samples=perfect_samples(time_s, events, rec.meta.geometry), trials=rec.trials, meta=rec.meta)
+    pfx = detect_fixations(perfect, algorithm=task.algorithm, config=cfg)
+    conf_perfect = _confusion((pfx.labels == FIXATION)[in_trial], tru)
     # secondary views (reported, not goals): samples where the tracker had gaze from at least
     # one eye, and samples more than half a sample interval away from any true fixation boundary
     s = rec.samples
@@ -341,7 +348,11 @@ def validate_session(task: _Task) -> dict[str, Any]:
     keep = ["participant", "session", "trial", "stimulus_id", "artwork", "category", "method",
             "total_fixation_s", "fixation_count"]
     both = det_tm[keep].merge(true_tm[keep], on=keep[:7], suffixes=("_detected", "_true"))
+    perfect_tm = trial_metrics(trials, pfx.fixations, participant=participant, session=session)[keep]
+    both = both.merge(perfect_tm.rename(columns={"total_fixation_s": "total_fixation_s_perfect",
+                                                 "fixation_count": "fixation_count_perfect"}), on=keep[:7])
     return {"participant": participant, "session": session, "confusion": conf, "confusion_valid": conf_valid,
+            "confusion_perfect": conf_perfect,
             "confusion_away": conf_away,
             "events": {"matched": int(hit.sum()), "detected": int(dsel.sum()), "true": int(tsel.sum()),
                        "onset_err_sum": float(onset_err.sum()), "offset_err_sum": float(offset_err.sum()),
@@ -435,13 +446,17 @@ def recovery_table(trials: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
               detected_time_s=("total_fixation_s_detected", "mean"),
               true_time_s=("total_fixation_s_true", "mean"),
               detected_count=("fixation_count_detected", "mean"),
-              true_count=("fixation_count_true", "mean")).reset_index()
+              true_count=("fixation_count_true", "mean"),
+              perfect_time_s=("total_fixation_s_perfect", "mean"),
+              perfect_count=("fixation_count_perfect", "mean")).reset_index()
     p = params.set_index("stimulus_id")
     for col in ("target_fixation_time_s", "target_fixation_count", "paper_fixation_time_s", "paper_fixation_count"):
         t[col] = t["stimulus_id"].map(p[col]) if col in p.columns else np.nan
     t["target_handling"] = t["stimulus_id"].map(p["target_handling"]) if "target_handling" in p.columns else None
     t["time_rel_error"] = (t["detected_time_s"] - t["true_time_s"]) / t["true_time_s"]
     t["count_rel_error"] = (t["detected_count"] - t["true_count"]) / t["true_count"]
+    t["perfect_time_rel_error"] = (t["perfect_time_s"] - t["true_time_s"]) / t["true_time_s"]
+    t["perfect_count_rel_error"] = (t["perfect_count"] - t["true_count"]) / t["true_count"]
     t["time_rel_error_vs_target"] = (t["detected_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
     t["count_rel_error_vs_target"] = (t["detected_count"] - t["target_fixation_count"]) / t["target_fixation_count"]
     t["true_time_vs_target"] = (t["true_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
@@ -518,6 +533,7 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
     kappa_views = {
         "valid_gaze_only": cohen_kappa(**{k: sum(r["confusion_valid"][k] for r in results) for k in conf}),
         "boundary_tolerant": cohen_kappa(**{k: sum(r["confusion_away"][k] for r in results) for k in conf}),
+        "perfect_tracker": cohen_kappa(**{k: sum(r["confusion_perfect"][k] for r in results) for k in conf}),
     }
     ev = {k: sum(r["events"][k] for r in results) for k in results[0]["events"]}
     precision, recall, f1 = f1_score(ev["matched"], ev["detected"], ev["true"])
@@ -542,7 +558,9 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
     bias_rows = []
     for metric in ("total_fixation_s", "fixation_count"):
         d = trials[f"{metric}_detected"].to_numpy(float) - trials[f"{metric}_true"].to_numpy(float)
+        dp = trials[f"{metric}_perfect"].to_numpy(float) - trials[f"{metric}_true"].to_numpy(float)
         bias_rows.append({"metric": metric, "n_trials": len(d), "mean_bias": float(np.mean(d)),
+                          "perfect_tracker_relative_bias": float(np.mean(dp) / trials[f"{metric}_true"].mean()),
                           "sd_bias": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
                           "mean_abs_diff": float(np.mean(np.abs(d))),
                           "mean_true": float(trials[f"{metric}_true"].mean()),
@@ -624,6 +642,9 @@ def report_text(res: ValidationResult) -> str:
         f"  (not goals) kappa on samples with gaze from >= 1 eye: {res.kappa_views['valid_gaze_only']:.4f}; "
         f"excluding samples within half a sample interval of a true fixation boundary: "
         f"{res.kappa_views['boundary_tolerant']:.4f}",
+        f"  reference, the same detector on a perfect tracker (the true eye movements at the same timestamps: no "
+        f"noise, offset, drift or data loss; blinks kept): kappa {res.kappa_views['perfect_tracker']:.4f} "
+        f"(this detector with no tracker error at this sampling rate)",
         f"event-level (IoU >= {res.goals['iou']}): detected {res.event_counts['detected']}, true "
         f"{res.event_counts['true']}, matched {res.event_counts['matched']}; precision {res.precision:.3f}, "
         f"recall {res.recall:.3f}, F1 {res.f1:.3f}; mean onset error {res.event_counts['mean_onset_error_ms']:.1f} ms, "
@@ -633,17 +654,21 @@ def report_text(res: ValidationResult) -> str:
     lines.append("per-trial bias (detected - true):")
     for _, b in res.bias.iterrows():
         lines.append(f"  {b['metric']:<18} mean {b['mean_bias']:+.4f} (relative {100 * b['relative_bias']:+.2f}%), "
-                     f"SD {b['sd_bias']:.4f}, mean |diff| {b['mean_abs_diff']:.4f}")
+                     f"SD {b['sd_bias']:.4f}, mean |diff| {b['mean_abs_diff']:.4f}; perfect tracker "
+                     f"{100 * b['perfect_tracker_relative_bias']:+.2f}%")
     lines.append(f"simulator truth vs analysis.metrics on true fixations: max |diff| {res.truth_consistency_max_abs:.2e}")
-    lines.append("Table 4 recovery (means over participants; rel. error vs realised truth | vs target):")
-    lines.append(f"  {'stimulus':<28}{'time det':>9}{'true':>8}{'target':>8}{'err%':>7}{'vs tgt%':>8}"
-                 f"{'count det':>10}{'true':>7}{'target':>8}{'err%':>7}{'vs tgt%':>8}  handling")
+    lines.append("Table 4 recovery (means over participants; rel. error vs realised truth | vs target | "
+                 "perfect tracker vs realised truth):")
+    lines.append(f"  {'stimulus':<28}{'time det':>9}{'true':>8}{'target':>8}{'err%':>7}{'vs tgt%':>8}{'perf%':>7}"
+                 f"{'count det':>10}{'true':>7}{'target':>8}{'err%':>7}{'vs tgt%':>8}{'perf%':>7}  handling")
     for _, r in res.table4.iterrows():
         lines.append(
             f"  {r['stimulus_id']:<28}{r['detected_time_s']:>9.2f}{r['true_time_s']:>8.2f}"
             f"{r['target_fixation_time_s']:>8.2f}{100 * r['time_rel_error']:>+7.2f}{100 * r['time_rel_error_vs_target']:>+8.2f}"
+            f"{100 * r['perfect_time_rel_error']:>+7.2f}"
             f"{r['detected_count']:>10.1f}{r['true_count']:>7.1f}{r['target_fixation_count']:>8.1f}"
-            f"{100 * r['count_rel_error']:>+7.2f}{100 * r['count_rel_error_vs_target']:>+8.2f}  {r['target_handling']}")
+            f"{100 * r['count_rel_error']:>+7.2f}{100 * r['count_rel_error_vs_target']:>+8.2f}"
+            f"{100 * r['perfect_count_rel_error']:>+7.2f}  {r['target_handling']}")
     if not res.simulated:
         lines.append("warning: the dataset does not declare \"Simulated\": true")
     if not res.passed:

@@ -108,7 +108,10 @@ def test_validate_dataset_on_a_tiny_cohort(cohort):
     assert len(res.trials) == 8
     assert res.truth_consistency_max_abs < 1e-6
     assert 0.5 < res.kappa <= 1.0 and 0.8 < res.f1 <= 1.0
-    assert set(res.kappa_views) == {"valid_gaze_only", "boundary_tolerant"}
+    assert set(res.kappa_views) == {"valid_gaze_only", "boundary_tolerant", "perfect_tracker"}
+    assert 0.5 < res.kappa_views["perfect_tracker"] <= 1.0
+    assert {"fixation_count_perfect", "total_fixation_s_perfect"} <= set(res.trials.columns)
+    assert res.table4["perfect_count_rel_error"].notna().all()
     line = res.summary_line()
     assert line.startswith("VALIDATION ") and "kappa=" in line and "F1=" in line and "worst cell error=" in line
     assert set(res.table4["stimulus_id"]) == set(res.trials["stimulus_id"])
