@@ -129,6 +129,13 @@ def plot(rows: list[dict], out: Path) -> None:
     axes[1, 1].legend(fontsize=7, loc="upper left")
     fig.suptitle("Recovery of simulated ground truth by the Tobii I-VT pipeline (study.simulate -> analysis.validate)",
                  fontsize=10)
+    save_figure(fig, out)
+
+
+def save_figure(fig, out: Path) -> None:
+    """``<out>.png`` and ``<out>.svg`` without dates or software versions (byte-stable)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out.with_suffix(".png"), dpi=120, metadata={"Software": None})
@@ -136,17 +143,19 @@ def plot(rows: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--participants", type=int, default=3, help="participants per grid point (default 3)")
+def cohort_arguments(p: argparse.ArgumentParser, *, participants: int, name: str) -> None:
+    """The options both recovery benchmarks share (cohort size, seed, manifest, output paths)."""
+    p.add_argument("--participants", type=int, default=participants,
+                   help=f"participants per grid point (default {participants})")
     p.add_argument("--viewing-s", type=float, default=10.0, help="stimulus viewing time per trial, s (default 10)")
     p.add_argument("--seed", type=int, default=20250925, help="cohort seed, the same at every grid point")
     p.add_argument("--manifest", default=None, help="stimulus manifest (default: the study config's, else stand-ins)")
-    p.add_argument("--work", default="reports/recovery_vs_noise", help="scratch folder and the numbers TSV")
-    p.add_argument("--out", default="docs/figures/recovery_vs_noise", help="figure path without suffix")
-    args = p.parse_args(argv)
-    from tqdm import tqdm
+    p.add_argument("--work", default=f"reports/{name}", help="scratch folder and the numbers TSV")
+    p.add_argument("--out", default=f"docs/figures/{name}", help="figure path without suffix")
 
+
+def work_and_manifest(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """Create the scratch folder; the manifest to simulate with (stand-ins when none exists)."""
     from study.simulate import fallback_manifest
 
     work = Path(args.work)
@@ -154,6 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     manifest = Path(args.manifest) if args.manifest else None
     if manifest is None and not (REPO / "data" / "stimuli" / "manifest.csv").is_file():
         manifest = fallback_manifest(work / "stimuli", 256)
+    return work, manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cohort_arguments(p, participants=3, name="recovery_vs_noise")
+    args = p.parse_args(argv)
+    from tqdm import tqdm
+
+    work, manifest = work_and_manifest(args)
     grid = [(f"prec_{v:g}", v, DEFAULT_LOSS) for v in PRECISIONS] + [(f"loss_{v:g}", DEFAULT_PRECISION, v) for v in LOSSES]
     rows = []
     for name, prec, loss in tqdm(grid, desc="grid points"):

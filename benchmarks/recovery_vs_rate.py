@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from recovery_vs_noise import run_point, write_rows  # noqa: E402
+from recovery_vs_noise import cohort_arguments, run_point, save_figure, work_and_manifest, write_rows  # noqa: E402
 
 RATES = (60.0, 120.0, 300.0, 600.0)
 DEFAULT_JITTER_US_AT_60HZ = 300.0
@@ -82,30 +82,15 @@ def plot(rows: list[dict], out: Path) -> None:
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle("Recovery vs sampling rate: Tobii I-VT (Pro Lab preset) on the same simulated participants",
                  fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out.with_suffix(".png"), dpi=120, metadata={"Software": None})
-    fig.savefig(out.with_suffix(".svg"), metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--participants", type=int, default=4, help="participants per point (default 4)")
-    p.add_argument("--viewing-s", type=float, default=10.0, help="stimulus viewing time per trial, s (default 10)")
-    p.add_argument("--seed", type=int, default=20250925, help="cohort seed, the same at every point")
+    cohort_arguments(p, participants=4, name="recovery_vs_rate")
     p.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES), help="comma-separated rates in Hz")
-    p.add_argument("--manifest", default=None, help="stimulus manifest (default: the study config's, else stand-ins)")
-    p.add_argument("--work", default="reports/recovery_vs_rate", help="scratch folder and the numbers TSV")
-    p.add_argument("--out", default="docs/figures/recovery_vs_rate", help="figure path without suffix")
     args = p.parse_args(argv)
-    from study.simulate import fallback_manifest
-
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    manifest = Path(args.manifest) if args.manifest else None
-    if manifest is None and not (REPO / "data" / "stimuli" / "manifest.csv").is_file():
-        manifest = fallback_manifest(work / "stimuli", 256)
+    work, manifest = work_and_manifest(args)
     rows = []
     for rate in (float(r) for r in args.rates.split(",")):
         for cond, ocu in conditions(rate).items():

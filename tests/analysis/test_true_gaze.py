@@ -47,28 +47,11 @@ def test_true_gaze_follows_fixations_saccades_and_blinks():
 def test_reconstruction_matches_a_simulated_perfect_tracker(tmp_path):
     """Cross-check with study.simulate: with no tracker error the recorded gaze is the true gaze."""
     from analysis.io import read_recording
-    from study.simulate import fallback_manifest, simulate
+    from tests.analysis.sim_fixture import simulate_tiny
 
-    fallback_manifest(tmp_path / "stim", 64)
-    cfg = tmp_path / "sim.toml"
-    cfg.write_text(f"""
-[simulation]
-participants = 1
-study_config = "quick"
-manifest = "{(tmp_path / 'stim' / 'manifest.csv').as_posix()}"
-[study_overrides.study]
-n_trials = 2
-practice = false
-[study_overrides.timing]
-viewing_s = 2.0
-[oculomotor]
-precision_rms_deg = 0.0
-accuracy_deg = 0.0
-drift_sd_deg = 0.0
-head_sd_mm = 0.0
-loss_fraction = 0.0
-""", encoding="utf-8")
-    root = simulate(tmp_path / "data", config=cfg, seed=11, progress=False)
+    perfect = {"precision_rms_deg": 0.0, "accuracy_deg": 0.0, "drift_sd_deg": 0.0, "head_sd_mm": 0.0,
+               "loss_fraction": 0.0}
+    root = simulate_tiny(tmp_path, participants=1, n_trials=2, viewing_s=2.0, seed=11, oculomotor=perfect)
     ses = next(root.glob("sub-*/ses-*"))
     rec = read_recording(ses)
     events = pd.read_csv(next((root / "derivatives" / "ground_truth").glob("*_events.tsv.gz")), sep="\t",

@@ -84,23 +84,9 @@ def test_unmatched_fixations_are_classified_by_what_the_detector_did():
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    from study.simulate import fallback_manifest, simulate
+    from tests.analysis.sim_fixture import simulate_tiny
 
-    tmp = tmp_path_factory.mktemp("val")
-    fallback_manifest(tmp / "stim", 64)
-    cfg = tmp / "sim.toml"
-    cfg.write_text(f"""
-[simulation]
-participants = 2
-study_config = "quick"
-manifest = "{(tmp / 'stim' / 'manifest.csv').as_posix()}"
-[study_overrides.study]
-n_trials = 4
-practice = false
-[study_overrides.timing]
-viewing_s = 3.0
-""", encoding="utf-8")
-    return simulate(tmp / "data", config=cfg, seed=3, progress=False)
+    return simulate_tiny(tmp_path_factory.mktemp("val"), participants=2, n_trials=4, viewing_s=3.0, seed=3)
 
 
 def test_validate_dataset_on_a_tiny_cohort(cohort):
