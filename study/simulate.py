@@ -654,28 +654,30 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
     tfile = Path(targets_file if targets_file is not None else sim.targets.file)
     targets = build_targets(read_targets(tfile), sim.targets.handling, sim.targets.max_mean_fixation_s,
                             sim.oculomotor.viewing_s)
-    rate = _study_config(sim, seed, Path("manifest.csv")).tracker.sampling_rate_hz
+    out = Path(out)
+    if out.exists() and any(out.glob("sub-*")):
+        raise StudyError("output folder already holds participants", file=out,
+                         fix="give an empty or new --out folder (the simulator never overwrites recordings)")
+    from study.config import load_config
+    base_cfg = load_config(sim.simulation.study_config or None)
+    configured = Path(sim.simulation.manifest or base_cfg.stimuli.manifest)
+    manifest = configured
+    fallback = not configured.is_file()
+    if fallback:
+        manifest = out / "stimuli" / "manifest.csv"      # written below, once the config is known to be good
+    cfg = _study_config(sim, seed, manifest)
+    rate = cfg.tracker.sampling_rate_hz
     if sim.oculomotor.jitter_us > max_jitter_us(rate):
         raise StudyError(f"oculomotor.jitter_us = {sim.oculomotor.jitter_us:g} is too large for a "
                          f"{rate:g} Hz tracker: the readers would take the jittered intervals for a "
                          f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
                          expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
                          fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
-    out = Path(out)
-    if out.exists() and any(out.glob("sub-*")):
-        raise StudyError("output folder already holds participants", file=out,
-                         fix="give an empty or new --out folder (the simulator never overwrites recordings)")
     out.mkdir(parents=True, exist_ok=True)
-    from study.config import load_config
-    base_cfg = load_config(sim.simulation.study_config or None)
-    manifest = Path(sim.simulation.manifest or base_cfg.stimuli.manifest)
-    fallback = False
-    if not manifest.is_file():
-        log.warning("manifest %s not found: using %d px stand-in images in %s/stimuli", manifest,
+    if fallback:
+        log.warning("manifest %s not found: using %d px stand-in images in %s/stimuli", configured,
                     sim.simulation.fallback_image_px, out)
-        manifest = fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
-        fallback = True
-    cfg = _study_config(sim, seed, manifest)
+        fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
     from study.manifest import read_manifest
     stimuli = read_manifest(manifest)
     manifest_ids = [s.stimulus_id for s in stimuli]
