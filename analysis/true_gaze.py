@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.special import beta as beta_fn
 from scipy.special import betainc
 
-from analysis.recording import EYES, Geometry
+from analysis.recording import EYES, Geometry, empty_samples
 
 #: The profile exponent's range (docs/simulation.md).
 PROFILE_N_RANGE = (1.0, 4.0)
@@ -98,8 +98,6 @@ def true_gaze(time_s: np.ndarray, events: pd.DataFrame) -> tuple[np.ndarray, np.
 
 def perfect_samples(time_s: np.ndarray, events: pd.DataFrame, geometry: Geometry) -> pd.DataFrame:
     """A ``Recording.samples`` table of the true gaze, both eyes identical, no eye position or pupil."""
-    from analysis.recording import empty_samples
-
     x, y, valid = true_gaze(time_s, events)
     s = empty_samples(len(x))
     s["time_s"] = np.asarray(time_s, dtype=np.float64)

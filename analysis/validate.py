@@ -25,7 +25,8 @@ Event level
     IoU > 0.5 a fixation can match at most one other, so matching is one-to-one
     (Startsev et al. 2019, "event-level ... IoU >= 0.5"; Hooge et al. 2018, *Behav. Res.
     Methods* 50:1864-1881, on event matching between coders). Only fixations whose
-    midpoint lies inside a stimulus trial take part. ``precision = matched / detected``,
+    midpoint lies inside a stimulus trial take part (matched once over the whole session;
+    a pair counts when both are in a trial). ``precision = matched / detected``,
     ``recall = matched / true``, ``F1`` their harmonic mean.
 Unmatched fixations (diagnostic, no goal)
     What happened to each unmatched true fixation (merged with a neighbour, split,
@@ -168,8 +169,10 @@ SMALL_SEPARATION_DEG = 1.0
 SHORT_FIXATION_S = 0.1
 
 
-def _overlap(a_on: np.ndarray, a_off: np.ndarray, b_on: float, b_off: float) -> np.ndarray:
-    return np.maximum(np.minimum(a_off, b_off) - np.maximum(a_on, b_on), 0.0)
+def _overlaps(on: np.ndarray, off: np.ndarray, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the sorted, non-overlapping intervals ``[on, off)`` that overlap ``[a, b)``, and by how much."""
+    idx = np.arange(np.searchsorted(off, a, side="right"), np.searchsorted(on, b, side="left"))
+    return idx, np.minimum(off[idx], b) - np.maximum(on[idx], a)
 
 
 def classify_unmatched(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
@@ -203,12 +206,12 @@ def classify_unmatched(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndar
     true_out = [""] * len(true_on)
     partner = np.full(len(true_on), -1, dtype=np.int64)
     covered_by = []                       # per detection: true fixations it covers >= half of
-    for d in range(len(det_on)):
-        ov = _overlap(true_on, true_off, det_on[d], det_off[d])
-        covered_by.append(np.flatnonzero(ov >= 0.5 * t_len))
+    for d in range(len(det_on)):          # loops over events, each against its neighbours only
+        idx, ov = _overlaps(true_on, true_off, det_on[d], det_off[d])
+        covered_by.append(idx[ov >= 0.5 * t_len[idx]])
     for j in np.flatnonzero(np.asarray(true_match) < 0):
-        ov = _overlap(det_on, det_off, true_on[j], true_off[j])
-        hits = np.flatnonzero(ov > 0)
+        idx, ov = _overlaps(det_on, det_off, true_on[j], true_off[j])
+        hits = idx[ov > 0]
         merged_with = [k for d in hits for k in covered_by[d] if j in covered_by[d] and k != j]
         if len(hits) == 0:
             true_out[j] = "lost"
@@ -221,8 +224,8 @@ def classify_unmatched(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndar
             true_out[j] = "shifted"
     det_out = [""] * len(det_on)
     for d in np.flatnonzero(np.asarray(det_match) < 0):
-        ov = _overlap(true_on, true_off, det_on[d], det_off[d])
-        hits = np.flatnonzero(ov > 0)
+        idx, ov = _overlaps(true_on, true_off, det_on[d], det_off[d])
+        hits = idx[ov > 0]
         if len(hits) == 0:
             det_out[d] = "spurious"
         elif len(covered_by[d]) >= 2:
@@ -335,13 +338,15 @@ def validate_session(task: _Task) -> dict[str, Any]:
     tr_mid = (tfix["onset_s"].to_numpy() + tfix["offset_s"].to_numpy()) / 2
     dsel = in_intervals(d_mid, t_on, t_off)
     tsel = in_intervals(tr_mid, t_on, t_off)
-    d_on, d_off = dfix["onset_s"].to_numpy()[dsel], dfix["offset_s"].to_numpy()[dsel]
-    tr_on, tr_off = tfix["onset_s"].to_numpy()[tsel], tfix["offset_s"].to_numpy()[tsel]
-    dm, _ = match_events(d_on, d_off, tr_on, tr_off, task.iou)
-    outcomes = _outcome_counts(fx, rec.meta.geometry, tfix, tsel, dsel, task.iou)
-    hit = dm >= 0
-    onset_err = (d_on[hit] - tr_on[dm[hit]]) if hit.any() else np.zeros(0)
-    offset_err = (d_off[hit] - tr_off[dm[hit]]) if hit.any() else np.zeros(0)
+    d_on, d_off = dfix["onset_s"].to_numpy(), dfix["offset_s"].to_numpy()
+    tr_on, tr_off = tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()
+    # one matching over the whole session; a pair counts when both fixations are in a trial
+    dm, tm = match_events(d_on, d_off, tr_on, tr_off, task.iou)
+    hit = dsel & (dm >= 0)
+    hit[hit] = tsel[dm[hit]]
+    onset_err = d_on[hit] - tr_on[dm[hit]]
+    offset_err = d_off[hit] - tr_off[dm[hit]]
+    outcomes = _outcome_counts(fx, rec.meta.geometry, tfix, tsel, dsel, dm, tm)
     # trial level, same metric code for both
     det_tm = trial_metrics(trials, dfix, participant=participant, session=session)
     true_tm = trial_metrics(trials, tfix, participant=participant, session=session)
@@ -361,18 +366,18 @@ def validate_session(task: _Task) -> dict[str, Any]:
 
 
 def _outcome_counts(fx: Any, geometry: Any, tfix: pd.DataFrame, tsel: np.ndarray, dsel: np.ndarray,
-                    iou: float) -> dict[str, Any]:
+                    dm: np.ndarray, tm: np.ndarray) -> dict[str, Any]:
     """Per session: :func:`classify_unmatched` outcomes of the fixations in stimulus trials.
 
-    Matching and classification see every fixation of the session, so a trial's first
-    fixation merged with the one on the fixation cross before it counts as merged.
+    Classification sees every fixation of the session (``dm``/``tm``: the session's
+    matching), so a trial's first fixation merged with the one on the fixation cross
+    before it counts as merged.
     """
     from analysis.fixations import GAP
     from analysis.geometry import angle_between_deg
 
     d_on, d_off = fx.fixations["onset_s"].to_numpy(), fx.fixations["offset_s"].to_numpy()
     tr_on, tr_off = tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()
-    dm, tm = match_events(d_on, d_off, tr_on, tr_off, iou)
     true_out, det_out, partner = classify_unmatched(d_on, d_off, tr_on, tr_off, dm, tm)
     true_out = np.where(tsel, np.asarray(true_out, dtype=object), "")
     det_out = np.where(dsel, np.asarray(det_out, dtype=object), "")
