@@ -75,18 +75,36 @@ def save_checkpoint(path: str | Path, cfg: Config, generators: dict[str, nn.Modu
     return path
 
 
+def read_torch_file(path: str | Path, what: str, *, expected: str, missing_fix: str, unreadable_fix: str) -> Any:
+    """``torch.load`` a local file (CPU, tensors and plain containers only) with clear errors.
+
+    ``what`` names the file in messages ("checkpoint", "HED weight", ...); nothing is
+    ever downloaded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", file=path, expected=expected, fix=missing_fix)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a torch file at all
+        raise InputError(f"cannot read the {what} file ({type(exc).__name__}: {exc})", file=path,
+                         expected=expected, fix=unreadable_fix) from None
+
+
+def frozen(net: nn.Module) -> nn.Module:
+    """``net`` in eval mode with every parameter's gradient off (fixed feature extractors)."""
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], Config]:
     """Read and validate a checkpoint file; returns the raw dict and its :class:`Config`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("checkpoint file not found", file=path,
-                         fix="give the path of a .pt file written by `python -m stimuli_gen train`")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, truncated or not a torch file at all
-        raise InputError(f"cannot read the checkpoint ({type(exc).__name__}: {exc})", file=path,
-                         expected="a torch.save file written by stimuli_gen",
-                         fix="re-download or re-train the checkpoint") from None
+    data = read_torch_file(path, "checkpoint", expected="a torch.save file written by stimuli_gen",
+                           missing_fix="give the path of a .pt file written by `python -m stimuli_gen train`",
+                           unreadable_fix="re-download or re-train the checkpoint")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError("not a stimuli_gen checkpoint", file=path, column="format",
                          expected=f"a dict with format = {FORMAT!r}",

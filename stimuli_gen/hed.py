@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stimuli_gen.checkpoint import frozen, read_torch_file
 from stimuli_gen.errors import InputError
 
 BGR_MEAN = (104.00698793, 116.66876762, 122.67891434)
@@ -66,14 +67,9 @@ class HED(nn.Module):
 def load_hed(path: str | Path) -> HED:
     """Build :class:`HED` and load a local state dict (frozen, eval mode); clear errors for a wrong file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("HED weight file not found", file=path, expected="a local torch state dict",
-                         fix="set [saliency] hed_weights to an existing file (nothing is downloaded)")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read the HED weights ({type(exc).__name__})", file=path,
-                         expected="a torch.save state dict", fix="check the file") from None
+    sd = read_torch_file(path, "HED weight", expected="a local torch.save state dict",
+                         missing_fix="set [saliency] hed_weights to an existing file (nothing is downloaded)",
+                         unreadable_fix="check the file")
     if not isinstance(sd, dict):
         raise InputError("the HED file is not a state dict", file=path, expected="a dict of tensors",
                          fix="save net.state_dict(), not the module")
@@ -85,7 +81,4 @@ def load_hed(path: str | Path) -> HED:
         raise InputError(f"the HED state dict does not fit: {str(exc).splitlines()[0]}", file=path,
                          expected="the sniklaus/pytorch-hed key layout (netVggOne.0.weight, ...) and shapes",
                          fix="convert the keys to that layout (see stimuli_gen/hed.py)") from None
-    net.eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
+    return frozen(net)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from stimuli_gen.checkpoint import frozen, read_torch_file
 from stimuli_gen.errors import InputError
 
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -56,14 +57,10 @@ class VGG19Features(nn.Module):
 def load_vgg19(path: str | Path, layer: str = "relu4_1") -> VGG19Features:
     """Load a local torchvision-layout VGG-19 state dict into a frozen :class:`VGG19Features` (eval mode)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("VGG-19 weight file not found", file=path, expected="a local torchvision vgg19 state dict",
-                         fix="set [loss] vgg19_weights to an existing file, or leave it empty for the pixel L1 fallback")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read the VGG-19 weights ({type(exc).__name__})", file=path,
-                         expected="a torch.save state dict", fix="check the file") from None
+    sd = read_torch_file(path, "VGG-19 weight", expected="a local torchvision vgg19 state dict",
+                         missing_fix="set [loss] vgg19_weights to an existing file, or leave it empty for the "
+                                     "pixel L1 fallback",
+                         unreadable_fix="check the file")
     if not isinstance(sd, dict):
         raise InputError("the VGG-19 file is not a state dict", file=path, expected="a dict of tensors",
                          fix="save model.state_dict()")
@@ -77,7 +74,4 @@ def load_vgg19(path: str | Path, layer: str = "relu4_1") -> VGG19Features:
         raise InputError(f"the VGG-19 state dict does not fit: {str(exc).splitlines()[0]}", file=path,
                          expected="torchvision vgg19 keys features.0.weight ... features.34.bias",
                          fix="use torchvision's vgg19 ImageNet weights (vgg19-dcbb9e9d.pth)") from None
-    net.eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
+    return frozen(net)
