@@ -34,6 +34,16 @@ def _edit_physio(path, fn):
         fh.write("\n".join(lines) + "\n")
 
 
+def _set_physio_cell(path, line, column, value):
+    """Set one cell of a physio file: 1-based ``line`` of the file, 0-based ``column``."""
+    def edit(ls):
+        cells = ls[line - 1].split("\t")
+        cells[column] = value
+        ls[line - 1] = "\t".join(cells)
+        return ls
+    _edit_physio(path, edit)
+
+
 def _sidecar(ses, eye):
     p = physio_path(ses, eye)
     return p.with_name(p.name.replace(".tsv.gz", ".json"))
@@ -175,13 +185,7 @@ def test_impossible_coordinates(tmp_path):
 def test_impossible_coordinates_bids(tmp_path):
     ses = write_bids_session(tmp_path)
 
-    def bad(ls):
-        cells = ls[4].split("\t")
-        cells[2] = "-5000"
-        ls[4] = "\t".join(cells)
-        return ls
-
-    _edit_physio(physio_path(ses, "left"), bad)
+    _set_physio_cell(physio_path(ses, "left"), 5, 2, "-5000")
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.line == 5 and err.value.column == "y_coordinate"
@@ -199,13 +203,7 @@ def test_non_numeric_cell_prolab(tmp_path):
 def test_non_numeric_cell_bids(tmp_path):
     ses = write_bids_session(tmp_path)
 
-    def bad(ls):
-        cells = ls[99].split("\t")
-        cells[1] = "left"
-        ls[99] = "\t".join(cells)
-        return ls
-
-    _edit_physio(physio_path(ses, "right"), bad)
+    _set_physio_cell(physio_path(ses, "right"), 100, 1, "left")
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.line == 100 and err.value.column == "x_coordinate"
@@ -224,13 +222,7 @@ def test_row_with_extra_cells(tmp_path):
 def test_bids_validity_must_be_binary(tmp_path):
     ses = write_bids_session(tmp_path)
 
-    def bad(ls):
-        cells = ls[2].split("\t")
-        cells[4] = "2"
-        ls[2] = "\t".join(cells)
-        return ls
-
-    _edit_physio(physio_path(ses, "left"), bad)
+    _set_physio_cell(physio_path(ses, "left"), 3, 4, "2")
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.line == 3 and err.value.column == "validity"
