@@ -298,7 +298,7 @@ def validate_session(task: _Task) -> dict[str, Any]:
     """Worker: detection vs truth for one session; returns small tables and counts."""
     from analysis.fixations import FIXATION, detect_fixations
     from analysis.io import read_recording
-    from analysis.metrics import trial_metrics
+    from analysis.metrics import ID_COLUMNS, trial_metrics
     from analysis.recording import Recording
     from analysis.true_gaze import perfect_samples
 
@@ -350,12 +350,12 @@ def validate_session(task: _Task) -> dict[str, Any]:
     # trial level, same metric code for both
     det_tm = trial_metrics(trials, dfix, participant=participant, session=session)
     true_tm = trial_metrics(trials, tfix, participant=participant, session=session)
-    keep = ["participant", "session", "trial", "stimulus_id", "artwork", "category", "method",
-            "total_fixation_s", "fixation_count"]
-    both = det_tm[keep].merge(true_tm[keep], on=keep[:7], suffixes=("_detected", "_true"))
+    ids = list(ID_COLUMNS)
+    keep = [*ids, "total_fixation_s", "fixation_count"]
+    both = det_tm[keep].merge(true_tm[keep], on=ids, suffixes=("_detected", "_true"))
     perfect_tm = trial_metrics(trials, pfx.fixations, participant=participant, session=session)[keep]
     both = both.merge(perfect_tm.rename(columns={"total_fixation_s": "total_fixation_s_perfect",
-                                                 "fixation_count": "fixation_count_perfect"}), on=keep[:7])
+                                                 "fixation_count": "fixation_count_perfect"}), on=ids)
     return {"participant": participant, "session": session, "confusion": conf, "confusion_valid": conf_valid,
             "confusion_perfect": conf_perfect,
             "confusion_away": conf_away,
