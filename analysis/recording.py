@@ -12,6 +12,10 @@ source format (project BIDS, Tobii Pro Lab, Tobii Studio, plain TSV/CSV):
   (times on the same tracker clock, AOI rectangle in screen pixels; NaN when unknown).
 * ``meta``: :class:`RecordingMeta` (geometry, sampling rate, tracker model, provenance).
 * ``counts``: how many samples were invalid or missing per eye, so nothing is dropped silently.
+* ``labels``: the exporting program's own per-sample classification, when the file has one
+  (e.g. Tobii Pro Lab ``Eye movement type``, Tobii Studio ``GazeEventType``/``FixationIndex``),
+  aligned row for row with ``samples`` (:data:`LABEL_COLUMNS`); ``None`` when the file has none.
+  ``meta.extra["labels_source"]`` names the column(s) and program it came from.
 """
 
 from __future__ import annotations
@@ -63,6 +67,13 @@ TRIAL_DTYPES: dict[str, str] = {
     "aoi_bottom": "float64",
 }
 TRIAL_COLUMNS: tuple[str, ...] = tuple(TRIAL_DTYPES)
+
+#: Columns of ``Recording.labels`` (the vendor's own per-sample classification).
+LABEL_DTYPES: dict[str, str] = {
+    "movement": "object",      # fixation | saccade | unclassified | eyes_not_found (lower case)
+    "event_index": "Int64",    # the vendor's fixation/event number; <NA> when the sample has none
+}
+LABEL_COLUMNS: tuple[str, ...] = tuple(LABEL_DTYPES)
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ class Recording:
     trials: pd.DataFrame
     meta: RecordingMeta
     counts: dict[str, int] = field(default_factory=dict)
+    labels: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in SAMPLE_COLUMNS if c not in self.samples.columns]
@@ -126,6 +138,12 @@ class Recording:
         missing = [c for c in TRIAL_COLUMNS if c not in self.trials.columns]
         if missing:
             raise ValueError(f"trials lack columns {missing}")
+        if self.labels is not None:
+            missing = [c for c in LABEL_COLUMNS if c not in self.labels.columns]
+            if missing:
+                raise ValueError(f"labels lack columns {missing}")
+            if len(self.labels) != len(self.samples):
+                raise ValueError("labels must have one row per sample")
 
     @property
     def n_samples(self) -> int:
