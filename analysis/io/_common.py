@@ -511,14 +511,90 @@ def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
     return counts
 
 
+#: Plausible physical ranges for screen-based eye tracking (docs/readers.md, "Geometry checks").
+#: Resolution: 16..32768 px per side. Display size: 50..5000 mm per side (a phone-sized screen up to a
+#: projection wall). Viewing distance: 150..3000 mm (Tobii screen-based trackers track at 450-950 mm,
+#: Tobii Pro Spectrum/T60 user manuals; the range is wide on purpose and only catches wrong units).
+#: Pixel aspect (mm per px in x over y): 0.5..2 (square pixels are 1).
+GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
+
+
+def _plain(v: object) -> str:
+    """A number as a person writes it (no numpy repr)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return repr(v)
+    return str(int(f)) if np.isfinite(f) and f == int(f) else f"{f:g}"
+
+
+def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source: str = "the screen geometry",
+                   fix: str = "check --screen-px, --screen-mm and --distance-mm") -> Geometry:
+    """Refuse a geometry outside the plausible physical ranges of :data:`GEOMETRY_LIMITS`.
+
+    Every reader and CLI passes its geometry (from flags, a sidecar or an export) through this one
+    check, so NaN, infinite, zero, negative or absurd values (a distance of 1e-6 m, a 0 x 0 mm screen)
+    are refused with the same message instead of yielding nonsense visual angles.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The geometry to check.
+    file : path, optional
+        The file the geometry came from, for the message (default: None, i.e. command-line flags).
+    source : str
+        Where the values came from, in words (default: "the screen geometry").
+    fix : str
+        How to fix it (default: the command-line flags).
+
+    Returns
+    -------
+    Geometry
+        ``geometry`` unchanged.
+
+    Raises
+    ------
+    InputError
+        When a value is missing, non-finite or outside its plausible range.
+    """
+    lo_px, hi_px = GEOMETRY_LIMITS["px"]
+    lo_mm, hi_mm = GEOMETRY_LIMITS["mm"]
+    lo_d, hi_d = GEOMETRY_LIMITS["distance_mm"]
+    problems: list[str] = []
+    try:
+        px = [float(v) for v in geometry.screen_px]
+        mm = [float(v) for v in geometry.screen_mm]
+        dist = float(geometry.distance_mm)
+    except (TypeError, ValueError):
+        raise InputError(f"{source} is not numeric: {geometry!r}", file=file,
+                         expected="screen size in px and mm and a viewing distance in mm, as numbers", fix=fix) from None
+    if len(px) != 2 or len(mm) != 2:
+        problems.append("screen size must have a width and a height")
+    else:
+        for name, v in zip(("width", "height"), px):
+            if not (np.isfinite(v) and lo_px <= v <= hi_px and v == int(v)):
+                problems.append(f"resolution {name} {_plain(v)} px is not a whole number in {lo_px}..{hi_px}")
+        for name, v in zip(("width", "height"), mm):
+            if not (np.isfinite(v) and lo_mm <= v <= hi_mm):
+                problems.append(f"screen {name} {_plain(v)} mm is outside {lo_mm:g}..{hi_mm:g} mm")
+    if not (np.isfinite(dist) and lo_d <= dist <= hi_d):
+        problems.append(f"viewing distance {_plain(dist)} mm is outside {lo_d:g}..{hi_d:g} mm")
+    if not problems:
+        lo_a, hi_a = GEOMETRY_LIMITS["aspect"]
+        aspect = (mm[0] / px[0]) / (mm[1] / px[1])
+        if not lo_a <= aspect <= hi_a:
+            problems.append(f"pixels would be {aspect:.2f} times wider than tall "
+                            f"({_plain(mm[0])} x {_plain(mm[1])} mm over {_plain(px[0])} x {_plain(px[1])} px)")
+    if problems:
+        raise InputError(f"implausible values in {source}: " + "; ".join(problems), file=file,
+                         expected=f"resolution {lo_px}..{hi_px} px, display size {lo_mm:g}..{hi_mm:g} mm per side, "
+                                  f"viewing distance {lo_d:g}..{hi_d:g} mm, roughly square pixels",
+                         fix=fix)
+    return geometry
+
+
 def geometry_from_args(geometry: Geometry | None) -> Geometry | None:
-    """Validate a user-supplied geometry (positive sizes)."""
+    """Validate a user-supplied geometry (:func:`check_geometry`); ``None`` passes through."""
     if geometry is None:
         return None
-    ok = (len(geometry.screen_px) == 2 and len(geometry.screen_mm) == 2
-          and all(np.isfinite(v) and v > 0 for v in (*geometry.screen_px, *geometry.screen_mm, geometry.distance_mm)))
-    if not ok:
-        raise InputError(f"invalid screen geometry {geometry!r}",
-                         expected="positive screen size in px and mm and a positive viewing distance",
-                         fix="check --screen-px, --screen-mm and --distance-mm")
-    return geometry
+    return check_geometry(geometry)

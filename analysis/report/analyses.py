@@ -52,6 +52,17 @@ class Statistics:
     missing: dict[str, object]
     sentences: dict[str, str] = field(default_factory=dict)
     model_errors: dict[str, str] = field(default_factory=dict)
+    #: The headline inference, one row per measure (the crossed random-effects model; docs/statistics.md).
+    #: ``sentences["headline_<measure>"]`` carries its APA sentence. None until computed.
+    headline: pd.DataFrame | None = None
+    #: Tidy inferential results shown in the report's "Inferential statistics" section, in order:
+    #: (name, caption, table). The report renders each one as given.
+    inference: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
+    #: Machine-readable tables written verbatim (no rounding) as ``tables/<name>.csv``
+    #: (e.g. ``trial_metrics``, ``model_terms``).
+    machine_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Analyses that could not run on these data and why (e.g. too few participants), in words.
+    not_run: list[str] = field(default_factory=list)
 
 
 def _p(p: float) -> str:
