@@ -45,11 +45,7 @@ def detect_format(path: str | Path) -> str:
     name = path.name
     if name.endswith(("_physio.tsv.gz", "_physio.json", "_events.tsv", "_events.json")):
         return "bids"
-    if name.endswith(".gz"):
-        raise InputError("a compressed file that is not a BIDS physio file", file=path,
-                         expected="*_physio.tsv.gz inside a BIDS session, or an uncompressed export",
-                         fix="decompress the export first")
-    lines, _ = head_lines(path)
+    lines, _ = head_lines(path)  # gzipped exports (.tsv.gz, .csv.gz) are read decompressed
     if find_header(lines, ["RecordingTimestamp"]) is not None:
         return "studio"
     if find_header(lines, ["Recording timestamp"]) is not None:

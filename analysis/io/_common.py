@@ -54,7 +54,28 @@ MAX_SHORT_INTERVALS_MIN = 5
 #: 60-1200 Hz; Pro Fusion: 60-250 Hz, ...). A measured rate within 2 % of one of them is
 #: reported as that rate; other measured rates are reported as measured.
 KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.0, 600.0, 1000.0, 1200.0)
+#: Nominal sampling rates of Tobii screen-based trackers, the only rates a Tobii Pro Lab or
+#: Tobii Studio export can have: Tobii X2-30 (30/40 Hz), Tobii 1750/X50 (50 Hz), T60/X60/X2-60/Nano
+#: (60 Hz), Pro Spark/Eye Tracker 5 class (90 Hz), T120/X120/X3-120 (120 Hz), Pro Spectrum
+#: (60/120/150/300/600/1200 Hz), Pro Fusion (60/120/250 Hz), TX300 (60/120/250/300 Hz) (Tobii Pro
+#: product descriptions / user manuals of each tracker, technical specifications). Export readers snap
+#: the measured rate to this table (:data:`SNAP_TOLERANCE`).
+TOBII_NOMINAL_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 600.0, 1200.0)
 SNAP_TOLERANCE = 0.02
+#: Any video eye tracker samples between 10 Hz (webcam trackers) and 2000 Hz (EyeLink 1000 Plus,
+#: SR Research user manual); a timestamp column whose median interval gives a rate outside
+#: this range is in another unit than assumed (:func:`check_time_unit`).
+PLAUSIBLE_RATE_HZ = (10.0, 2500.0)
+#: Seconds per timestamp unit.
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+#: Off-screen rule (docs/readers.md, "Off-screen samples"): a valid sample further than
+#: :data:`COORD_TOLERANCE_SCREENS` screens beyond the display edge is not a gaze position on the
+#: display (a glitch, or a participant looking far away) and is marked invalid and counted
+#: (``counts["offscreen_samples"]``). Only when more than this fraction of the valid samples lie
+#: outside the display itself (with :data:`OFFSCREEN_MARGIN` of its size around it) does the pattern
+#: say the resolution or unit is wrong, and the recording is refused.
+OFFSCREEN_REFUSE_FRACTION = 0.5
+OFFSCREEN_MARGIN = 0.1
 #: Intervals longer than this many nominal intervals are gaps (missing samples).
 GAP_INTERVAL_FACTOR = 1.5
 
@@ -208,10 +229,11 @@ def read_table(
         ``first_data_line`` is the 1-based file line of data row 0. Blank lines are kept
         as all-NaN rows so that row numbers map to file lines exactly.
     """
-    dtype: dict[str, Any] = {c: "float64" for c in numeric}
+    both = decimal == "both"  # comma-separated file: quoted "10,00" and plain 17.0 cells side by side
+    dtype: dict[str, Any] = {c: (object if both else "float64") for c in numeric}
     dtype.update({c: object for c in text})  # object, not the arrow-backed str: 2x faster to parse
     kwargs: dict[str, Any] = dict(
-        sep=sep, engine="c", decimal=decimal, encoding=encoding,
+        sep=sep, engine="c", decimal="." if both else decimal, encoding=encoding,
         compression=compression, na_values=list(na_values), keep_default_na=False,
         skip_blank_lines=False, quoting=quoting, on_bad_lines="error", low_memory=False, index_col=False,
     )
@@ -255,7 +277,94 @@ def read_table(
     except OSError as exc:
         raise InputError(f"the file could not be read ({exc})", file=path,
                          fix="check the file is complete; restore or re-export it") from None
+    if both and numeric:
+        conv = {}
+        for col in numeric:
+            if col in df.columns:
+                conv[col] = pd.to_numeric(df[col].str.strip().str.replace(",", ".", regex=False), errors="coerce")
+        bad = [c for c, v in conv.items() if (v.isna() & df[c].notna()).any()]
+        if bad:
+            locate_non_numeric(df, bad, path, first, "both")
+        for col, v in conv.items():
+            df[col] = v.astype("float64")
     return df, first
+
+
+def check_row_widths(path: Path, *, sep: str, header_line: int, width: int, encoding: str, quoting: bool,
+                     header: Sequence[str] = ()) -> None:
+    """Every non-blank row after the header must have exactly ``width`` cells.
+
+    A row with fewer or more cells than the header would be read shifted or cut (pandas fills
+    missing cells with NaN and, with ``usecols``, ignores extra ones), so it is refused with its
+    line. Counted on the raw bytes with numpy, in 16 MiB chunks (no loop over rows); with
+    ``quoting``, delimiters inside double quotes (CSV quoting, e.g. ``"10,00"``) do not count.
+
+    Raises
+    ------
+    InputError
+        Naming the first offending line, its cell count, the header's and the column where the
+        row stops matching the header.
+    """
+    if len(sep) != 1:
+        return
+    opener = gzip.open if path.name.endswith(".gz") else open
+    sep_b = ord(sep.encode())
+    done = 0             # lines completed before the current chunk
+    in_quote = False
+    carry = b""
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            if encoding.startswith("utf-16"):
+                chunks: Any = [fh.read().decode("utf-16").lstrip("\ufeff").encode("utf-8")]
+            else:
+                chunks = iter(lambda: fh.read(1 << 24), b"")
+            for chunk in [*chunks, b"\n"]:
+                data = carry + chunk
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if cut == 0:
+                    continue
+                counts, blank, in_quote = _cells_per_line(np.frombuffer(data[:cut], dtype=np.uint8), sep_b,
+                                                          quoting, in_quote)
+                line = np.arange(done + 1, done + 1 + len(counts))
+                wrong = (counts != width) & ~blank & (line > header_line + 1)
+                if wrong.any():
+                    k = int(np.flatnonzero(wrong)[0])
+                    _raise_width(path, int(line[k]), int(counts[k]), width, header)
+                done += len(counts)
+    except (EOFError, OSError, zlib.error, UnicodeError):
+        return  # the table reader reports unreadable files with its own message
+
+
+def _cells_per_line(arr: np.ndarray, sep_b: int, quoting: bool, in_quote: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Cells per ``\\n``-terminated line of ``arr``, which lines are blank, and the quote state at the end."""
+    nl = np.flatnonzero(arr == 10)
+    is_sep = arr == sep_b
+    if quoting:
+        q = np.cumsum(arr == 34, dtype=np.int64) + int(in_quote)
+        is_sep &= (q % 2) == 0
+        in_quote = bool(q[-1] % 2) if len(q) else in_quote
+    csum = np.concatenate(([0], np.cumsum(is_sep, dtype=np.int64)))
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    counts = csum[nl + 1] - csum[starts] + 1
+    length = nl - starts
+    crlf = (length > 0) & (arr[np.maximum(nl - 1, 0)] == 13)
+    blank = (length - crlf) == 0
+    return counts, blank, in_quote
+
+
+def _raise_width(path: Path, line: int, cells: int, width: int, header: Sequence[str]) -> None:
+    where = min(cells, width)  # the first column the row does not fill / the first extra cell
+    col = header[where] if cells < width and where < len(header) else None
+    if cells > width:
+        problem = f"the row has {cells} cells, the header {width}: later cells would be read under the wrong columns"
+    else:
+        problem = (f"the row has {cells} cells, the header {width}: it ends before column "
+                   f"{col!r}, so the row is cut or its cells are shifted")
+    raise InputError(problem, file=path, line=line, column=col,
+                     expected=f"{width} cells per row, as in the header",
+                     fix="a cell holds an unquoted delimiter or the row was cut: quote cells that contain the "
+                         "delimiter, remove the stray delimiter or re-export the file")
 
 
 def _raise_ragged(path: Path, sep: str, header_line: int | None, names: Sequence[str] | None, encoding: str,
@@ -307,14 +416,20 @@ def locate_non_numeric(df: pd.DataFrame, columns: Sequence[str], path: Path, fir
         s = df[col]
         raw = s.astype(object)
         cleaned = s.str.strip()
+        point = np.zeros(len(s), dtype=bool)
         if decimal == ",":
+            # a decimal point in a decimal-comma file is ambiguous (1.493 may be a thousands separator)
+            point = cleaned.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+            cleaned = cleaned.str.replace(",", ".", regex=False)
+        elif decimal == "both":
             cleaned = cleaned.str.replace(",", ".", regex=False)
         num = pd.to_numeric(cleaned, errors="coerce")
-        bad = num.isna().to_numpy() & raw.notna().to_numpy()
+        bad = (num.isna().to_numpy() & raw.notna().to_numpy()) | point
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InputError(f"not a number: {raw.iloc[row]!r}", file=path, line=line_of(row, first), column=col,
-                             expected="a number" + (" (decimal comma)" if decimal == "," else ""),
+            what = ("a decimal point in a file that uses a decimal comma" if point[row] else "not a number")
+            raise InputError(f"{what}: {raw.iloc[row]!r}", file=path, line=line_of(row, first), column=col,
+                             expected="a number" + (" with a decimal comma (e.g. 3,25)" if decimal == "," else ""),
                              fix="correct or empty the cell; empty cells are read as missing")
 
 
@@ -348,22 +463,117 @@ def check_timestamps(t: np.ndarray, path: Path, lines: np.ndarray, column: str) 
     if len(d) and (d <= 0).any():
         i = int(np.flatnonzero(d <= 0)[0]) + 1
         kind = "duplicate" if d[i - 1] == 0 else "decreasing (non-monotonic)"
-        raise InputError(f"{kind} timestamp {t[i]!r} after {t[i - 1]!r} (line {int(lines[i - 1])})",
+        raise InputError(f"{kind} timestamp {plain(t[i])} after {plain(t[i - 1])} (line {int(lines[i - 1])})",
                          file=path, line=int(lines[i]), column=column,
                          expected="strictly increasing timestamps, one row per sample",
                          fix="export a single recording per file, unsorted or merged exports are not supported; "
                              "remove duplicated rows")
 
 
+def measured_rate(t_s: np.ndarray) -> float:
+    """Sampling rate measured from timestamps (s): 1 / mean of the intervals below 1.5 x their median.
+
+    The mean over ordinary intervals (gaps excluded) is exact on clocks rounded to whole
+    milliseconds, where the median is not: a 300 Hz recording on a ms clock has intervals of
+    3 and 4 ms, median 3 ms (333 Hz), mean 3.333 ms (300 Hz). NaN with fewer than two samples.
+    """
+    d = np.diff(np.asarray(t_s, dtype=np.float64))
+    d = d[np.isfinite(d) & (d > 0)]
+    if not len(d):
+        return float("nan")
+    ordinary = d[d < GAP_INTERVAL_FACTOR * float(np.median(d))]
+    return 1.0 / float(ordinary.mean() if len(ordinary) else np.median(d))
+
+
+def snap_rate(measured: float, known: Sequence[float] = KNOWN_RATES_HZ) -> float:
+    """``measured`` snapped to the nearest rate of ``known`` within :data:`SNAP_TOLERANCE`, else unchanged."""
+    k = np.asarray(known, dtype=np.float64)
+    j = int(np.argmin(np.abs(k - measured)))
+    return float(k[j]) if abs(k[j] - measured) / k[j] <= SNAP_TOLERANCE else float(measured)
+
+
+def check_time_unit(raw: np.ndarray, unit: str, path: Path, column: str, *, stated: bool) -> str:
+    """Check (or, when the header states none, infer) the unit of a timestamp column.
+
+    The rate the timestamps give in ``unit`` (1 / median interval) must lie in
+    :data:`PLAUSIBLE_RATE_HZ`. When the header states the unit (``stated``) and the rate is
+    implausible, an InputError says which unit the values seem to be in (the one that gives a
+    plausible rate, e.g. a Pro Lab ``[ms]`` column holding seconds gives 59,992 Hz). Without a
+    stated unit the first unit of ``us, ms, s`` giving a plausible rate is returned.
+
+    Returns
+    -------
+    str
+        The unit, a key of :data:`TIME_UNITS`.
+    """
+    d = np.diff(np.asarray(raw, dtype=np.float64))
+    d = d[np.isfinite(d) & (d > 0)]
+    if len(d) < 2:
+        return unit
+    med = float(np.median(d))
+    lo, hi = PLAUSIBLE_RATE_HZ
+
+    def rate(u: str) -> float:
+        return 1.0 / (med * TIME_UNITS[u])
+
+    if lo <= rate(unit) <= hi:
+        return unit
+    fits = [u for u in ("us", "ms", "s", "ns") if lo <= rate(u) <= hi]
+    if not stated and fits:
+        return fits[0]
+    seems = (f"the values look like {fits[0]} ({plain(rate(fits[0]))} Hz)" if fits else
+             "no unit gives a plausible rate")
+    raise InputError(f"timestamps read as {unit} give {plain(rate(unit))} Hz, not a tracker's sampling rate; "
+                     f"{seems}", file=path, column=column,
+                     expected=f"a sampling rate of {lo:g}-{hi:g} Hz (median interval {plain(med)} in the file)",
+                     fix="re-export the recording with the timestamp in the unit its header names, or give the "
+                         "timestamp unit the file really uses")
+
+
+def align_clock(fine_s: np.ndarray, coarse_s: np.ndarray) -> tuple[np.ndarray, dict[str, float]] | None:
+    """Put the fine (tracker, µs) clock on the coarse (recording, ms) clock.
+
+    Tobii Pro Lab and Studio exports give each sample on the recording clock rounded to whole
+    ms (``Recording timestamp``, ``RecordingTimestamp``) and on the tracker's µs clock
+    (``Eyetracker timestamp``, ``EyeTrackerTimestamp``). Sample timing uses the fine clock,
+    mapped by a least-squares line onto the recording clock so that events and stimulus
+    intervals, which the export gives on the recording clock only, stay aligned. Returns
+    ``None`` when the fine clock is missing on a sample, not increasing, or the two clocks do
+    not agree within 2 ms (beyond the coarse clock's rounding): then the coarse clock is used.
+
+    Returns
+    -------
+    (time_s, info) or None
+        ``info``: ``slope``, ``offset_s`` and ``max_residual_ms`` of the fit.
+    """
+    fine = np.asarray(fine_s, dtype=np.float64)
+    coarse = np.asarray(coarse_s, dtype=np.float64)
+    if len(fine) < 2 or not np.isfinite(fine).all() or not (np.diff(fine) > 0).all():
+        return None
+    f0 = fine[0]
+    x = fine - f0
+    A = np.vstack([x, np.ones_like(x)]).T
+    ok = np.isfinite(coarse)
+    if ok.sum() < 2:
+        return None
+    (slope, offset), *_ = np.linalg.lstsq(A[ok], coarse[ok], rcond=None)
+    t = slope * x + offset
+    resid = float(np.max(np.abs(t[ok] - coarse[ok]))) * 1000.0
+    if not (0.99 < slope < 1.01) or resid > 2.0:
+        return None
+    return t, {"slope": float(slope), "offset_s": float(offset), "max_residual_ms": resid}
+
+
 def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines: np.ndarray,
-                   column: str) -> tuple[float, int]:
+                   column: str, known_rates: Sequence[float] = KNOWN_RATES_HZ) -> tuple[float, int]:
     """Check the sampling rate; return ``(nominal_rate_hz, estimated_missing_samples)``.
 
     Rules (docs/readers.md, "Sampling rate"):
 
-    1. measured rate = 1 / median interval. With a declared rate, they must agree
-       within :data:`RATE_TOLERANCE` (10 %). Without one, the nominal rate is the
-       measured one, snapped to a known Tobii rate within 2 % (:data:`KNOWN_RATES_HZ`).
+    1. measured rate (:func:`measured_rate`: 1 / mean ordinary interval). With a declared
+       rate, they must agree within :data:`RATE_TOLERANCE` (10 %). Without one, the nominal
+       rate is the measured one, snapped within 2 % to ``known_rates`` (default
+       :data:`KNOWN_RATES_HZ`; Tobii exports pass :data:`TOBII_NOMINAL_RATES_HZ`).
     2. intervals shorter than :data:`SHORT_INTERVAL_FRACTION` x the nominal interval
        are impossible at that rate; more than ``max(5, 1 %)`` of them mean a stretch
        at a different rate (e.g. a 120 Hz stretch in a 60 Hz file). A few are
@@ -377,10 +587,10 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
             raise InputError("one sample only: the sampling rate cannot be measured", file=path,
                              fix="give the sampling rate (rate_hz / --rate-hz)")
         return float(declared_hz), 0
-    measured = 1.0 / float(np.median(d))
+    measured = measured_rate(t_s)
     if declared_hz is not None:
         if not np.isfinite(declared_hz) or declared_hz <= 0:
-            raise InputError(f"declared sampling rate {declared_hz!r} is not a positive number", file=path,
+            raise InputError(f"declared sampling rate {plain(declared_hz)} is not a positive number", file=path,
                              fix="correct SamplingFrequency / --rate-hz")
         if abs(measured - declared_hz) / declared_hz > RATE_TOLERANCE:
             raise InputError(
@@ -391,9 +601,7 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     if declared_hz is not None:
         nominal = float(declared_hz)
     else:
-        known = np.asarray(KNOWN_RATES_HZ)
-        j = int(np.argmin(np.abs(known - measured)))
-        nominal = float(known[j]) if abs(known[j] - measured) / known[j] <= SNAP_TOLERANCE else measured
+        nominal = snap_rate(measured, known_rates)
     T = 1.0 / nominal
     short = d < SHORT_INTERVAL_FRACTION * T
     n_short = int(short.sum())
@@ -421,11 +629,89 @@ def check_coordinates(x: np.ndarray, y: np.ndarray, valid: np.ndarray, geometry:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise InputError(
-                    f"impossible gaze coordinate {arr[i]!r} px on a {w}x{h} px display", file=path,
+                    f"impossible gaze coordinate {plain(arr[i])} px on a {w}x{h} px display", file=path,
                     line=int(lines[i]), column=col,
                     expected=f"pixels between {-k * size:g} and {(1 + k) * size:g} (one screen beyond each edge)",
                     fix="check the screen resolution (--screen-px) and that the column holds pixels, not mm or "
                         "normalised units")
+
+
+def mark_offscreen(x: np.ndarray, y: np.ndarray, valid: np.ndarray, screen_px: tuple[int, int], path: Path,
+                   lines: np.ndarray, columns: tuple[str, str]) -> np.ndarray:
+    """Valid samples that cannot be gaze on this display; refuse when most valid samples are off it.
+
+    Rule (docs/readers.md, "Off-screen samples"): a valid sample further than
+    :data:`COORD_TOLERANCE_SCREENS` screen widths/heights beyond the display edge (or infinite)
+    is off-screen: real trackers report such positions when a participant looks down at the
+    keyboard, and single glitch samples (x = 7778 px on a 1024 px display in a real 500 Hz
+    recording). The caller marks them invalid and counts them. When more than
+    :data:`OFFSCREEN_REFUSE_FRACTION` of the valid samples lie outside the display (with an
+    :data:`OFFSCREEN_MARGIN` margin), the pattern says the resolution or the unit is wrong and the
+    recording is refused.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for the valid samples to mark invalid.
+    """
+    w, h = float(screen_px[0]), float(screen_px[1])
+    k = COORD_TOLERANCE_SCREENS
+    m = OFFSCREEN_MARGIN
+    with np.errstate(invalid="ignore"):
+        far = valid & ((x < -k * w) | (x > (1 + k) * w) | (y < -k * h) | (y > (1 + k) * h) | np.isinf(x) | np.isinf(y))
+        outside = valid & ((x < -m * w) | (x > (1 + m) * w) | (y < -m * h) | (y > (1 + m) * h) | far)
+    n_valid = int(valid.sum())
+    if n_valid and outside.sum() > OFFSCREEN_REFUSE_FRACTION * n_valid:
+        i = int(np.flatnonzero(outside)[0])
+        col = columns[0] if not (-m * w <= x[i] <= (1 + m) * w) else columns[1]
+        raise InputError(
+            f"{int(outside.sum())} of {n_valid} valid gaze samples ({outside.sum() / n_valid:.0%}) lie outside the "
+            f"{int(w)}x{int(h)} px display (first at this line: {plain(x[i])}, {plain(y[i])} px): the resolution "
+            "or the unit of the gaze columns seems wrong", file=path, line=int(lines[i]), column=col,
+            expected=f"gaze mostly within 0..{int(w)} x 0..{int(h)} px",
+            fix="give the recording's true resolution (--screen-px) and check that the columns hold pixels, "
+                "not mm or normalised units")
+    return far
+
+
+def fit_screen_mm(px: np.ndarray, mm: np.ndarray, size_px: float) -> tuple[float, float] | None:
+    """Display size (mm) along one axis from the same gaze points in pixels and in mm.
+
+    Tobii exports give each gaze point both in display-area pixels and in display-area mm
+    (Pro Lab ``Gaze point X [DACS px]``/``[DACS mm]``, Studio ``GazePointX (ADCSpx)``/``(ADCSmm)``),
+    both with the origin at the top-left corner of the active display area (Tobii Pro Lab User
+    Manual, "Coordinate systems"), so ``mm = s * px`` with ``s`` the mm per pixel. ``s`` is the
+    least-squares slope through the origin over the samples that have both; the size is
+    ``s * size_px``.
+
+    Returns
+    -------
+    (size_mm, rms_residual_mm) or None
+        ``None`` with fewer than 10 sample pairs or points too close to the origin to fit.
+    """
+    ok = np.isfinite(px) & np.isfinite(mm)
+    if ok.sum() < 10:
+        return None
+    p, q = px[ok], mm[ok]
+    ss = float(np.dot(p, p))
+    if ss <= 0 or float(np.sqrt(ss / len(p))) < 0.05 * size_px:
+        return None
+    slope = float(np.dot(p, q)) / ss
+    resid = float(np.sqrt(np.mean((q - slope * p) ** 2)))
+    return slope * size_px, resid
+
+
+def median_distance_mm(ez: np.ndarray) -> float | None:
+    """Viewing distance (mm): the median eye-to-display distance over the samples that have one.
+
+    Tobii's eye position Z (Pro Lab ``Eye position left Z [DACS mm]``, Studio ``EyePosLeftZ
+    (ADCSmm)``) is the eye's distance from the display plane (Tobii Pro Lab User Manual,
+    "Coordinate systems"); the median over both eyes and all samples is the recording's
+    viewing distance. ``None`` when no sample has one.
+    """
+    v = np.asarray(ez, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.median(v)) if len(v) else None
 
 
 # --------------------------------------------------------------------------- assembling
@@ -519,8 +805,8 @@ def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
 GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
 
 
-def _plain(v: object) -> str:
-    """A number as a person writes it (no numpy repr)."""
+def plain(v: object) -> str:
+    """A number as a person writes it (no numpy repr): ``2209``, ``0.5``, ``inf``."""
     try:
         f = float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -573,18 +859,18 @@ def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source
     else:
         for name, v in zip(("width", "height"), px):
             if not (np.isfinite(v) and lo_px <= v <= hi_px and v == int(v)):
-                problems.append(f"resolution {name} {_plain(v)} px is not a whole number in {lo_px}..{hi_px}")
+                problems.append(f"resolution {name} {plain(v)} px is not a whole number in {lo_px}..{hi_px}")
         for name, v in zip(("width", "height"), mm):
             if not (np.isfinite(v) and lo_mm <= v <= hi_mm):
-                problems.append(f"screen {name} {_plain(v)} mm is outside {lo_mm:g}..{hi_mm:g} mm")
+                problems.append(f"screen {name} {plain(v)} mm is outside {lo_mm:g}..{hi_mm:g} mm")
     if not (np.isfinite(dist) and lo_d <= dist <= hi_d):
-        problems.append(f"viewing distance {_plain(dist)} mm is outside {lo_d:g}..{hi_d:g} mm")
+        problems.append(f"viewing distance {plain(dist)} mm is outside {lo_d:g}..{hi_d:g} mm")
     if not problems:
         lo_a, hi_a = GEOMETRY_LIMITS["aspect"]
         aspect = (mm[0] / px[0]) / (mm[1] / px[1])
         if not lo_a <= aspect <= hi_a:
             problems.append(f"pixels would be {aspect:.2f} times wider than tall "
-                            f"({_plain(mm[0])} x {_plain(mm[1])} mm over {_plain(px[0])} x {_plain(px[1])} px)")
+                            f"({plain(mm[0])} x {plain(mm[1])} mm over {plain(px[0])} x {plain(px[1])} px)")
     if problems:
         raise InputError(f"implausible values in {source}: " + "; ".join(problems), file=file,
                          expected=f"resolution {lo_px}..{hi_px} px, display size {lo_mm:g}..{hi_mm:g} mm per side, "

@@ -17,6 +17,7 @@ Both keep one row per sample plus rows that carry only an event (``Event`` /
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 from dataclasses import dataclass
@@ -28,10 +29,19 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
+    TIME_UNITS,
+    TOBII_NOMINAL_RATES_HZ,
+    align_clock,
     build_samples,
-    check_coordinates,
+    check_geometry,
+    check_row_widths,
     check_sampling,
+    check_time_unit,
     check_timestamps,
+    fit_screen_mm,
+    mark_offscreen,
+    median_distance_mm,
+    plain,
     find_header,
     finish_counts,
     head_lines,
@@ -53,10 +63,17 @@ log = logging.getLogger(__name__)
 #: 2 and higher, so codes 0 and 1 are valid here.
 STUDIO_MAX_VALID_CODE = 1
 
-#: Classic Pro Lab ``Recording timestamp`` has no unit in its name (it was ms in early
-#: Pro Lab versions and µs later). The unit is inferred from the data: at any Tobii
-#: rate (30-1200 Hz) a sample interval is 0.8-33 ms, i.e. < 200 in ms but > 800 in µs.
-CLASSIC_US_MIN_MEDIAN_INTERVAL = 200.0
+#: Pro Lab's own segments that are not stimuli: the calibration (and validation) that Pro Lab
+#: records as a "Presented Stimulus name" (Tobii Pro Lab User Manual, "Calibration"); their samples
+#: belong to no trial (counted in ``meta.extra["calibration_samples"]``).
+NON_STIMULUS_NAMES = ("eyetracker calibration", "eye tracker calibration", "eyetracker validation",
+                      "eye tracker validation")
+
+#: Tobii's per-sample movement names -> ``Recording.labels["movement"]`` (Pro Lab ``Eye movement
+#: type``: Fixation, Saccade, Unclassified, EyesNotFound; Studio ``GazeEventType``: Fixation,
+#: Saccade, Unclassified). An empty cell is ``unclassified``.
+MOVEMENT_NAMES = {"fixation": "fixation", "saccade": "saccade", "unclassified": "unclassified",
+                  "eyesnotfound": "eyes_not_found", "": "unclassified"}
 
 MISSING_GEOMETRY_FIX = ("pass the screen size and viewing distance: --screen-mm W H --distance-mm D "
                         "(and --screen-px W H when the export has no resolution columns), or geometry= in Python")
@@ -82,6 +99,7 @@ class _Spec:
 
 PROLAB_SPECS = (
     _Spec("time", "recording timestamp", ("", "us", "ms")),
+    _Spec("ettime", "eyetracker timestamp", ("", "us")),
     _Spec("gx", "gaze point x", ("", "dacspx")),
     _Spec("gy", "gaze point y", ("", "dacspx")),
     _Spec("lx", "gaze point left x", ("", "dacspx")),
@@ -95,13 +113,21 @@ PROLAB_SPECS = (
     _Spec("lex", "eye position left x", ("dacsmm",)),
     _Spec("ley", "eye position left y", ("dacsmm",)),
     _Spec("lez", "eye position left z", ("dacsmm",)),
+    _Spec("lxmm", "gaze point left x", ("dacsmm",)),
+    _Spec("lymm", "gaze point left y", ("dacsmm",)),
+    _Spec("rxmm", "gaze point right x", ("dacsmm",)),
+    _Spec("rymm", "gaze point right y", ("dacsmm",)),
     _Spec("rex", "eye position right x", ("dacsmm",)),
     _Spec("rey", "eye position right y", ("dacsmm",)),
     _Spec("rez", "eye position right z", ("dacsmm",)),
     _Spec("stim", "presented stimulus name", ("",), "text"),
     _Spec("event", "event", ("",), "text"),
     _Spec("emt", "eye movement type", ("",), "text"),
+    _Spec("emtidx", "eye movement type index", ("",)),
     _Spec("ged", "gaze event duration", ("", "ms")),
+    _Spec("ged", "eye movement event duration", ("", "ms")),   # Pro Lab 24 name
+    _Spec("acc", "average validation accuracy", ("°", "deg")),
+    _Spec("prec", "average validation precision rms", ("°", "deg")),
     _Spec("resw", "recording resolution width", ("", "px")),
     _Spec("resh", "recording resolution height", ("", "px")),
     _Spec("sensor", "sensor", ("",), "text"),
@@ -114,6 +140,7 @@ PROLAB_SPECS = (
 
 STUDIO_SPECS = (
     _Spec("time", "recordingtimestamp", ("",)),
+    _Spec("ettime", "eyetrackertimestamp", ("",)),
     _Spec("gx", "gazepointx", ("adcspx",)),
     _Spec("gy", "gazepointy", ("adcspx",)),
     _Spec("lx", "gazepointleftx", ("adcspx",)),
@@ -127,6 +154,10 @@ STUDIO_SPECS = (
     _Spec("lex", "eyeposleftx", ("adcsmm",)),
     _Spec("ley", "eyeposlefty", ("adcsmm",)),
     _Spec("lez", "eyeposleftz", ("adcsmm",)),
+    _Spec("lxmm", "gazepointleftx", ("adcsmm",)),
+    _Spec("lymm", "gazepointlefty", ("adcsmm",)),
+    _Spec("rxmm", "gazepointrightx", ("adcsmm",)),
+    _Spec("rymm", "gazepointrighty", ("adcsmm",)),
     _Spec("rex", "eyeposrightx", ("adcsmm",)),
     _Spec("rey", "eyeposrighty", ("adcsmm",)),
     _Spec("rez", "eyeposrightz", ("adcsmm",)),
@@ -135,6 +166,7 @@ STUDIO_SPECS = (
     _Spec("emt", "gazeeventtype", ("",), "text"),
     _Spec("ged", "gazeeventduration", ("", "ms")),
     _Spec("fixidx", "fixationindex", ("",)),
+    _Spec("sacidx", "saccadeindex", ("",)),
     _Spec("mx", "mediaposx", ("adcspx",)),
     _Spec("my", "mediaposy", ("adcspx",)),
     _Spec("mw", "mediawidth", ("", "px")),
@@ -182,7 +214,7 @@ def _studio_validity(raw: np.ndarray, path: Path, lines: np.ndarray, column: str
     bad = ~(np.isnan(raw) | np.isin(raw, (0, 1, 2, 3, 4)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"validity code {raw[i]!r} is not one of 0-4", file=path, line=int(lines[i]), column=column,
+        raise InputError(f"validity code {plain(raw[i])} is not one of 0-4", file=path, line=int(lines[i]), column=column,
                          expected="Tobii Studio validity codes 0 (certain) ... 4 (eye not found)",
                          fix="re-export; the file was edited or is from another program")
     return ~np.isnan(raw) & (raw <= STUDIO_MAX_VALID_CODE)
@@ -206,6 +238,134 @@ def _first_number(df: pd.DataFrame, col: str | None) -> float | None:
     return float(s.iloc[0]) if len(s) else None
 
 
+def _resolution(df: pd.DataFrame, cols: dict[str, str], path: Path, program: str) -> tuple[int, int] | None:
+    """The export's screen resolution (px), checked to be whole positive finite numbers."""
+    if program == "prolab":
+        pairs = [(cols.get("resw"), _first_number(df, cols.get("resw"))),
+                 (cols.get("resh"), _first_number(df, cols.get("resh")))]
+        if any(v is None for _, v in pairs):
+            return None
+        for col, v in pairs:
+            if not (np.isfinite(v) and v >= 1 and v == int(v)):
+                raise InputError(f"screen resolution {plain(v)} px is not a whole positive number", file=path,
+                                 column=col, expected="the recording's resolution in pixels, e.g. 1920",
+                                 fix="re-export the recording; the cell was edited or damaged")
+        return int(pairs[0][1]), int(pairs[1][1])  # type: ignore[arg-type]
+    if "res" not in cols:
+        return None
+    vals = df[cols["res"]].dropna()
+    if not len(vals):
+        return None
+    m = re.match(r"^\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*$", str(vals.iloc[0]))
+    if not m:
+        raise InputError(f"recording resolution {str(vals.iloc[0])!r} is not W x H", file=path, column=cols["res"],
+                         expected="e.g. 1920 x 1080", fix="re-export the recording; the cell was edited or damaged")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _geometry(df_s: pd.DataFrame, cols: dict[str, str], res: tuple[int, int] | None, path: Path, program: str,
+              label: str, geometry: Geometry | None, screen_mm: tuple[float, float] | None,
+              distance_mm: float | None) -> tuple[Geometry, dict[str, str]]:
+    """Screen geometry: the caller's, else flags, else derived from the export's own columns."""
+    if geometry is not None:
+        if res is not None and tuple(res) != tuple(geometry.screen_px):
+            log.warning("%s: export resolution %s differs from the given geometry %s; using the given geometry",
+                        path, res, geometry.screen_px)
+        return geometry, {"screen_px": "given", "screen_mm": "given", "distance_mm": "given"}
+    n = len(df_s)
+    source: dict[str, str] = {}
+    missing: list[str] = []
+    names = ({"res": "Recording resolution width/height", "mm": "Gaze point left/right X/Y [DACS mm]",
+              "z": "Eye position left/right Z [DACS mm]"} if program == "prolab" else
+             {"res": "RecordingResolution", "mm": "GazePointLeftX/Y (ADCSmm)", "z": "EyePosLeftZ/EyePosRightZ (ADCSmm)"})
+    if res is not None:
+        source["screen_px"] = f"export ({names['res']})"
+    mm: tuple[float, float] | None = None
+    if screen_mm is not None:
+        mm = (float(screen_mm[0]), float(screen_mm[1]))
+        source["screen_mm"] = "given (--screen-mm)"
+    elif res is not None and any(k in cols for k in ("lxmm", "rxmm")):
+        fits = []
+        for axis, size in (("x", res[0]), ("y", res[1])):
+            px = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}"), n) for e in "lr"])
+            mmv = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}mm"), n) for e in "lr"])
+            fits.append(fit_screen_mm(px, mmv, size))
+        if all(f is not None for f in fits):
+            mm = (round(fits[0][0], 1), round(fits[1][0], 1))  # type: ignore[index]
+            source["screen_mm"] = (f"export: gaze in px vs mm ({names['mm']}), residual "
+                                   f"{max(f[1] for f in fits):.2f} mm")  # type: ignore[index]
+    if mm is None and screen_mm is None:
+        missing.append(f"screen size: needs {names['mm']} with {names['res']}")
+    dist: float | None = None
+    if distance_mm is not None:
+        dist = float(distance_mm)
+        source["distance_mm"] = "given (--distance-mm)"
+    else:
+        z = np.concatenate([to_float(df_s, cols.get(k), n) for k in ("lez", "rez")])
+        d = median_distance_mm(z)
+        if d is not None:
+            dist = round(d, 1)
+            source["distance_mm"] = f"export: median eye position Z ({names['z']})"
+        else:
+            missing.append(f"viewing distance: needs {names['z']}")
+    if res is None:
+        missing.insert(0, f"resolution: needs {names['res']}")
+    if res is not None and mm is not None and dist is not None:
+        geom = Geometry(screen_px=res, screen_mm=mm, distance_mm=dist)
+        check_geometry(geom, file=path, source="the screen geometry " + (
+            "derived from the export" if "export" in " ".join(source.values()) else "given"),
+            fix="give the true values with --screen-mm W H and --distance-mm D")
+        return geom, source
+    if program == "studio" and (res is None or res == T60_GEOMETRY.screen_px):
+        # The paper's lab: Tobii T60 with Tobii Studio (paper, "Experimental Tools")
+        log.info("%s: no geometry in the export; using the Tobii T60 geometry %s", path, T60_GEOMETRY)
+        return T60_GEOMETRY, {k: "Tobii T60 default (the paper's tracker)" for k in ("screen_px", "screen_mm",
+                                                                                      "distance_mm")}
+    what = f"the export's resolution is {res[0]}x{res[1]} px" if res else "the export has no resolution"
+    raise InputError(f"the {label} export lacks the screen geometry ({what}; " + "; ".join(missing) + ")", file=path,
+                     expected="the physical screen size (mm) and the viewing distance (mm)",
+                     fix=MISSING_GEOMETRY_FIX)
+
+
+def _labels(s: pd.DataFrame, cols: dict[str, str], program: str, path: Path,
+            lines: np.ndarray) -> tuple[pd.DataFrame | None, str | None]:
+    """Tobii's own per-sample classification as ``Recording.labels`` (movement, event_index)."""
+    n = len(s)
+    if "emt" not in cols:
+        if program != "studio" or "fixidx" not in cols:
+            return None, None
+        # Studio without GazeEventType (older exports): a FixationIndex marks Studio's fixations
+        fi = to_float(s, cols["fixidx"], n)
+        ok = np.isfinite(fi) & (np.abs(fi) < 2**53)
+        idx = pd.array(np.where(ok, fi, 0).astype(np.int64), dtype="Int64")
+        idx[~ok] = pd.NA
+        movement = np.where(ok, "fixation", "unclassified").astype(object)
+        return (pd.DataFrame({"movement": movement, "event_index": idx}),
+                f"Tobii Studio: {cols['fixidx']} (no GazeEventType: samples without an index are unclassified)")
+    low = normalised_text(s[cols["emt"]])
+    key = np.char.replace(low.astype(str), " ", "")
+    known = np.isin(key, list(MOVEMENT_NAMES))
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise InputError(f"eye movement type {str(s[cols['emt']].iloc[i])!r} is not one of Tobii's", file=path,
+                         line=int(lines[i]), column=cols["emt"],
+                         expected="Fixation, Saccade, Unclassified or EyesNotFound",
+                         fix="re-export; the file was edited or is from another program")
+    movement = np.vectorize(MOVEMENT_NAMES.get, otypes=[object])(key) if n else np.array([], dtype=object)
+    if program == "prolab":
+        idx = to_float(s, cols.get("emtidx"), n)
+        source = cols["emt"] + (f" + {cols['emtidx']}" if "emtidx" in cols else "")
+    else:
+        fi, si = to_float(s, cols.get("fixidx"), n), to_float(s, cols.get("sacidx"), n)
+        idx = np.where(movement == "fixation", fi, np.where(movement == "saccade", si, np.nan))
+        source = cols["emt"] + "".join(f" + {cols[k]}" for k in ("fixidx", "sacidx") if k in cols)
+    ok = np.isfinite(idx) & (np.abs(idx) < 2**53)
+    event_index = pd.array(np.where(ok, idx, 0).astype(np.int64), dtype="Int64")
+    event_index[~ok] = pd.NA
+    frame = pd.DataFrame({"movement": movement, "event_index": event_index})
+    return frame, f"{'Tobii Pro Lab' if program == 'prolab' else 'Tobii Studio'}: {source}"
+
+
 def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: float | None,
                  screen_mm: tuple[float, float] | None, distance_mm: float | None) -> Recording:
     specs = PROLAB_SPECS if program == "prolab" else STUDIO_SPECS
@@ -218,21 +378,36 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
                          expected=f"a {label} data export (tab-separated, header row with {marker!r})",
                          fix="export the data from the program as TSV, or pick the right --format")
     sep = sniff_delimiter(lines[hi])
-    header = lines[hi].split(sep) if sep != r"\s+" else lines[hi].split()
+    quoting = sep == ","  # comma-separated exports (EyeT4Empathy) quote cells holding a decimal comma
+    if sep == r"\s+":
+        header = lines[hi].split()
+    else:
+        header = next(csv.reader([lines[hi]], delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
     cols, units = _map_columns(header, specs)
     names = ({"time": "Recording timestamp", "gaze": "Gaze point left/right X/Y (or Gaze point X/Y)",
               "lval": "Validity left", "rval": "Validity right"} if program == "prolab" else
              {"time": "RecordingTimestamp", "gaze": "GazePointLeftX/Y, GazePointRightX/Y (ADCSpx)",
               "lval": "ValidityLeft", "rval": "ValidityRight"})
     _require(cols, path, label, names)
-    decimal = sniff_decimal(lines[hi + 1:], sep)
+    dups = [c for c in cols.values() if header.count(c) > 1]
+    if dups:
+        dup = dups[0]
+        raise InputError(f"the header names the column {dup!r} twice", file=path, line=hi + 1, column=dup,
+                         expected="each column name once", fix="re-export the file; the header was edited")
+    if quoting:
+        decimal = "both" if re.search(r'"-?\d+,\d+"', "\n".join(lines[hi + 1:])) else "."
+    else:
+        decimal = sniff_decimal(lines[hi + 1:], sep)
+    check_row_widths(path, sep=sep, header_line=hi, width=len(header), encoding=enc, quoting=quoting, header=header)
     spec_kind = {s.key: s.kind for s in specs}
     if program == "studio":
         spec_kind["lval"] = spec_kind["rval"] = "num"
     numeric = [c for k, c in cols.items() if spec_kind[k] == "num"]
     text = [c for k, c in cols.items() if spec_kind[k] == "text"]
-    df, first = read_table(path, sep=sep, header_line=hi, usecols=list(cols.values()), numeric=numeric,
-                           text=text, decimal=decimal, encoding=enc)
+    usecols = list(cols.values())
+    df, first = read_table(path, sep=sep, header_line=hi, usecols=usecols, numeric=numeric,
+                           text=text, decimal=decimal, encoding=enc,
+                           compression="gzip" if path.name.endswith(".gz") else None, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
     n_rows = len(df)
     if n_rows == 0:
         raise InputError("the export has a header but no rows", file=path, line=hi + 2,
@@ -265,52 +440,41 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     lines_s = all_lines[is_sample]
     n = len(s)
 
-    # --- time
+    # --- time: the recording clock (ms) checked for its unit; the tracker clock (µs) for timing
     raw_t = to_float(s, cols["time"], n)
-    unit = units["time"]
-    if program == "studio":
-        unit = "ms"
-    elif unit == "":
-        d = np.diff(raw_t)
-        d = d[np.isfinite(d) & (d > 0)]
-        unit = "us" if len(d) and float(np.median(d)) >= CLASSIC_US_MIN_MEDIAN_INTERVAL else "ms"
-    t = raw_t * (1e-6 if unit == "us" else 1e-3)
-    check_timestamps(t, path, lines_s, cols["time"])
-    nominal, missing = check_sampling(t, rate_hz, path, lines_s, cols["time"])
+    stated = program == "studio" or bool(units["time"])
+    unit = check_time_unit(raw_t, "ms" if program == "studio" else (units["time"] or "us"), path, cols["time"],
+                           stated=stated)
+    rec_t = raw_t * TIME_UNITS[unit]
+    clock: dict[str, Any] = {"clock": cols["time"]}
+    t = rec_t
+    if "ettime" in cols:
+        raw_et = to_float(s, cols["ettime"], n)
+        if n and np.isfinite(raw_et).all():
+            et_unit = check_time_unit(raw_et, "us", path, cols["ettime"], stated=bool(units.get("ettime")))
+            et = raw_et * TIME_UNITS[et_unit]
+            check_timestamps(et, path, lines_s, cols["ettime"])
+            aligned = align_clock(et, rec_t)
+            if aligned is not None:
+                t, fit = aligned
+                clock = {"clock": f"{cols['ettime']} aligned to {cols['time']}", **fit}
+            else:
+                clock["clock_note"] = (f"{cols['ettime']} does not run in step with {cols['time']}; "
+                                       f"sample timing uses {cols['time']}")
+        else:
+            clock["clock_note"] = f"{cols['ettime']} is missing on some samples; sample timing uses {cols['time']}"
+    column_t = cols["ettime"] if clock["clock"] != cols["time"] else cols["time"]
+    check_timestamps(t, path, lines_s, column_t)
+    nominal, missing = check_sampling(t, rate_hz, path, lines_s, column_t, known_rates=TOBII_NOMINAL_RATES_HZ)
 
     # --- geometry
-    if program == "prolab":
-        resw, resh = _first_number(df, cols.get("resw")), _first_number(df, cols.get("resh"))
-        res = (int(resw), int(resh)) if resw and resh else None
-    else:
-        res = None
-        if "res" in cols:
-            vals = df[cols["res"]].dropna()
-            if len(vals):
-                m = re.match(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$", str(vals.iloc[0]))
-                if m:
-                    res = (int(m.group(1)), int(m.group(2)))
-    if geometry is not None:
-        geom = geometry
-        if res is not None and tuple(res) != tuple(geometry.screen_px):
-            log.warning("%s: export resolution %s differs from the given geometry %s; using the given geometry",
-                        path, res, geometry.screen_px)
-    elif screen_mm is not None and distance_mm is not None and res is not None:
-        geom = Geometry(screen_px=res, screen_mm=(float(screen_mm[0]), float(screen_mm[1])),
-                        distance_mm=float(distance_mm))
-    elif program == "studio" and (res is None or res == T60_GEOMETRY.screen_px):
-        # The paper's lab: Tobii T60 with Tobii Studio (paper, "Experimental Tools")
-        geom = T60_GEOMETRY
-        log.info("%s: no geometry given; using the Tobii T60 geometry %s", path, T60_GEOMETRY)
-    else:
-        what = f"the export's resolution is {res[0]}x{res[1]} px" if res else "the export has no resolution"
-        raise InputError(f"{label} exports do not carry the screen size and viewing distance ({what})", file=path,
-                         expected="the physical screen size (mm) and the viewing distance (mm)",
-                         fix=MISSING_GEOMETRY_FIX)
+    res = _resolution(df, cols, path, program)
+    geom, geometry_source = _geometry(s, cols, res, path, program, label, geometry, screen_mm, distance_mm)
 
     # --- per eye
     eyes: dict[str, dict[str, np.ndarray]] = {}
     per_eye = all(k in cols for k in ("lx", "ly", "rx", "ry"))
+    offscreen = np.zeros(n, dtype=bool)
     for eye, p in (("left", "l"), ("right", "r")):
         xcol, ycol = (cols[f"{p}x"], cols[f"{p}y"]) if per_eye else (cols["gx"], cols["gy"])
         vcol = cols[f"{p}val"]
@@ -319,49 +483,59 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
         else:
             valid = _prolab_validity(val_text[f"{p}val"][is_sample], s[vcol], path, lines_s, vcol)
         x, y = to_float(s, xcol, n), to_float(s, ycol, n)
-        check_coordinates(x, y, valid & np.isfinite(x) & np.isfinite(y), geom, path, lines_s, (xcol, ycol))
-        eyes[eye] = {"x": x, "y": y, "valid": valid, "pupil": to_float(s, cols.get(f"{p}pupil"), n),
+        far = mark_offscreen(x, y, valid & np.isfinite(x) & np.isfinite(y), geom.screen_px, path, lines_s,
+                             (xcol, ycol))
+        offscreen |= far
+        eyes[eye] = {"x": x, "y": y, "valid": valid & ~far, "pupil": to_float(s, cols.get(f"{p}pupil"), n),
                      "ex": to_float(s, cols.get(f"{p}ex"), n), "ey": to_float(s, cols.get(f"{p}ey"), n),
                      "ez": to_float(s, cols.get(f"{p}ez"), n)}
     samples = build_samples(t, eyes, geom)
 
-    # --- trials: runs of one presented stimulus / media name
+    # --- trials: runs of one presented stimulus / media name (calibration segments are no trial)
+    extra: dict[str, Any] = {}
     if "stim" in cols:
+        stim = s[cols["stim"]].reset_index(drop=True)
+        calib = np.isin(normalised_text(stim), NON_STIMULUS_NAMES)
+        extra["calibration_samples"] = int(calib.sum())
+        stim = stim.where(~calib, None)
         aoi = None
         if all(k in cols for k in ("mx", "my", "mw", "mh")):
             mx, my = to_float(s, cols["mx"], n), to_float(s, cols["my"], n)
             aoi = {"left": mx, "top": my, "right": mx + to_float(s, cols["mw"], n),
                    "bottom": my + to_float(s, cols["mh"], n)}
-        trials = trials_from_runs(s[cols["stim"]].reset_index(drop=True), t, nominal, aoi)
+        trials = trials_from_runs(stim, t, nominal, aoi)
     else:
         trials = trials_from_runs(pd.Series([], dtype=object), t, nominal)
 
-    extra: dict[str, Any] = {
+    labels, labels_source = _labels(s, cols, program, path, lines_s)
+    extra.update({
         "column_style": ("prolab-unit-suffixed" if units["time"] else "prolab-classic") if program == "prolab"
         else "studio",
         "timestamp_unit": unit, "decimal": decimal, "delimiter": sep, "encoding": enc,
-        "eyes": ["left", "right"] if per_eye else ["average"],
-    }
-    if "emt" in cols:
-        extra["eye_movement_type"] = s[cols["emt"]].to_numpy(dtype=object)
+        "eyes": ["left", "right"] if per_eye else ["average"], "geometry_source": geometry_source, **clock,
+    })
+    if labels_source:
+        extra["labels_source"] = labels_source
     if "ged" in cols:
         extra["gaze_event_duration_ms"] = to_float(s, cols["ged"], n)
-    if "fixidx" in cols:
-        extra["fixation_index"] = to_float(s, cols["fixidx"], n)
     if is_event.any() and "event" in cols:
         ev = df.loc[is_event]
         extra["events"] = pd.DataFrame({
-            "time_s": to_float(ev, cols["time"], len(ev)) * (1e-6 if unit == "us" else 1e-3),
+            "time_s": to_float(ev, cols["time"], len(ev)) * TIME_UNITS[unit],
             "event": ev[cols["event"]].astype(object).to_numpy(), "line": all_lines[is_event]})
     participant = None
     if "participant" in cols:
         pv = df[cols["participant"]].dropna()
         participant = str(pv.iloc[0]) if len(pv) else None
+    acc, prec = _first_number(df, cols.get("acc")), _first_number(df, cols.get("prec"))
     meta = RecordingMeta(source=str(path), format=program, sampling_rate_hz=nominal, geometry=geom,
-                         tracker_model="unknown", participant=participant, extra=extra)
+                         tracker_model="unknown", participant=participant, extra=extra,
+                         accuracy_deg=acc if acc is not None and np.isfinite(acc) else None,
+                         precision_deg=prec if prec is not None and np.isfinite(prec) else None)
     counts = finish_counts(samples, event_rows=int(is_event.sum()), blank_rows=int(blank.sum()),
-                           other_rows=int(is_other.sum()), missing_samples=missing, rows_total=n_rows)
-    return Recording(samples=samples, trials=trials, meta=meta, counts=counts)
+                           other_rows=int(is_other.sum()), missing_samples=missing, rows_total=n_rows,
+                           offscreen_samples=int(offscreen.sum()))
+    return Recording(samples=samples, trials=trials, meta=meta, counts=counts, labels=labels)
 
 
 def read_prolab(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,

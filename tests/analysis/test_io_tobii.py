@@ -59,7 +59,7 @@ def test_prolab_trials_are_runs_of_the_stimulus_name(tmp_path):
     assert tr["onset_s"].iloc[1] == pytest.approx(12.5 + 70 / 60.0)
     assert tr[["aoi_left", "aoi_top", "aoi_right", "aoi_bottom"]].iloc[0].tolist() == [240, 112, 1040, 912]
     assert list(rec.meta.extra["events"]["event"]) == ["ImageStimulusStart", "ImageStimulusEnd"]
-    assert rec.meta.extra["eye_movement_type"][0] == "Fixation"
+    assert rec.labels["movement"].iloc[0] == "fixation"
 
 
 def test_prolab_requires_screen_size_and_distance(tmp_path):
@@ -88,7 +88,9 @@ def test_studio_export(tmp_path):
     assert rec.meta.geometry == T60_GEOMETRY
     assert rec.trials["stimulus_id"].tolist() == ["david_ours", "mystery_image"]
     assert rec.trials["aoi_right"].iloc[0] == 1040.0
-    np.testing.assert_array_equal(rec.meta.extra["fixation_index"][:31], [1] * 30 + [2])
+    np.testing.assert_array_equal(rec.labels["event_index"].iloc[:31].to_numpy(dtype=int), [1] * 30 + [2])
+    assert (rec.labels["movement"] == "fixation").all()
+    assert "GazeEventType" in rec.meta.extra["labels_source"]
 
 
 def test_studio_validity_codes(tmp_path):
