@@ -1,0 +1,101 @@
+"""Tobii I-VT presets named after the Tobii programs, each value with its source.
+
+A preset is an :class:`analysis.config.IVTConfig` plus where each of its values comes
+from. ``python -m analysis.agreement`` runs every preset on an export and reports which
+one reproduces the program's own per-sample classification best (docs/readers.md,
+"Agreement with Tobii's labels").
+
+Sources
+-------
+* Olsen, A. (2012). *The Tobii I-VT Fixation Filter: Algorithm description.* Tobii
+  Technology, sec. 3.1.1-3.1.7 (the seven steps and their default values).
+* Tobii Pro Lab User Manual (v1.x and 24.x), "Gaze filters" / "Fixation filters": the
+  presets "Tobii I-VT (Fixation)" and "Tobii I-VT (Attention)".
+* Tobii Studio User's Manual (v3.4.x), section "Fixation filters" ("Tobii I-VT fixation
+  filter" defaults), and Tobii's white paper *Determining the Tobii I-VT Fixation
+  Filter's Default Values* (Olsen, 2012, August 28), which introduced the filter in Tobii
+  Studio 2.3 with the same defaults as Olsen (2012) and a moving-median noise reduction
+  of 3 samples switched on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from analysis.config import IVTConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named I-VT configuration and the source of each value.
+
+    Attributes
+    ----------
+    name : str
+        Short name used on the command line (``prolab``, ``studio``, ...).
+    program : str
+        The program and filter name it reproduces.
+    config : IVTConfig
+        The parameters.
+    sources : dict
+        Config field -> source of its value, in words.
+    """
+
+    name: str
+    program: str
+    config: IVTConfig
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+_OLSEN = "Olsen (2012) sec. {}"
+_PROLAB = "Tobii Pro Lab User Manual, 'Gaze filters', preset {}"
+_STUDIO = "Tobii Studio User's Manual 3.4, 'Tobii I-VT fixation filter' defaults"
+
+#: Where each value of the Pro Lab "Tobii I-VT (Fixation)" preset comes from.
+_PROLAB_FIXATION_SOURCES = {
+    "gap_fill": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": gap fill-in on; " + _OLSEN.format("3.1.1"),
+    "max_gap_ms": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": max gap length 75 ms; " + _OLSEN.format("3.1.1"),
+    "eye_selection": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": eye selection Average; " + _OLSEN.format("3.1.2"),
+    "noise_reduction": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": noise reduction off",
+    "noise_window_samples": "not used (noise reduction off)",
+    "velocity_window_ms": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": window length 20 ms; " + _OLSEN.format("3.1.4"),
+    "velocity_threshold_deg_s": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": 30 deg/s; " + _OLSEN.format("3.1.5"),
+    "merge": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": merge adjacent fixations on; " + _OLSEN.format("3.1.6"),
+    "merge_max_gap_ms": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": max time between 75 ms; " + _OLSEN.format("3.1.6"),
+    "merge_max_angle_deg": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": max angle 0.5 deg; " + _OLSEN.format("3.1.6"),
+    "discard_short": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": discard short fixations on; " + _OLSEN.format("3.1.7"),
+    "min_fixation_ms": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": minimum duration 60 ms; " + _OLSEN.format("3.1.7"),
+}
+
+#: The presets, by name. ``prolab`` is :class:`IVTConfig`'s defaults (the project's filter).
+PRESETS: dict[str, Preset] = {
+    "prolab": Preset(
+        "prolab", "Tobii Pro Lab, 'Tobii I-VT (Fixation)'", IVTConfig(), dict(_PROLAB_FIXATION_SOURCES)),
+    "prolab_attention": Preset(
+        "prolab_attention", "Tobii Pro Lab, 'Tobii I-VT (Attention)'",
+        IVTConfig(velocity_threshold_deg_s=100.0),
+        {**_PROLAB_FIXATION_SOURCES,
+         "velocity_threshold_deg_s": _PROLAB.format("'Tobii I-VT (Attention)'") + ": 100 deg/s (all other values "
+                                     "as 'Tobii I-VT (Fixation)')"}),
+    "studio": Preset(
+        "studio", "Tobii Studio, 'I-VT filter' (Tobii I-VT fixation filter, defaults)",
+        IVTConfig(noise_reduction="median", noise_window_samples=3),
+        {**{k: f"{_STUDIO}; " + v.split("; ", 1)[-1] for k, v in _PROLAB_FIXATION_SOURCES.items()},
+         "noise_reduction": f"{_STUDIO}: noise reduction on, moving median (Tobii white paper 'Determining the "
+                            "Tobii I-VT Fixation Filter's Default Values', 2012)",
+         "noise_window_samples": f"{_STUDIO}: window size 3 samples"}),
+}
+
+
+def preset_config(name: str) -> IVTConfig:
+    """The :class:`IVTConfig` of preset ``name`` (a key of :data:`PRESETS`)."""
+    return PRESETS[name].config
+
+
+def describe(preset: Preset) -> list[str]:
+    """One line per config field: ``name = value  (source)``."""
+    out = []
+    for f in dataclasses.fields(preset.config):
+        out.append(f"{f.name} = {getattr(preset.config, f.name)!s}  ({preset.sources.get(f.name, 'IVTConfig default')})")
+    return out
