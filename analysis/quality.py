@@ -168,8 +168,10 @@ def recording_quality(recording: Recording, labels: Any = None) -> dict[str, Any
         last sample + one interval), n_trials, sampling_rate_hz, accuracy_deg
         (validation accuracy from the metadata, NaN when absent) and
         validation_precision_deg (validation RMS precision from the metadata, NaN when
-        absent) and precision_source (``"fixations"`` when ``labels`` restricted the
-        precision to fixations, else ``"all_samples"``).
+        absent), precision_source (``"fixations"`` when ``labels`` restricted the
+        precision to fixations, else ``"all_samples"``) and offscreen_samples (valid
+        samples the reader marked invalid because they lay far off the display,
+        ``Recording.counts["offscreen_samples"]``; 0 when the reader has no such rule).
     """
     ctx = _Context(recording, labels)
     if ctx.n:
@@ -187,6 +189,8 @@ def recording_quality(recording: Recording, labels: Any = None) -> dict[str, Any
         "sampling_rate_hz": float(meta.sampling_rate_hz),
         "accuracy_deg": float(meta.accuracy_deg) if meta.accuracy_deg is not None else np.nan,
         "validation_precision_deg": float(meta.precision_deg) if meta.precision_deg is not None else np.nan,
+        # valid samples the reader marked invalid as off the display (docs/readers.md, "Off-screen samples")
+        "offscreen_samples": int(recording.counts.get("offscreen_samples", 0)),
     })
     return out
 

@@ -521,9 +521,12 @@ def check_time_unit(raw: np.ndarray, unit: str, path: Path, column: str, *, stat
     fits = [u for u in ("us", "ms", "s", "ns") if lo <= rate(u) <= hi]
     if not stated and fits:
         return fits[0]
-    seems = (f"the values look like {fits[0]} ({plain(rate(fits[0]))} Hz)" if fits else
+    def hz(r: float) -> str:
+        return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+
+    seems = (f"the values look like {fits[0]} ({hz(rate(fits[0]))} Hz)" if fits else
              "no unit gives a plausible rate")
-    raise InputError(f"timestamps read as {unit} give {plain(rate(unit))} Hz, not a tracker's sampling rate; "
+    raise InputError(f"timestamps read as {unit} give {hz(rate(unit))} Hz, not a tracker's sampling rate; "
                      f"{seems}", file=path, column=column,
                      expected=f"a sampling rate of {lo:g}-{hi:g} Hz (median interval {plain(med)} in the file)",
                      fix="re-export the recording with the timestamp in the unit its header names, or give the "
