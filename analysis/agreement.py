@@ -163,7 +163,9 @@ def compare(recording: Recording, config: IVTConfig) -> dict[str, Any]:
         confusion[m] = {LABEL_NAMES[c]: int((res.labels[sel] == c).sum()) for c in sorted(LABEL_NAMES)}
 
     mean_ours = float(fx["duration_s"].mean() * 1000.0) if n_ours else float("nan")
-    mean_tobii = float(np.mean(tobii_dur_ms)) if len(tobii_dur_ms) else float("nan")
+    finite = np.asarray(tobii_dur_ms, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    mean_tobii = float(finite.mean()) if len(finite) else float("nan")
     return {
         "kappa": float(kappa), "agreement": float(po), "n_samples": int(t.size),
         "fixations_ours": n_ours, "fixations_tobii": n_tobii,

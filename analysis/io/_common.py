@@ -506,7 +506,8 @@ def check_time_unit(raw: np.ndarray, unit: str, path: Path, column: str, *, stat
     str
         The unit, a key of :data:`TIME_UNITS`.
     """
-    d = np.diff(np.asarray(raw, dtype=np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.diff(np.asarray(raw, dtype=np.float64))
     d = d[np.isfinite(d) & (d > 0)]
     if len(d) < 2:
         return unit
@@ -677,6 +678,21 @@ def mark_offscreen(x: np.ndarray, y: np.ndarray, valid: np.ndarray, screen_px: t
     return far
 
 
+def implausible_eye_position(ex: np.ndarray, ey: np.ndarray, ez: np.ndarray) -> np.ndarray:
+    """Samples whose eye position (mm, display-area coordinates) cannot be a real eye.
+
+    True where a coordinate is infinite, or the distance ``ez`` lies outside the plausible
+    viewing distances of :data:`GEOMETRY_LIMITS` (150..3000 mm), or ``|ex|``/``|ey|`` exceed
+    3000 mm. Readers set such positions to NaN (the filters then use the viewing distance) and
+    count them; a missing (NaN) position is not implausible.
+    """
+    lo, hi = GEOMETRY_LIMITS["distance_mm"]
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(ex) | np.isinf(ey) | np.isinf(ez) | (np.abs(ex) > hi) | (np.abs(ey) > hi)
+        bad |= np.isfinite(ez) & ((ez < lo) | (ez > hi))
+    return bad
+
+
 def fit_screen_mm(px: np.ndarray, mm: np.ndarray, size_px: float) -> tuple[float, float] | None:
     """Display size (mm) along one axis from the same gaze points in pixels and in mm.
 
@@ -692,7 +708,9 @@ def fit_screen_mm(px: np.ndarray, mm: np.ndarray, size_px: float) -> tuple[float
     (size_mm, rms_residual_mm) or None
         ``None`` with fewer than 10 sample pairs or points too close to the origin to fit.
     """
-    ok = np.isfinite(px) & np.isfinite(mm)
+    # only points on the display (a glitch far off it would dominate the fit)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(px) & np.isfinite(mm) & (px >= 0) & (px <= size_px) & (np.abs(mm) < 1e4)
     if ok.sum() < 10:
         return None
     p, q = px[ok], mm[ok]
@@ -713,7 +731,8 @@ def median_distance_mm(ez: np.ndarray) -> float | None:
     viewing distance. ``None`` when no sample has one.
     """
     v = np.asarray(ez, dtype=np.float64)
-    v = v[np.isfinite(v) & (v > 0)]
+    lo, hi = GEOMETRY_LIMITS["distance_mm"]
+    v = v[np.isfinite(v) & (v >= lo) & (v <= hi)]
     return float(np.median(v)) if len(v) else None
 
 

@@ -39,6 +39,7 @@ from analysis.io._common import (
     check_time_unit,
     check_timestamps,
     fit_screen_mm,
+    implausible_eye_position,
     mark_offscreen,
     median_distance_mm,
     plain,
@@ -475,6 +476,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     eyes: dict[str, dict[str, np.ndarray]] = {}
     per_eye = all(k in cols for k in ("lx", "ly", "rx", "ry"))
     offscreen = np.zeros(n, dtype=bool)
+    bad_eye_pos = 0
     for eye, p in (("left", "l"), ("right", "r")):
         xcol, ycol = (cols[f"{p}x"], cols[f"{p}y"]) if per_eye else (cols["gx"], cols["gy"])
         vcol = cols[f"{p}val"]
@@ -483,12 +485,17 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
         else:
             valid = _prolab_validity(val_text[f"{p}val"][is_sample], s[vcol], path, lines_s, vcol)
         x, y = to_float(s, xcol, n), to_float(s, ycol, n)
+        ex, ey, ez = (to_float(s, cols.get(f"{p}e{a}"), n) for a in "xyz")
+        odd = implausible_eye_position(ex, ey, ez)
+        if odd.any():
+            ex, ey, ez = (np.where(odd, np.nan, a) for a in (ex, ey, ez))
+            bad_eye_pos += int(odd.sum())
+        pupil = to_float(s, cols.get(f"{p}pupil"), n)
+        pupil = np.where(np.isfinite(pupil), pupil, np.nan)
         far = mark_offscreen(x, y, valid & np.isfinite(x) & np.isfinite(y), geom.screen_px, path, lines_s,
                              (xcol, ycol))
         offscreen |= far
-        eyes[eye] = {"x": x, "y": y, "valid": valid & ~far, "pupil": to_float(s, cols.get(f"{p}pupil"), n),
-                     "ex": to_float(s, cols.get(f"{p}ex"), n), "ey": to_float(s, cols.get(f"{p}ey"), n),
-                     "ez": to_float(s, cols.get(f"{p}ez"), n)}
+        eyes[eye] = {"x": x, "y": y, "valid": valid & ~far, "pupil": pupil, "ex": ex, "ey": ey, "ez": ez}
     samples = build_samples(t, eyes, geom)
 
     # --- trials: runs of one presented stimulus / media name (calibration segments are no trial)
@@ -517,7 +524,9 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     if labels_source:
         extra["labels_source"] = labels_source
     if "ged" in cols:
-        extra["gaze_event_duration_ms"] = to_float(s, cols["ged"], n)
+        ged = to_float(s, cols["ged"], n)
+        with np.errstate(invalid="ignore"):
+            extra["gaze_event_duration_ms"] = np.where(np.isfinite(ged) & (ged >= 0) & (ged < 1e9), ged, np.nan)
     if is_event.any() and "event" in cols:
         ev = df.loc[is_event]
         extra["events"] = pd.DataFrame({
@@ -534,7 +543,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
                          precision_deg=prec if prec is not None and np.isfinite(prec) else None)
     counts = finish_counts(samples, event_rows=int(is_event.sum()), blank_rows=int(blank.sum()),
                            other_rows=int(is_other.sum()), missing_samples=missing, rows_total=n_rows,
-                           offscreen_samples=int(offscreen.sum()))
+                           offscreen_samples=int(offscreen.sum()), implausible_eye_positions=bad_eye_pos)
     return Recording(samples=samples, trials=trials, meta=meta, counts=counts, labels=labels)
 
 

@@ -90,10 +90,11 @@ def prolab_export(path: Path, *, n: int = 600, rate: float = 300.0, decimal: str
     rows += ["\t".join(cols[c][i] for c in header) for i in range(n)]
     if events:
         # an event-only row on the recording clock before sample 250 (the stimulus onset in ms)
+        at = min(250, n // 2)
         ev = {c: "" for c in header}
-        ev[header[0]] = cols[header[0]][250]
+        ev[header[0]] = cols[header[0]][at]
         ev["Event"] = "ImageStimulusStart"
-        rows.insert(1 + 250, "\t".join(ev[c] for c in header))
+        rows.insert(1 + at, "\t".join(ev[c] for c in header))
     text = "\n".join(rows) + "\n"
     if gz:
         path.write_bytes(gzip.compress(text.encode("utf-8")))
@@ -171,6 +172,17 @@ def test_most_samples_off_the_display_means_wrong_resolution(tmp_path):
         read_recording(w["path"], geometry=Geometry((640, 480), (300.0, 225.0), 600.0))
     msg = str(err.value)
     assert "resolution or the unit" in msg and "640x480" in msg and err.value.line is not None
+
+
+def test_impossible_eye_positions_are_dropped_and_counted(tmp_path):
+    w = prolab_export(tmp_path / "rec.tsv")
+    _set_cell(w["path"], 50, "Eye position left Z [DACS mm]", "inf")
+    _set_cell(w["path"], 51, "Eye position left Z [DACS mm]", "-3,5")
+    rec = read_recording(w["path"])
+    z = rec.samples["left_eye_z_mm"]
+    assert z.iloc[48:50].isna().all() and z.iloc[47] == EYE_Z
+    assert rec.counts["implausible_eye_positions"] == 2
+    assert rec.samples["left_valid"].iloc[48]          # the gaze itself stays valid
 
 
 # ---------------------------------------------------------------- 4. quoting and row width
