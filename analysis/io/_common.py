@@ -693,33 +693,42 @@ def implausible_eye_position(ex: np.ndarray, ey: np.ndarray, ez: np.ndarray) -> 
     return bad
 
 
-def fit_screen_mm(px: np.ndarray, mm: np.ndarray, size_px: float) -> tuple[float, float] | None:
+def fit_screen_mm(px: np.ndarray, mm: np.ndarray, size_px: float) -> tuple[float, float, bool] | None:
     """Display size (mm) along one axis from the same gaze points in pixels and in mm.
 
     Tobii exports give each gaze point both in display-area pixels and in display-area mm
-    (Pro Lab ``Gaze point X [DACS px]``/``[DACS mm]``, Studio ``GazePointX (ADCSpx)``/``(ADCSmm)``),
-    both with the origin at the top-left corner of the active display area (Tobii Pro Lab User
-    Manual, "Coordinate systems"), so ``mm = s * px`` with ``s`` the mm per pixel. ``s`` is the
-    least-squares slope through the origin over the samples that have both; the size is
-    ``s * size_px``.
+    (Pro Lab ``Gaze point X [DACS px]``/``[DACS mm]``, Studio ``GazePointLeftX (ADCSpx)``/``(ADCSmm)``).
+    Along each axis ``mm = a * px + b``: Pro Lab's DACS mm share the pixels' origin (top-left,
+    ``b = 0``); Tobii Studio's ADCS mm have y pointing up from the bottom edge (``a < 0``,
+    ``b`` = the display height; seen in real Studio 3.4 exports). ``a`` and ``b`` are fitted by
+    least squares over the samples on the display that have both; the size is ``|a| * size_px``.
+    The fit is refused unless the origin is one of the two corners (``b`` within 2 % of 0 or of
+    the size) and the residual is below 1 % of the size, so a column in other units is not
+    taken for millimetres.
 
     Returns
     -------
-    (size_mm, rms_residual_mm) or None
-        ``None`` with fewer than 10 sample pairs or points too close to the origin to fit.
+    (size_mm, rms_residual_mm, flipped) or None
+        ``flipped``: the mm axis runs against the pixel axis (Studio's y up). ``None`` with
+        fewer than 10 sample pairs, points spread over less than 5 % of the axis, or a fit
+        that fails the checks above.
     """
-    # only points on the display (a glitch far off it would dominate the fit)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(px) & np.isfinite(mm) & (px >= 0) & (px <= size_px) & (np.abs(mm) < 1e4)
     if ok.sum() < 10:
         return None
     p, q = px[ok], mm[ok]
-    ss = float(np.dot(p, p))
-    if ss <= 0 or float(np.sqrt(ss / len(p))) < 0.05 * size_px:
+    if float(np.std(p)) < 0.05 * size_px / 4:
         return None
-    slope = float(np.dot(p, q)) / ss
-    resid = float(np.sqrt(np.mean((q - slope * p) ** 2)))
-    return slope * size_px, resid
+    pm, qm = float(p.mean()), float(q.mean())
+    slope = float(np.dot(p - pm, q - qm) / np.dot(p - pm, p - pm))
+    icept = qm - slope * pm
+    size = abs(slope) * size_px
+    resid = float(np.sqrt(np.mean((q - (slope * p + icept)) ** 2)))
+    corner = min(abs(icept), abs(icept - size)) if slope > 0 else abs(icept - size)
+    if not (size > 0 and np.isfinite(size)) or corner > 0.02 * size or resid > 0.01 * size:
+        return None
+    return size, resid, slope < 0
 
 
 def median_distance_mm(ez: np.ndarray) -> float | None:

@@ -267,14 +267,26 @@ def _resolution(df: pd.DataFrame, cols: dict[str, str], path: Path, program: str
 def _geometry(df_s: pd.DataFrame, cols: dict[str, str], res: tuple[int, int] | None, path: Path, program: str,
               label: str, geometry: Geometry | None, screen_mm: tuple[float, float] | None,
               distance_mm: float | None) -> tuple[Geometry, dict[str, str]]:
-    """Screen geometry: the caller's, else flags, else derived from the export's own columns."""
+    """Screen geometry: the caller's, else flags, else derived from the export's own columns.
+
+    Also tells (``source["eye_y"]``) whether the export's mm y axis points up (Tobii Studio's
+    ADCS), in which case the reader turns the eye positions to the pixels' y-down.
+    """
+    n = len(df_s)
+    source: dict[str, str] = {}
+    fits: list[Any] = [None, None]
+    if res is not None and any(k in cols for k in ("lxmm", "rxmm")):
+        for i, (axis, size) in enumerate((("x", res[0]), ("y", res[1]))):
+            px = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}"), n) for e in "lr"])
+            mmv = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}mm"), n) for e in "lr"])
+            fits[i] = fit_screen_mm(px, mmv, size)
+    if fits[1] is not None and fits[1][2]:
+        source["eye_y"] = "flipped: the export's mm y axis points up (gaze px vs mm fit)"
     if geometry is not None:
         if res is not None and tuple(res) != tuple(geometry.screen_px):
             log.warning("%s: export resolution %s differs from the given geometry %s; using the given geometry",
                         path, res, geometry.screen_px)
-        return geometry, {"screen_px": "given", "screen_mm": "given", "distance_mm": "given"}
-    n = len(df_s)
-    source: dict[str, str] = {}
+        return geometry, {"screen_px": "given", "screen_mm": "given", "distance_mm": "given", **source}
     missing: list[str] = []
     names = ({"res": "Recording resolution width/height", "mm": "Gaze point left/right X/Y [DACS mm]",
               "z": "Eye position left/right Z [DACS mm]"} if program == "prolab" else
@@ -285,16 +297,10 @@ def _geometry(df_s: pd.DataFrame, cols: dict[str, str], res: tuple[int, int] | N
     if screen_mm is not None:
         mm = (float(screen_mm[0]), float(screen_mm[1]))
         source["screen_mm"] = "given (--screen-mm)"
-    elif res is not None and any(k in cols for k in ("lxmm", "rxmm")):
-        fits = []
-        for axis, size in (("x", res[0]), ("y", res[1])):
-            px = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}"), n) for e in "lr"])
-            mmv = np.concatenate([to_float(df_s, cols.get(f"{e}{axis}mm"), n) for e in "lr"])
-            fits.append(fit_screen_mm(px, mmv, size))
-        if all(f is not None for f in fits):
-            mm = (round(fits[0][0], 1), round(fits[1][0], 1))  # type: ignore[index]
-            source["screen_mm"] = (f"export: gaze in px vs mm ({names['mm']}), residual "
-                                   f"{max(f[1] for f in fits):.2f} mm")  # type: ignore[index]
+    elif all(f is not None for f in fits):
+        mm = (round(fits[0][0], 1), round(fits[1][0], 1))
+        source["screen_mm"] = (f"export: gaze in px vs mm ({names['mm']}), residual "
+                               f"{max(f[1] for f in fits):.2f} mm")
     if mm is None and screen_mm is None:
         missing.append(f"screen size: needs {names['mm']} with {names['res']}")
     dist: float | None = None
@@ -486,6 +492,8 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
             valid = _prolab_validity(val_text[f"{p}val"][is_sample], s[vcol], path, lines_s, vcol)
         x, y = to_float(s, xcol, n), to_float(s, ycol, n)
         ex, ey, ez = (to_float(s, cols.get(f"{p}e{a}"), n) for a in "xyz")
+        if "eye_y" in geometry_source:
+            ey = geom.screen_mm[1] - ey
         odd = implausible_eye_position(ex, ey, ez)
         if odd.any():
             ex, ey, ez = (np.where(odd, np.nan, a) for a in (ex, ey, ez))

@@ -339,3 +339,26 @@ def test_labels_carry_tobii_classification(tmp_path):
     assert (rec.labels["movement"] == "fixation").all()
     assert rec.labels["event_index"].iloc[0] == 1 and rec.labels["event_index"].iloc[-1] == 7
     assert rec.meta.extra["labels_source"] == "Tobii Pro Lab: Eye movement type + Eye movement type index"
+
+
+def test_studio_mm_y_axis_points_up(tmp_path):
+    """Tobii Studio's ADCS mm run y up from the bottom edge (real Studio 3.4.5 exports): the size is still
+    derived, and eye positions are turned to the pixels' y-down."""
+    from tests.analysis.bids_fixture import write_tobii_export
+    w = write_tobii_export(tmp_path / "s.tsv", "studio", resolution=(1920, 1080))
+    df = pd.read_csv(w["path"], sep="\t", dtype=str, keep_default_na=False)
+    sx, sy, h_mm = 0.2672, 0.3269, 1080 * 0.3269
+    for e in ("Left", "Right"):
+        x = pd.to_numeric(df[f"GazePoint{e}X (ADCSpx)"], errors="coerce")
+        y = pd.to_numeric(df[f"GazePoint{e}Y (ADCSpx)"], errors="coerce")
+        ok = x >= 0
+        df[f"GazePoint{e}X (ADCSmm)"] = np.where(ok, (x * sx).round(2).astype(str), "")
+        df[f"GazePoint{e}Y (ADCSmm)"] = np.where(ok, (h_mm - y * sy).round(2).astype(str), "")
+        df[f"EyePos{e}Y (ADCSmm)"] = np.where(ok, "50.0", "")
+    df.to_csv(w["path"], sep="\t", index=False)
+    rec = read_recording(w["path"])
+    g = rec.meta.geometry
+    assert g.screen_mm == pytest.approx((1920 * sx, h_mm), abs=0.2) and g.distance_mm == 650.0
+    assert "eye_y" in rec.meta.extra["geometry_source"]
+    ey = rec.samples["left_eye_y_mm"].dropna()
+    assert np.allclose(ey, g.screen_mm[1] - 50.0)

@@ -1,0 +1,150 @@
+"""Real-file check: read every export in a folder of real recordings and compare with Tobii's labels.
+
+    python benchmarks/realdata_check.py [FOLDER] [--diagnose]
+
+FOLDER defaults to ``../shared/realdata`` (real Tobii exports from public repositories,
+described in that folder's README). Every file is read with ``format="auto"`` and no geometry
+flags, as a new user would; the script prints the detected format, the sampling rate, the
+geometry and where each value came from, the clock used, the sample counts, and, for files
+that carry Tobii's own classification, the agreement of our I-VT with it for each preset of
+:data:`analysis.fixations.presets.PRESETS` (``python -m analysis.agreement``). Files recorded
+with a custom Tobii filter whose settings the file name states are also run with those
+settings (:data:`FILE_FILTERS`). A file that cannot be read prints its error message, never a
+traceback. Figures go to benchmarks/RESULTS.md ("Real exports").
+
+``--diagnose`` also runs the diagnostic variants of :data:`DIAGNOSTICS` (not presets: they
+test hypotheses about where Tobii's output differs from Olsen's description).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from analysis.agreement import best_preset, compare, preset_score  # noqa: E402
+from analysis.config import IVTConfig  # noqa: E402
+from analysis.errors import InputError  # noqa: E402
+from analysis.fixations._common import runs  # noqa: E402
+from analysis.fixations.presets import PRESETS  # noqa: E402
+from analysis.io import read_recording  # noqa: E402
+from analysis.recording import Recording  # noqa: E402
+
+#: Custom Tobii filters whose settings the exports' file names state (cemGr/Tobii-I-VT-Filter-
+#: Reconstruction exports: "rightEye" = eye selection Right; "StrictAverage ... movingAverage" = eye
+#: selection Strict average, noise reduction Moving average; window 3 samples assumed, Pro Lab's default).
+FILE_FILTERS: dict[str, IVTConfig] = {
+    "cemGr_I-VT-rightEye": IVTConfig(eye_selection="right"),
+    "cemGr_I-VT-StrictAverage_frequency120_movingAverage": IVTConfig(eye_selection="strict_average",
+                                                                     noise_reduction="average"),
+}
+
+
+def fill_single_eye_gaps(rec: Recording, max_gap_s: float = 0.075) -> Recording:
+    """Diagnostic: gap fill-in per eye only at samples where the other eye is valid.
+
+    Emulates a gap fill-in that never interpolates samples in which both eyes were lost
+    (Tobii's ``EyesNotFound``); the I-VT is then run with its own gap fill-in off.
+    """
+    s = rec.samples.copy()
+    t = s["time_s"].to_numpy()
+    for e, o in (("left", "right"), ("right", "left")):
+        v = s[f"{e}_valid"].to_numpy().copy()
+        other = s[f"{o}_valid"].to_numpy()
+        x = s[f"{e}_x_px"].to_numpy().copy()
+        y = s[f"{e}_y_px"].to_numpy().copy()
+        start, stop = runs(~v)
+        inner = (start > 0) & (stop < v.size)
+        start, stop = start[inner], stop[inner]
+        keep = (t[stop] - t[start - 1]) <= max_gap_s
+        for a, b in zip(start[keep], stop[keep]):  # diagnostic only: a loop over gaps, not samples
+            idx = np.arange(a, b)
+            idx = idx[other[idx]]
+            f = (t[idx] - t[a - 1]) / (t[b] - t[a - 1])
+            x[idx] = x[a - 1] + f * (x[b] - x[a - 1])
+            y[idx] = y[a - 1] + f * (y[b] - y[a - 1])
+            v[idx] = True
+        s[f"{e}_x_px"], s[f"{e}_y_px"], s[f"{e}_valid"] = x, y, v
+    out = copy.copy(rec)
+    out.samples = s
+    return out
+
+
+#: Diagnostic variants: name -> (recording transform, config).
+DIAGNOSTICS = {
+    "prolab, no fill of both-eyes-lost samples": (fill_single_eye_gaps, IVTConfig(gap_fill=False)),
+}
+
+
+def _fmt(r: dict) -> str:
+    return (f"kappa {r['kappa']:.4f}, fixations ours {r['fixations_ours']} / Tobii {r['fixations_tobii']} "
+            f"({r['count_diff_pct']:+.1f} %), mean duration ours {r['mean_duration_ms_ours']:.0f} / Tobii "
+            f"{r['mean_duration_ms_tobii']:.0f} ms, disagreeing samples {r['disagree']} "
+            f"({r['disagree_at_boundary']} at boundaries)")
+
+
+def check_file(path: Path, diagnose: bool) -> None:
+    print(f"== {path.name}")
+    t0 = time.perf_counter()
+    try:
+        rec = read_recording(path)
+    except InputError as exc:
+        print("   NOT READ: " + str(exc).replace("\n", "\n   "))
+        return
+    m = rec.meta
+    g = m.geometry
+    print(f"   format {m.format} ({m.extra.get('column_style', '')}), rate {m.sampling_rate_hz:g} Hz, "
+          f"read in {time.perf_counter() - t0:.2f} s")
+    print(f"   geometry {g.screen_px[0]}x{g.screen_px[1]} px, {g.screen_mm[0]:g} x {g.screen_mm[1]:g} mm, "
+          f"distance {g.distance_mm:g} mm")
+    for k, v in m.extra.get("geometry_source", {}).items():
+        print(f"     {k}: {v}")
+    clock = m.extra.get("clock", "?")
+    if "max_residual_ms" in m.extra:
+        clock += f" (max residual {m.extra['max_residual_ms']:.2f} ms)"
+    print(f"   clock {clock}")
+    print("   counts " + ", ".join(f"{k}={v}" for k, v in rec.counts.items()))
+    print(f"   trials {len(rec.trials)}: " + ", ".join(str(x) for x in rec.trials["stimulus_id"].tolist()[:5]))
+    if rec.labels is None:
+        print("   no Tobii labels in the file")
+        return
+    print(f"   labels {m.extra.get('labels_source')}")
+    results = {name: compare(rec, p.config) for name, p in PRESETS.items()}
+    for name, r in results.items():
+        print(f"   {name:17s} {_fmt(r)}")
+    best = best_preset(results)
+    print(f"   best preset: {best} (score {preset_score(results[best]):.4f})")
+    for key, cfg in FILE_FILTERS.items():
+        if path.name.startswith(key):
+            print(f"   {'file filter':17s} {_fmt(compare(rec, cfg))}  [{cfg.eye_selection}, noise {cfg.noise_reduction}]")
+    if diagnose:
+        for name, (transform, cfg) in DIAGNOSTICS.items():
+            print(f"   diagnostic: {name}: {_fmt(compare(transform(rec), cfg))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "realdata"),
+                   help="folder of real exports (default: ../shared/realdata)")
+    p.add_argument("--diagnose", action="store_true", help="also run the diagnostic variants")
+    args = p.parse_args(argv)
+    folder = Path(args.folder)
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.name != "README.md") if folder.is_dir() else []
+    if not files:
+        print(f"no files in {folder}", file=sys.stderr)
+        return 2
+    for f in files:
+        check_file(f, args.diagnose)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
