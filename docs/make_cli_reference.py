@@ -10,6 +10,7 @@ COMMANDS = [
     ("analysis.metrics", "per-trial metrics for a whole dataset", "docs/metrics.md"),
     ("analysis.fixations", "fixations of one recording (Tobii I-VT / I-DT)", "docs/fixations.md"),
     ("analysis.io", "read and summarise one recording", "docs/readers.md"),
+    ("analysis.agreement", "our I-VT against Tobii's own labels in an export, per Tobii preset", "docs/readers.md"),
     ("analysis.validate", "detection against simulated ground truth", "docs/simulation.md"),
     ("study.run", "one lab session", "docs/study.md"),
     ("study.simulate", "the simulated cohort", "docs/simulation.md"),
