@@ -568,6 +568,31 @@ def align_clock(fine_s: np.ndarray, coarse_s: np.ndarray) -> tuple[np.ndarray, d
     return t, {"slope": float(slope), "offset_s": float(offset), "max_residual_ms": resid}
 
 
+def index_clock(t_s: np.ndarray, nominal_hz: float) -> tuple[np.ndarray, dict[str, float]] | None:
+    """Sample times rebuilt from the sample count at the nominal rate, aligned to a coarse clock.
+
+    For exports that give only a clock rounded to whole ms (e.g. a Pro Lab or Studio export
+    without the tracker's µs column): at 300 Hz its intervals alternate 3 and 4 ms, and
+    velocities over them are off by up to a third. Each interval is counted in nominal
+    sampling periods (``round(d * rate)``, at least 1, so gaps keep their length), the
+    cumulative count times the period is a regular clock, and :func:`align_clock` maps it
+    onto the coarse clock (refusing it when the two disagree by more than 2 ms anywhere).
+    Returns ``None`` when the coarse clock is already finer than 1/4 of a period's rounding
+    (nothing to gain) or the alignment fails.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    if len(t) < 3 or not np.isfinite(nominal_hz) or nominal_hz <= 0:
+        return None
+    period_ms = 1000.0 / nominal_hz
+    ms = t * 1000.0
+    on_whole_ms = bool(np.all(np.abs(ms - np.round(ms)) < 1e-6))
+    if not on_whole_ms or abs(period_ms - round(period_ms)) < 1e-9:
+        return None
+    steps = np.maximum(np.round(np.diff(t) * nominal_hz), 1.0)
+    regular = np.concatenate(([0.0], np.cumsum(steps))) / nominal_hz
+    return align_clock(regular, t)
+
+
 def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines: np.ndarray,
                    column: str, known_rates: Sequence[float] = KNOWN_RATES_HZ) -> tuple[float, int]:
     """Check the sampling rate; return ``(nominal_rate_hz, estimated_missing_samples)``.

@@ -40,6 +40,7 @@ from analysis.io._common import (
     check_timestamps,
     fit_screen_mm,
     implausible_eye_position,
+    index_clock,
     mark_offscreen,
     median_distance_mm,
     plain,
@@ -473,6 +474,12 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     column_t = cols["ettime"] if clock["clock"] != cols["time"] else cols["time"]
     check_timestamps(t, path, lines_s, column_t)
     nominal, missing = check_sampling(t, rate_hz, path, lines_s, column_t, known_rates=TOBII_NOMINAL_RATES_HZ)
+    if clock["clock"] == cols["time"]:
+        # only the whole-ms recording clock: regular sample times at the nominal rate, aligned to it
+        regular = index_clock(t, nominal)
+        if regular is not None:
+            t, fit = regular
+            clock.update({"clock": f"sample count at {nominal:g} Hz aligned to {cols['time']}", **fit})
 
     # --- geometry
     res = _resolution(df, cols, path, program)

@@ -150,7 +150,13 @@ def test_ms_only_clock_is_snapped_to_the_nominal_rate(tmp_path):
     df.to_csv(w["path"], sep="\t", index=False)
     rec = read_recording(w["path"])
     assert rec.meta.sampling_rate_hz == 120.0   # median interval 8 ms would say 125 Hz
-    assert rec.meta.extra["clock"] == "Recording timestamp [ms]"
+    # regular sample times rebuilt at 120 Hz and aligned to the ms clock: no 8/9 ms alternation
+    assert rec.meta.extra["clock"] == "sample count at 120 Hz aligned to Recording timestamp [ms]"
+    d = np.diff(rec.samples["time_s"].to_numpy())
+    assert np.allclose(d, 1 / 120.0, atol=1e-6)
+    assert np.abs(rec.samples["time_s"].to_numpy() - w["rec_ms"] / 1000.0).max() < 1e-3
+    ev = rec.meta.extra["events"]
+    assert abs(ev["time_s"].iloc[0] - rec.samples["time_s"].iloc[250]) < 1e-3
 
 
 # ---------------------------------------------------------------- 3. off-screen samples
