@@ -368,3 +368,16 @@ def test_studio_mm_y_axis_points_up(tmp_path):
     assert "eye_y" in rec.meta.extra["geometry_source"]
     ey = rec.samples["left_eye_y_mm"].dropna()
     assert np.allclose(ey, g.screen_mm[1] - 50.0)
+
+
+def test_classic_header_in_seconds_is_inferred(tmp_path):
+    """The classic 'Recording timestamp' names no unit: seconds are recognised by the plausible rate
+    (the old rule read them as ms: 59,992 Hz)."""
+    from tests.analysis.bids_fixture import write_tobii_export
+    w = write_tobii_export(tmp_path / "p.tsv", "prolab", style="classic", time_unit="ms")
+    df = pd.read_csv(w["path"], sep="\t", dtype=str, keep_default_na=False)
+    df["Recording timestamp"] = (pd.to_numeric(df["Recording timestamp"]) / 1000.0).map(lambda v: f"{v:.6f}")
+    df.to_csv(w["path"], sep="\t", index=False)
+    rec = read_recording(w["path"], screen_mm=(338.0, 270.0), distance_mm=650.0)
+    assert rec.meta.extra["timestamp_unit"] == "s" and rec.meta.sampling_rate_hz == 60.0
+    np.testing.assert_allclose(rec.samples["time_s"], w["t_s"], atol=1e-6)
