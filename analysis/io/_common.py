@@ -290,6 +290,10 @@ def read_table(
     return df, first
 
 
+#: Bytes per chunk of :func:`check_row_widths` (bounds its memory; the result does not depend on it).
+ROW_CHECK_CHUNK_BYTES = 1 << 24
+
+
 def check_row_widths(path: Path, *, sep: str, header_line: int, width: int, encoding: str, quoting: bool,
                      header: Sequence[str] = ()) -> None:
     """Every non-blank row after the header must have exactly ``width`` cells.
@@ -317,7 +321,7 @@ def check_row_widths(path: Path, *, sep: str, header_line: int, width: int, enco
             if encoding.startswith("utf-16"):
                 chunks: Any = [fh.read().decode("utf-16").lstrip("\ufeff").encode("utf-8")]
             else:
-                chunks = iter(lambda: fh.read(1 << 24), b"")
+                chunks = iter(lambda: fh.read(ROW_CHECK_CHUNK_BYTES), b"")
             for chunk in [*chunks, b"\n"]:
                 data = carry + chunk
                 cut = data.rfind(b"\n") + 1
@@ -340,13 +344,16 @@ def _cells_per_line(arr: np.ndarray, sep_b: int, quoting: bool, in_quote: bool) 
     """Cells per ``\\n``-terminated line of ``arr``, which lines are blank, and the quote state at the end."""
     nl = np.flatnonzero(arr == 10)
     is_sep = arr == sep_b
-    if quoting:
-        q = np.cumsum(arr == 34, dtype=np.int64) + int(in_quote)
-        is_sep &= (q % 2) == 0
-        in_quote = bool(q[-1] % 2) if len(q) else in_quote
-    csum = np.concatenate(([0], np.cumsum(is_sep, dtype=np.int64)))
+    quote = arr == 34 if quoting else None
+    if quote is not None and (in_quote or quote.any()):
+        # quote parity by a wrapping uint8 cumsum (parity survives the wrap; 8x less memory than int64)
+        q = np.cumsum(quote, dtype=np.uint8)
+        if in_quote:
+            q += 1
+        is_sep &= (q & 1) == 0
+        in_quote = bool(q[-1] & 1)
     starts = np.concatenate(([0], nl[:-1] + 1))
-    counts = csum[nl + 1] - csum[starts] + 1
+    counts = np.add.reduceat(is_sep, starts, dtype=np.int32) + 1 if len(nl) else np.zeros(0, dtype=np.int32)
     length = nl - starts
     crlf = (length > 0) & (arr[np.maximum(nl - 1, 0)] == 13)
     blank = (length - crlf) == 0

@@ -381,3 +381,25 @@ def test_classic_header_in_seconds_is_inferred(tmp_path):
     rec = read_recording(w["path"], screen_mm=(338.0, 270.0), distance_mm=650.0)
     assert rec.meta.extra["timestamp_unit"] == "s" and rec.meta.sampling_rate_hz == 60.0
     np.testing.assert_allclose(rec.samples["time_s"], w["t_s"], atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [5, 7, 64, 1 << 24])
+def test_row_width_check_across_chunks_and_quotes(tmp_path, monkeypatch, chunk):
+    """The byte-level width check gives the same answer whatever the chunking (quotes spanning chunks)."""
+    import analysis.io._common as common
+    monkeypatch.setattr(common, "ROW_CHECK_CHUNK_BYTES", chunk)
+    good = 'a,b,c\r\n1,"2,5",3\n\n"x,y,z",2,3\n4,5,"6,,7"\n'
+    p = tmp_path / "g.csv"
+    p.write_text(good, encoding="utf-8")
+    common.check_row_widths(p, sep=",", header_line=0, width=3, encoding="utf-8", quoting=True, header=["a", "b", "c"])
+    p.write_text(good + '1,"2,5"\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        common.check_row_widths(p, sep=",", header_line=0, width=3, encoding="utf-8", quoting=True,
+                                header=["a", "b", "c"])
+    assert err.value.line == 6 and err.value.column == "c"
+    gz = tmp_path / "g.csv.gz"
+    gz.write_bytes(gzip.compress((good + "1,2,3,4\n").encode()))
+    with pytest.raises(InputError) as err:
+        common.check_row_widths(gz, sep=",", header_line=0, width=3, encoding="utf-8", quoting=True,
+                                header=["a", "b", "c"])
+    assert err.value.line == 6 and "4 cells, the header 3" in err.value.problem
