@@ -209,7 +209,7 @@ def read_table(
     text: Sequence[str] = (),
     decimal: str = ".",
     encoding: str = "utf-8-sig",
-    compression: str | None = None,
+    compression: str | None = "infer",
     na_values: Sequence[str] = ("", "n/a", "NaN", "nan", "NA"),
     quoting: int = csv.QUOTE_NONE,
 ) -> tuple[pd.DataFrame, int]:
@@ -377,7 +377,7 @@ def _raise_width(path: Path, line: int, cells: int, width: int, header: Sequence
 def _raise_ragged(path: Path, sep: str, header_line: int | None, names: Sequence[str] | None, encoding: str,
                   compression: str | None) -> None:
     """A row with more cells than the header/``Columns`` (pandas would silently drop them)."""
-    opener = gzip.open if compression == "gzip" else open
+    opener = gzip.open if compression == "gzip" or path.name.endswith(".gz") else open
     width = len(names or [])
     line_no = None
     with opener(path, "rt", encoding=encoding, errors="replace") as fh:  # type: ignore[operator]

@@ -415,7 +415,8 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     usecols = list(cols.values())
     df, first = read_table(path, sep=sep, header_line=hi, usecols=usecols, numeric=numeric,
                            text=text, decimal=decimal, encoding=enc,
-                           compression="gzip" if path.name.endswith(".gz") else None, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+                           compression="gzip" if path.name.endswith(".gz") else None,
+                           quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
     n_rows = len(df)
     if n_rows == 0:
         raise InputError("the export has a header but no rows", file=path, line=hi + 2,
