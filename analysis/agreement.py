@@ -12,7 +12,8 @@ I-VT filter (:mod:`analysis.fixations.ivt`) on the same samples with each preset
 * fixation counts and mean fixation durations, ours and Tobii's;
 * where they disagree: a confusion table (Tobii's movement x our label), how many of the
   disagreeing samples lie within two samples of a Tobii fixation boundary (onset/offset
-  placement) and the event-level picture: Tobii fixations we miss, split or merge, and
+  placement) or of a sample with an eye lost (gap fill-in / eye selection), and the
+  event-level picture: Tobii fixations we miss, split or merge, and
   fixations of ours that Tobii does not have.
 
 The output ends with the preset that reproduces the file best: the highest
@@ -103,7 +104,7 @@ def compare(recording: Recording, config: IVTConfig) -> dict[str, Any]:
         ``count_diff_pct`` (ours relative to Tobii's, %), ``mean_duration_ms_ours``,
         ``mean_duration_ms_tobii``, ``confusion`` (Tobii movement -> our label -> samples),
         ``disagree`` (samples), ``disagree_at_boundary``, ``tobii_missed``, ``tobii_split``,
-        ``ours_merged``, ``ours_extra`` (event counts).
+        ``disagree_near_data_loss``, ``ours_merged``, ``ours_extra`` (event counts).
     """
     if recording.labels is None:
         raise InputError("the file has no per-sample classification from the exporting program",
@@ -157,6 +158,11 @@ def compare(recording: Recording, config: IVTConfig) -> dict[str, Any]:
     else:
         at_boundary = 0
 
+    # disagreements next to data loss: within BOUNDARY_SAMPLES of a sample where an eye is invalid
+    lost = ~(recording.samples["left_valid"].to_numpy(dtype=bool) & recording.samples["right_valid"].to_numpy(dtype=bool))
+    near_loss = np.convolve(lost.astype(np.int32), np.ones(2 * BOUNDARY_SAMPLES + 1, dtype=np.int32), "same") > 0
+    at_loss = int((disagree & near_loss).sum())
+
     confusion: dict[str, dict[str, int]] = {}
     for m in TOBII_MOVEMENTS:
         sel = movement == m
@@ -172,7 +178,7 @@ def compare(recording: Recording, config: IVTConfig) -> dict[str, Any]:
         "count_diff_pct": (100.0 * (n_ours - n_tobii) / n_tobii) if n_tobii else float("nan"),
         "mean_duration_ms_ours": mean_ours, "mean_duration_ms_tobii": mean_tobii,
         "tobii_duration_source": dur_source,
-        "disagree": int(disagree.sum()), "disagree_at_boundary": at_boundary,
+        "disagree": int(disagree.sum()), "disagree_at_boundary": at_boundary, "disagree_near_data_loss": at_loss,
         "tobii_fix_ours_not": int((tobii & ~ours).sum()), "ours_fix_tobii_not": int((ours & ~tobii).sum()),
         "tobii_missed": int(np.setdiff1d(t_ids, per_tobii.index.to_numpy()).size),
         "tobii_split": int((per_tobii >= 2).sum()),
@@ -214,8 +220,9 @@ def format_result(name: str, program: str, r: dict[str, Any]) -> str:
         f"  mean fixation duration: ours {r['mean_duration_ms_ours']:.1f} ms, Tobii {r['mean_duration_ms_tobii']:.1f} ms "
         f"(Tobii's from the {r['tobii_duration_source']})",
         f"  disagreeing samples: {r['disagree']} ({r['disagree_at_boundary']} within {BOUNDARY_SAMPLES} samples of a "
-        f"Tobii fixation boundary); Tobii fixation / ours not: {r['tobii_fix_ours_not']}, "
-        f"ours fixation / Tobii not: {r['ours_fix_tobii_not']}",
+        f"Tobii fixation boundary, {r['disagree_near_data_loss']} within {BOUNDARY_SAMPLES} of a sample with an eye "
+        f"lost); Tobii fixation / ours not: {r['tobii_fix_ours_not']}, ours fixation / Tobii not: "
+        f"{r['ours_fix_tobii_not']}",
         f"  events: Tobii fixations we miss {r['tobii_missed']}, split {r['tobii_split']}; ours merging several "
         f"Tobii fixations {r['ours_merged']}, ours Tobii lacks {r['ours_extra']}",
         "  confusion (rows Tobii, columns ours): " + "; ".join(

@@ -88,7 +88,7 @@ def _fmt(r: dict) -> str:
     return (f"kappa {r['kappa']:.4f}, fixations ours {r['fixations_ours']} / Tobii {r['fixations_tobii']} "
             f"({r['count_diff_pct']:+.1f} %), mean duration ours {r['mean_duration_ms_ours']:.0f} / Tobii "
             f"{r['mean_duration_ms_tobii']:.0f} ms, disagreeing samples {r['disagree']} "
-            f"({r['disagree_at_boundary']} at boundaries)")
+            f"({r['disagree_at_boundary']} at boundaries, {r['disagree_near_data_loss']} next to eye loss)")
 
 
 def check_file(path: Path, diagnose: bool) -> None:

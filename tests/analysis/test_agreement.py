@@ -80,6 +80,7 @@ def test_split_and_boundary_disagreements_are_located(tmp_path):
     assert r["ours_merged"] == 1 and r["tobii_split"] == 0 and r["tobii_missed"] == 0
     assert r["disagree"] == 2 and r["ours_fix_tobii_not"] == 2
     assert r["disagree_at_boundary"] == 2      # both lie next to a change in Tobii's labels
+    assert r["disagree_near_data_loss"] == 0   # the fixture loses no eye
     assert r["confusion"]["saccade"]["fixation"] == 2
 
 
