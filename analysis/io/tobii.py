@@ -351,14 +351,19 @@ def _labels(s: pd.DataFrame, cols: dict[str, str], program: str, path: Path,
         return (pd.DataFrame({"movement": movement, "event_index": idx}),
                 f"Tobii Studio: {cols['fixidx']} (no GazeEventType: samples without an index are unclassified)")
     low = normalised_text(s[cols["emt"]])
-    key = np.char.replace(low.astype(str), " ", "")
+    key = np.char.replace(low.astype(str), " ", "") if n else np.array([], dtype=str)
     known = np.isin(key, list(MOVEMENT_NAMES))
+    unknown: dict[str, int] = {}
     if not known.all():
+        # the labels only serve the agreement check: an unknown name is kept as unclassified and
+        # reported, it does not refuse the recording
+        vals, cnt = np.unique(s[cols["emt"]].to_numpy(dtype=object)[~known].astype(str), return_counts=True)
+        unknown = {str(v): int(c) for v, c in zip(vals, cnt)}
         i = int(np.flatnonzero(~known)[0])
-        raise InputError(f"eye movement type {str(s[cols['emt']].iloc[i])!r} is not one of Tobii's", file=path,
-                         line=int(lines[i]), column=cols["emt"],
-                         expected="Fixation, Saccade, Unclassified or EyesNotFound",
-                         fix="re-export; the file was edited or is from another program")
+        log.warning("%s line %d column %r: eye movement type(s) %s not among Tobii's (Fixation, Saccade, "
+                    "Unclassified, EyesNotFound); read as unclassified", path, int(lines[i]), cols["emt"],
+                    ", ".join(repr(v) for v in unknown))
+        key = np.where(known, key, "unclassified")
     movement = np.vectorize(MOVEMENT_NAMES.get, otypes=[object])(key) if n else np.array([], dtype=object)
     if program == "prolab":
         idx = to_float(s, cols.get("emtidx"), n)
@@ -371,6 +376,8 @@ def _labels(s: pd.DataFrame, cols: dict[str, str], program: str, path: Path,
     event_index = pd.array(np.where(ok, idx, 0).astype(np.int64), dtype="Int64")
     event_index[~ok] = pd.NA
     frame = pd.DataFrame({"movement": movement, "event_index": event_index})
+    if unknown:
+        source += " (unknown names read as unclassified: " + ", ".join(f"{v!r} x {c}" for v, c in unknown.items()) + ")"
     return frame, f"{'Tobii Pro Lab' if program == 'prolab' else 'Tobii Studio'}: {source}"
 
 

@@ -403,3 +403,11 @@ def test_row_width_check_across_chunks_and_quotes(tmp_path, monkeypatch, chunk):
         common.check_row_widths(gz, sep=",", header_line=0, width=3, encoding="utf-8", quoting=True,
                                 header=["a", "b", "c"])
     assert err.value.line == 6 and "4 cells, the header 3" in err.value.problem
+
+
+def test_unknown_movement_names_are_unclassified_not_refused(tmp_path):
+    w = prolab_export(tmp_path / "rec.tsv")
+    _set_cell(w["path"], 60, "Eye movement type", "Blink")
+    rec = read_recording(w["path"])
+    assert rec.labels["movement"].iloc[58] == "unclassified" and rec.labels["movement"].iloc[57] == "fixation"
+    assert "'Blink' x 1" in rec.meta.extra["labels_source"]
