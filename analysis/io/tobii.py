@@ -293,15 +293,15 @@ def _geometry(df_s: pd.DataFrame, cols: dict[str, str], res: tuple[int, int] | N
               "z": "Eye position left/right Z [DACS mm]"} if program == "prolab" else
              {"res": "RecordingResolution", "mm": "GazePointLeftX/Y (ADCSmm)", "z": "EyePosLeftZ/EyePosRightZ (ADCSmm)"})
     if res is not None:
-        source["screen_px"] = f"export ({names['res']})"
+        source["screen_px"] = "export (" + ", ".join(cols[k] for k in ("resw", "resh", "res") if k in cols) + ")"
     mm: tuple[float, float] | None = None
     if screen_mm is not None:
         mm = (float(screen_mm[0]), float(screen_mm[1]))
         source["screen_mm"] = "given (--screen-mm)"
     elif all(f is not None for f in fits):
         mm = (round(fits[0][0], 1), round(fits[1][0], 1))
-        source["screen_mm"] = (f"export: gaze in px vs mm ({names['mm']}), residual "
-                               f"{max(f[1] for f in fits):.2f} mm")
+        used = ", ".join(cols[k] for k in ("lxmm", "lymm", "rxmm", "rymm") if k in cols)
+        source["screen_mm"] = f"export: gaze in px vs mm ({used}), residual {max(f[1] for f in fits):.2f} mm"
     if mm is None and screen_mm is None:
         missing.append(f"screen size: needs {names['mm']} with {names['res']}")
     dist: float | None = None
@@ -313,7 +313,8 @@ def _geometry(df_s: pd.DataFrame, cols: dict[str, str], res: tuple[int, int] | N
         d = median_distance_mm(z)
         if d is not None:
             dist = round(d, 1)
-            source["distance_mm"] = f"export: median eye position Z ({names['z']})"
+            used = ", ".join(cols[k] for k in ("lez", "rez") if k in cols)
+            source["distance_mm"] = f"export: median eye position Z ({used})"
         else:
             missing.append(f"viewing distance: needs {names['z']}")
     if res is None:
