@@ -411,3 +411,19 @@ def test_unknown_movement_names_are_unclassified_not_refused(tmp_path):
     rec = read_recording(w["path"])
     assert rec.labels["movement"].iloc[58] == "unclassified" and rec.labels["movement"].iloc[57] == "fixation"
     assert "'Blink' x 1" in rec.meta.extra["labels_source"]
+
+
+def test_tracker_clock_out_of_step_falls_back_to_the_recording_clock(tmp_path):
+    w = prolab_export(tmp_path / "rec.tsv")
+    df = pd.read_csv(w["path"], sep="\t", dtype=str, keep_default_na=False)
+    col = "Eyetracker timestamp [μs]"
+    et = pd.to_numeric(df[col], errors="coerce")
+    et[et.index >= 400] += 1_000_000           # the tracker clock jumps 1 s; the recording clock does not
+    df[col] = et.map(lambda v: "" if pd.isna(v) else str(int(v)))
+    df.to_csv(w["path"], sep="\t", index=False)
+    rec = read_recording(w["path"])
+    assert "does not run in step" in rec.meta.extra["clock_note"]
+    assert rec.meta.extra["clock"].endswith("aligned to Recording timestamp [ms]")
+    assert rec.meta.sampling_rate_hz == 300.0
+    d = np.diff(rec.samples["time_s"].to_numpy())
+    assert d.max() < 0.004                      # no 1 s jump: the recording clock was used
