@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from analysis.errors import InputError, run_cli
+from analysis.errors import run_cli
 from analysis.io import FORMATS, read_recording
 from analysis.recording import Geometry
 
@@ -42,13 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     geometry = None
-    if args.screen_px and not (args.screen_mm and args.distance_mm):
-        raise InputError("--screen-px needs --screen-mm and --distance-mm", file=args.path,
-                         expected="--screen-px W H --screen-mm W H --distance-mm D",
-                         fix="give all three, or only --screen-mm and --distance-mm to use the file's resolution")
     if args.screen_px and args.screen_mm and args.distance_mm:
         geometry = Geometry(tuple(args.screen_px), tuple(args.screen_mm), float(args.distance_mm))
-    rec = read_recording(args.path, args.format, geometry=geometry, rate_hz=args.rate_hz,
+    # --screen-px alone: for formats with normalised gaze (read_recording refuses it for the others)
+    screen_px = tuple(args.screen_px) if args.screen_px and geometry is None else None
+    rec = read_recording(args.path, args.format, geometry=geometry, rate_hz=args.rate_hz, screen_px=screen_px,
                          screen_mm=tuple(args.screen_mm) if args.screen_mm else None,
                          distance_mm=args.distance_mm, time_unit=args.time_unit, verify=args.verify)
     m = rec.meta
