@@ -45,6 +45,11 @@ from analysis.recording import Geometry, Recording
 FORMAT = "tobii_sdk"
 LABEL = "Tobii Pro SDK (tobii_research / Titta)"
 MARKERS = ("gaze_point_on_display_area",)
+_NUMERIC = ("system_time_stamp", "device_time_stamp") + tuple(
+    f"{e}_{name}_{a}" for e in ("left", "right") for name in (
+        "gaze_point_on_display_area", "gaze_point_in_user_coordinates", "gaze_point_in_user_coordinate_system",
+        "gaze_origin_in_user_coordinates", "gaze_origin_in_user_coordinate_system") for a in "xyz") + tuple(
+    f"{e}_pupil_diameter" for e in ("left", "right"))
 LOOKED_FOR = ("system_time_stamp or device_time_stamp, left_gaze_point_on_display_area[_x], "
               "left_gaze_point_validity / left_gaze_point_valid (Tobii Pro SDK, Titta)")
 
@@ -95,7 +100,7 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
     A gaze sample is valid when its validity is 1/True/Valid.
     """
     path = Path(path)
-    t = read_text_table(path, markers=MARKERS, label=LABEL)
+    t = read_text_table(path, markers=MARKERS, label=LABEL, numeric=_NUMERIC)
     h = t.header
     flat = "left_gaze_point_on_display_area_x" in h
     gp = "gaze_point_on_display_area"
