@@ -204,7 +204,7 @@ def plain_number(v: Any) -> str:
         return repr(v)
     if not np.isfinite(f):
         return str(f)
-    return str(int(f)) if f == int(f) and abs(f) < 1e15 else f"{f:.6g}"
+    return str(int(f)) if f == int(f) and abs(f) < 1e15 else f"{f:.12g}"
 
 
 def timestamp_seconds(raw: np.ndarray, unit: str | None) -> tuple[np.ndarray, str]:
@@ -362,6 +362,16 @@ def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, li
     top-left; ``"px"``: pixels, origin top-left), ``valid`` (bool), optional ``pupil`` and
     ``ex``/``ey``/``ez`` (display-area mm) and ``columns`` (the x/y column names, for messages).
     """
+    d = np.diff(time_s)
+    with np.errstate(invalid="ignore"):
+        back = np.flatnonzero(d <= 0)
+    if len(back) and np.isfinite(time_s).all():
+        i = int(back[0]) + 1  # the same rule as check_timestamps, with plain numbers in the message
+        kind = "duplicate" if d[i - 1] == 0 else "decreasing (non-monotonic)"
+        raise InputError(f"{kind} timestamp {plain_number(time_s[i])} s after {plain_number(time_s[i - 1])} s "
+                         f"(line {int(lines[i - 1])})", file=path, line=int(lines[i]), column=time_column,
+                         expected="strictly increasing timestamps, one row per sample",
+                         fix="read one recording per file, in recorded order; remove duplicated rows")
     check_timestamps(time_s, path, lines, time_column)
     nominal, missing = check_sampling(time_s, rate_hz, path, lines, time_column)
     w, h = geometry.screen_px
