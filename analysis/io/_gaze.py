@@ -243,7 +243,8 @@ class DisplayArea:
         nh = np.cross(vh, uh)
         nh = nh / np.linalg.norm(nh)
         d = np.asarray(p, dtype=np.float64) - self.origin
-        return np.c_[d @ uh, d @ vh, d @ nh]
+        with np.errstate(all="ignore"):
+            return np.c_[d @ uh, d @ vh, d @ nh]
 
 
 #: Fit requirements: enough on-screen samples spread over the display, and a plane fit within 5 mm
@@ -265,8 +266,12 @@ def display_area_from_ucs(xn: np.ndarray, yn: np.ndarray, g3: np.ndarray) -> Dis
     if ok.sum() < FIT_MIN_SAMPLES or np.ptp(xn[ok]) < FIT_MIN_SPREAD or np.ptp(yn[ok]) < FIT_MIN_SPREAD:
         return None
     a = np.c_[np.ones(int(ok.sum())), xn[ok], yn[ok]]
-    coef, *_ = np.linalg.lstsq(a, g3[ok], rcond=None)
-    rms = float(np.sqrt(np.mean(np.sum((a @ coef - g3[ok]) ** 2, axis=1))))
+    with np.errstate(all="ignore"):
+        try:
+            coef, *_ = np.linalg.lstsq(a, g3[ok], rcond=None)
+        except np.linalg.LinAlgError:
+            return None
+        rms = float(np.sqrt(np.mean(np.sum((a @ coef - g3[ok]) ** 2, axis=1))))
     if not np.isfinite(rms) or rms > FIT_MAX_RMS_MM:
         return None
     return DisplayArea(origin=coef[0], u=coef[1], v=coef[2])
@@ -382,7 +387,8 @@ def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, li
         x = np.asarray(e["x"], dtype=np.float64)
         y = np.asarray(e["y"], dtype=np.float64)
         if coords == "norm":
-            x, y = x * w, y * h
+            with np.errstate(over="ignore", invalid="ignore"):
+                x, y = x * w, y * h
         valid = np.asarray(e["valid"], dtype=bool) & np.isfinite(x) & np.isfinite(y)
         valid, n_off = mark_offscreen(x, y, valid, geometry, path, lines, tuple(e.get("columns", ("x", "y"))))
         off_counts[f"offscreen_{eye}"] = n_off

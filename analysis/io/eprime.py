@@ -57,9 +57,11 @@ def _resolution_from_cursor(cx: np.ndarray, cy: np.ndarray, xn: np.ndarray, yn: 
         ok = np.isfinite(c) & np.isfinite(g) & (c >= 0) & (g > 0.05) & (g <= 1)
         if ok.sum() < CURSOR_MIN_SAMPLES:
             return None
-        r = c[ok] / g[ok]
+        with np.errstate(all="ignore"):
+            r = c[ok] / g[ok]
         med = float(np.median(r))
-        q1, q3 = np.percentile(r, [25, 75])
+        with np.errstate(all="ignore"):
+            q1, q3 = np.percentile(r, [25, 75])
         if not np.isfinite(med) or med <= 0 or (q3 - q1) / med > CURSOR_RATIO_TOLERANCE:
             return None
         out.append(int(round(med)))

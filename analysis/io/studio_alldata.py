@@ -27,6 +27,7 @@ from analysis.io._gaze import (
     first_present,
     finish_recording,
     median_finite,
+    plain_number,
     read_text_table,
     require_columns,
     resolve_geometry,
@@ -145,6 +146,13 @@ def read_studio_alldata(path: str | Path, *, geometry: Geometry | None = None, r
                    "validity_max_code": TOBII_MAX_VALID_CODE}
     if "FixationIndex" in h:
         fi = column(s, "FixationIndex")
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(fi) & ~((fi >= 0) & (fi < 2**53) & (fi == np.round(fi)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"FixationIndex {plain_number(fi[i])} is not a fixation number", file=path,
+                             line=int(lines[i]), column="FixationIndex", expected="a whole number >= 0, or empty",
+                             fix="correct the cell; the file was edited or is from another program")
         movement = np.where(np.isfinite(fi), "fixation", np.where(~lv & ~rv, "eyes_not_found", "unclassified"))
         labels = pd.DataFrame({"movement": movement.astype(object),
                                "event_index": pd.Series(fi).astype("Int64")}).astype(LABEL_DTYPES)

@@ -112,3 +112,16 @@ def test_cli_summary_and_fixations(tmp_path, capsys):
     out_tsv = tmp_path / "fix.tsv"
     assert run_cli(fix_main, [str(w["path"]), "--out", str(out_tsv)]) == 0
     assert out_tsv.read_text(encoding="utf-8").startswith("onset_s")
+
+
+def test_fractional_fixation_index_is_an_error_not_a_crash(tmp_path):
+    # found by fuzzing: a FixationIndex of 1.5 made the Int64 label column raise TypeError
+    w = write_studio_alldata(tmp_path / "rec.tsv", decimal=".")
+    lines = w["path"].read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split("\t")
+    cells[18] = "1.5"
+    lines[3] = "\t".join(cells)
+    w["path"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        read_recording(w["path"])
+    assert e.value.line == 4 and e.value.column == "FixationIndex" and "1.5" in e.value.problem
