@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'ivt' (default): Tobii I-VT filter, all seven steps; 'idt': dispersion threshold")
     p.add_argument("--screen-px", nargs=2, type=int, metavar=("W", "H"),
                    help="screen resolution in pixels; with --screen-mm and --distance-mm it replaces the "
-                        "geometry of the file (BIDS sidecar); required for plain tables")
+                        "geometry of the file (BIDS sidecar); required for plain tables; alone: the resolution "
+                        "for files with normalised gaze (tobii_sdk, tobii_raw, eprime, iohub)")
     p.add_argument("--screen-mm", nargs=2, type=float, metavar=("W", "H"),
                    help="physical size of the display area in millimetres (needed for exports that give "
                         "only the resolution, and for plain tables)")

@@ -19,12 +19,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m analysis.io",
         description="Read a gaze recording (project BIDS session, Tobii Pro Lab or Tobii Studio TSV export, "
-                    "plain time/x/y/valid table) and print a summary. See docs/readers.md.")
+                    "plain time/x/y/valid table, Tobii Studio 1.x/2.x All-Data export, Tobii Pro SDK/Titta gaze table, "
+                    "Tobii SDK raw TX300 file, E-Prime .gazedata, PsychoPy ioHub HDF5) and print a summary. "
+                    "See docs/readers.md.")
     p.add_argument("path", help="BIDS session folder (sub-XX/ses-N), its beh/ folder or a physio file; or an export file")
     p.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: auto-detect)")
     p.add_argument("--screen-px", nargs=2, type=int, metavar=("W", "H"),
                    help="screen resolution in pixels (with --screen-mm and --distance-mm: full geometry; "
-                        "overrides the file's)")
+                        "overrides the file's); alone: the resolution for files with normalised gaze "
+                        "(tobii_sdk, tobii_raw, eprime, iohub)")
     p.add_argument("--screen-mm", nargs=2, type=float, metavar=("W", "H"),
                    help="physical size of the display area in mm (Pro Lab exports lack it)")
     p.add_argument("--distance-mm", type=float, metavar="D",
