@@ -51,7 +51,12 @@ def sniff(header_line: str) -> bool:
 
 
 def _resolution_from_cursor(cx: np.ndarray, cy: np.ndarray, xn: np.ndarray, yn: np.ndarray) -> tuple[int, int] | None:
-    """Screen resolution = CursorX / mean normalised x (and y), when consistent; else ``None``."""
+    """Screen resolution from ``CursorX/Y`` (px) over the mean normalised gaze, when consistent; else ``None``.
+
+    E-Prime writes ``CursorX = floor(mean gaze x * width)`` (the real lookr files: 0.61337 x 1920 = 1177.7
+    is written 1177), so the ratio scatters just below the width. The width is the integer near the median
+    ratio for which ``floor`` (or ``round``) of ``x * width`` reproduces the most cursor cells.
+    """
     out = []
     for c, g in ((cx, xn), (cy, yn)):
         ok = np.isfinite(c) & np.isfinite(g) & (c >= 0) & (g > 0.05) & (g <= 1)
@@ -59,12 +64,15 @@ def _resolution_from_cursor(cx: np.ndarray, cy: np.ndarray, xn: np.ndarray, yn: 
             return None
         with np.errstate(all="ignore"):
             r = c[ok] / g[ok]
-        med = float(np.median(r))
-        with np.errstate(all="ignore"):
+            med = float(np.median(r))
             q1, q3 = np.percentile(r, [25, 75])
-        if not np.isfinite(med) or med <= 0 or (q3 - q1) / med > CURSOR_RATIO_TOLERANCE:
+        if not np.isfinite(med) or med <= 0 or med > 1e5 or (q3 - q1) / med > CURSOR_RATIO_TOLERANCE:
             return None
-        out.append(int(round(med)))
+        cands = np.arange(int(np.floor(med)) - 1, int(np.ceil(med)) + 3)
+        cands = cands[cands > 0]
+        prod = np.outer(cands, g[ok])
+        hits = np.maximum((np.floor(prod) == c[ok]).sum(axis=1), (np.round(prod) == c[ok]).sum(axis=1))
+        out.append(int(cands[int(np.argmax(hits))]))
     return out[0], out[1]
 
 

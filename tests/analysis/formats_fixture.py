@@ -233,7 +233,8 @@ def write_eprime(path: Path, n: int = 300, *, rate: float = 60.0, res: tuple[int
             eye = ["-1"] * 6 + ["4"]
             cx = cy = "-1"
         else:
-            cx, cy = str(int(round(xn[i] * res[0]))), str(int(round(yn[i] * res[1])))
+            # E-Prime truncates: CursorX = floor(mean x * width) (real lookr files: 0.61337 * 1920 -> 1177)
+            cx, cy = str(int(np.floor(xn[i] * res[0]))), str(int(np.floor(yn[i] * res[1])))
             eye = [f"{xn[i]:.7f}", f"{yn[i]:.7f}", "0.648538", "0.3149808", "3.215727", f"{577.3 + 0.01 * i:.4f}", "0"]
         cells = ["001", "2", str(i + 1), t_txt, str(72453 + i * 17), cx, cy, str(int(tet[i] // 1000)),
                  str(int(round(tet[i] % 1000 * 1000))), *eye, *eye, str(i // trial_len + 1), "ImageR",
