@@ -26,6 +26,7 @@ FORMATS = tuple(READERS)
 _TEXT_MODULES = (studio_alldata, tobii_sdk, tobii_raw, eprime)
 #: What detection looks for, per format (named in the "unknown column style" message).
 LOOKED_FOR = {m.FORMAT: m.LOOKED_FOR for m in (*_TEXT_MODULES, iohub)}
+LOOKED_FOR[tobii_sdk.FORMAT] += "; or a Titta HDF5 file with a 'gaze' table"
 
 
 def detect_extra_format(path: Path) -> str | None:
@@ -35,13 +36,25 @@ def detect_extra_format(path: Path) -> str | None:
     reader's header (so a preamble before the header is allowed).
     """
     if iohub.sniff(read_head(path, 8)):
-        return iohub.FORMAT
+        return _hdf5_format(path)
     lines, _ = head_lines(path)
     for line in lines:
         for m in _TEXT_MODULES:
             if m.sniff(line):
                 return m.FORMAT
     return None
+
+
+def _hdf5_format(path: Path) -> str:
+    """``tobii_sdk`` for a Titta HDF5 file (a pandas ``gaze`` table), else ``iohub`` (whose reader explains
+    a missing package, a missing table or a corrupt file)."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return tobii_sdk.FORMAT if "gaze" in f and "data_collection" not in f else iohub.FORMAT
+    except Exception:  # missing h5py or an unreadable file: the ioHub reader gives the message
+        return iohub.FORMAT
 
 
 def looked_for_text() -> str:

@@ -11,7 +11,7 @@ display with ``x = left + w * gx``, ``y = bottom + h * (1 - gy)`` (origin at the
 y up, in ``pix`` units) and sets ``status`` += 20 when the left eye's validity code is >= 2 and
 += 2 for the right eye.
 
-Needs ``h5py`` (``pip install "artgaze[iohub]"``); without it the reader stops with exit 2 and
+Needs ``h5py`` (``pip install "artgaze[hdf5]"``); without it the reader stops with exit 2 and
 the install command.
 """
 
@@ -31,7 +31,7 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 SAMPLE_TABLES = ("/data_collection/events/eyetracker/BinocularEyeSampleEvent",
                  "/data_collection/events/eyetracker/MonocularEyeSampleEvent")
 LOOKED_FOR = "an HDF5 file with " + " or ".join(SAMPLE_TABLES)
-INSTALL = 'pip install "artgaze[iohub]"  (or: pip install h5py)'
+INSTALL = 'pip install "artgaze[hdf5]"  (or: pip install h5py)'
 #: Gaze this close to the origin in almost all samples is in ``norm``/``height``/``deg`` units, not pixels.
 #: (default: 0.95 of the valid samples within |x|, |y| <= 1)
 NON_PIX_FRACTION = 0.95

@@ -26,8 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from analysis.errors import InputError
+from analysis.io._common import read_head
 
 from analysis.io._gaze import (
+    TextTable,
     column,
     display_area_from_ucs,
     first_present,
@@ -45,6 +50,8 @@ from analysis.recording import Geometry, Recording
 FORMAT = "tobii_sdk"
 LABEL = "Tobii Pro SDK (tobii_research / Titta)"
 MARKERS = ("gaze_point_on_display_area",)
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+INSTALL = 'pip install "artgaze[hdf5]"  (or: pip install tables)'
 _NUMERIC = ("system_time_stamp", "device_time_stamp") + tuple(
     f"{e}_{name}_{a}" for e in ("left", "right") for name in (
         "gaze_point_on_display_area", "gaze_point_in_user_coordinates", "gaze_point_in_user_coordinate_system",
@@ -68,6 +75,34 @@ def _vec(t, name: str | None, flat: bool, k: int, path: Path, lines: np.ndarray)
     if flat:
         return np.c_[tuple(column(t.df, f"{name}_{a}") for a in "xyz"[:k])]
     return tuple_column(t.df, name, k, path, lines)
+
+
+def _read_titta_hdf5(path: Path) -> TextTable:
+    """The ``gaze`` table of a Titta HDF5 file (``Titta.save_data``: pandas ``to_hdf(..., key="gaze")``)."""
+    try:
+        import tables  # noqa: F401  (pandas' HDF5 backend)
+    except ImportError:
+        raise InputError("reading Titta HDF5 files needs the optional package tables (PyTables)", file=path,
+                         expected="tables installed", fix=INSTALL) from None
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            if "/gaze" not in store.keys():
+                raise InputError("no gaze table in the HDF5 file", file=path, column="gaze",
+                                 expected="a Titta file with a 'gaze' table, or an ioHub data store",
+                                 fix="save the data with Titta's save_data, or pick the right file")
+            df = store["gaze"]
+    except InputError:
+        raise
+    except Exception as exc:  # PyTables raises many types (HDF5ExtError, NoSuchNodeError, ...) on corrupt files
+        raise InputError(f"the HDF5 file could not be read ({type(exc).__name__}: {exc})", file=path,
+                         expected="a complete Titta HDF5 file", fix="copy the file again from the recording computer") from None
+    if not isinstance(df, pd.DataFrame):
+        raise InputError("the 'gaze' entry of the HDF5 file is not a table", file=path, column="gaze",
+                         expected="a pandas DataFrame written by Titta", fix="pick the right file")
+    df = df.reset_index(drop=True)
+    df.columns = [str(c) for c in df.columns]
+    return TextTable(df=df, lines=np.arange(1, len(df) + 1), header=list(df.columns), sep="hdf5", decimal=".",
+                     encoding="binary")
 
 
 def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
@@ -100,7 +135,10 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
     A gaze sample is valid when its validity is 1/True/Valid.
     """
     path = Path(path)
-    t = read_text_table(path, markers=MARKERS, label=LABEL, numeric=_NUMERIC)
+    if read_head(path, 8).startswith(HDF5_MAGIC):
+        t = _read_titta_hdf5(path)
+    else:
+        t = read_text_table(path, markers=MARKERS, label=LABEL, numeric=_NUMERIC)
     h = t.header
     flat = "left_gaze_point_on_display_area_x" in h
     gp = "gaze_point_on_display_area"

@@ -283,3 +283,18 @@ def write_iohub(path: Path, n: int = 600, *, rate: float = 120.0, res: tuple[int
         g.create_dataset("BinocularEyeSampleEvent", data=data)
     return {"path": Path(path), "n": n, "rate": rate, "screen_px": res, "xn": xn, "yn": yn,
             "invalid_left": tuple(invalid_left), "invalid_right": tuple(invalid_right)}
+
+
+def write_titta_hdf5(path: Path, n: int = 600, rate: float = 120.0) -> dict:
+    """A Titta HDF5 file: ``Titta.save_data`` stores the gaze DataFrame with pandas ``to_hdf(key="gaze")``
+    (flattened TittaPy columns, bool validity) and the messages under ``msg``."""
+    import pandas as pd
+
+    w = write_tobii_sdk(Path(path).with_suffix(".tsv"), n=n, style="titta", sep="\t", rate=rate)
+    df = pd.read_csv(w["path"], sep="\t")
+    w["path"].unlink()
+    df.to_hdf(path, key="gaze")
+    pd.DataFrame({"system_time_stamp": [int(df["system_time_stamp"].iloc[0])], "msg": ["onset_art.png"]}).to_hdf(
+        path, key="msg")
+    w["path"] = Path(path)
+    return w

@@ -73,7 +73,7 @@ def test_missing_h5py_gives_the_install_command(tmp_path, monkeypatch, capsys):
     args = [str(w["path"]), "--screen-px", "1920", "1080", "--screen-mm", "509", "286", "--distance-mm", "600"]
     assert run_cli(io_main, args) == 2
     err = capsys.readouterr().err
-    assert 'pip install "artgaze[iohub]"' in err and "Traceback" not in err
+    assert 'pip install "artgaze[hdf5]"' in err and "Traceback" not in err
 
 
 def test_cli(tmp_path, capsys):

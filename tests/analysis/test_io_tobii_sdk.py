@@ -96,3 +96,17 @@ def test_cli_screen_px_alone(tmp_path, capsys):
     out = tmp_path / "fix.tsv"
     assert run_cli(fix_main, [str(w["path"]), "--screen-px", "1920", "1080", "--out", str(out)]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) > 5
+
+
+def test_titta_hdf5_file(tmp_path):
+    pytest.importorskip("tables")
+    from tests.analysis.formats_fixture import write_titta_hdf5
+
+    w = write_titta_hdf5(tmp_path / "testfile.h5")
+    assert detect_format(w["path"]) == "tobii_sdk"
+    rec = read_recording(w["path"], screen_px=(1920, 1080))
+    assert rec.meta.sampling_rate_hz == 120.0 and rec.meta.extra["delimiter"] == "hdf5"
+    assert rec.meta.geometry.screen_mm == pytest.approx(SCREEN_MM, abs=0.01)
+    ok = rec.samples["left_valid"].to_numpy()
+    assert np.allclose(rec.samples["left_x_norm"][ok], w["xn"][ok])
+    assert rec.counts["invalid_both"] == len(w["invalid_rows"])
