@@ -102,6 +102,14 @@ def read_text_table(path: Path, *, markers: Sequence[str], label: str, numeric: 
     df, first = read_table(path, sep=sep, header_line=hi, numeric=[c for c in numeric if c in present],
                            text=[c for c in text if c in present], decimal=decimal, encoding=enc,
                            compression=compression_of(path), quoting=quoting)
+    got = [str(c) for c in df.columns]
+    same = len(got) == len(header) and all(g == h or (not h and g.startswith("Unnamed: ")) for g, h in zip(got, header))
+    if not same:
+        dup = sorted({h for h in header if h and header.count(h) > 1})
+        raise InputError("the header row has a duplicated column name " + ", ".join(repr(d) for d in dup) if dup else
+                         "the header row could not be read as one row (a stray line break or control character?)",
+                         file=path, line=hi + 1, expected="one header row of unique column names",
+                         fix="re-export the file, or remove the stray character / rename the duplicate")
     return TextTable(df=df, lines=np.arange(len(df)) + first, header=header, sep=sep, decimal=decimal, encoding=enc)
 
 

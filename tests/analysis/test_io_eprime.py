@@ -60,3 +60,14 @@ def test_cli(tmp_path, capsys):
     out = tmp_path / "fix.tsv"
     assert run_cli(fix_main, [str(w["path"]), "--screen-mm", "518", "324", "--out", str(out)]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) > 3
+
+
+def test_control_character_in_the_header_is_an_error_not_a_crash(tmp_path):
+    # found by fuzzing: a vertical tab splits the header for Python's splitlines but not for pandas,
+    # so the columns were shifted and a KeyError escaped
+    w = write_eprime(tmp_path / "b.gazedata")
+    raw = w["path"].read_bytes()
+    w["path"].write_bytes(b"\x0b" + raw[1:])
+    with pytest.raises(InputError) as e:
+        read_recording(w["path"], screen_mm=(518.0, 324.0))
+    assert "header row" in e.value.problem and e.value.line == 2
