@@ -35,11 +35,12 @@ FORMATS = ("auto", "bids", "prolab", "studio", "plain", *EXTRA_FORMATS)
 
 
 def detect_format(path: str | Path) -> str:
-    """Tell the format of ``path``: ``bids``, ``prolab``, ``studio`` or ``plain``.
+    """Tell the format of ``path``: ``bids``, ``prolab``, ``studio``, ``plain`` or one of ``_extra.FORMATS``.
 
     A folder, a ``*_physio.tsv.gz`` or ``*_physio.json``/``*_events.tsv`` file is
     ``bids``; otherwise the header decides: ``RecordingTimestamp`` -> ``studio``,
-    ``Recording timestamp`` -> ``prolab``, ``time, x, y, valid`` -> ``plain``.
+    ``Recording timestamp`` -> ``prolab``, ``time, x, y, valid`` -> ``plain``; before those, an
+    HDF5 signature or a header of the issue-10 formats (:func:`analysis.io._extra.detect_extra_format`).
     """
     path = Path(path)
     if not path.exists():
