@@ -56,6 +56,31 @@ def sniff(header_line: str) -> bool:
     return {"Timestamp", *MARKERS} <= {c.strip().strip('"') for c in cells}
 
 
+#: The default 1280x1024 display is refused when the file shows a larger screen: a stimulus placed beyond
+#: it, or more than this fraction of valid gaze beyond 105 % of its width/height (a 1920x1080 or T60XL
+#: 1920x1200 recording). (default: 0.05)
+DEFAULT_DISPLAY_MAX_BEYOND = 0.05
+
+
+def _check_default_display(path: Path, s: pd.DataFrame, lv: np.ndarray, rv: np.ndarray, h: list[str]) -> None:
+    w, hh = T60_GEOMETRY.screen_px
+    media_right = column(s, "MediaPosX") + column(s, "MediaWidth") if "MediaPosX" in h and "MediaWidth" in h \
+        else np.full(len(s), np.nan)
+    media_bottom = column(s, "MediaPosY") + column(s, "MediaHeight") if "MediaPosY" in h and "MediaHeight" in h \
+        else np.full(len(s), np.nan)
+    xs = np.concatenate([column(s, "GazePointXLeft")[lv], column(s, "GazePointXRight")[rv]])
+    ys = np.concatenate([column(s, "GazePointYLeft")[lv], column(s, "GazePointYRight")[rv]])
+    with np.errstate(invalid="ignore"):
+        beyond = float(np.mean((xs > 1.05 * w) | (ys > 1.05 * hh))) if len(xs) else 0.0
+        media_out = bool(np.any(media_right > w) or np.any(media_bottom > hh))
+    if media_out or beyond > DEFAULT_DISPLAY_MAX_BEYOND:
+        what = ("a stimulus extends beyond it" if media_out else
+                f"{beyond:.0%} of the valid gaze lies beyond it")
+        raise InputError(f"the export gives no resolution and the default 1280x1024 display does not fit ({what})",
+                         file=path, expected="the screen resolution and physical size of the recording display",
+                         fix="pass --screen-px W H --screen-mm W H (Python: screen_px=(W, H), screen_mm=(W, H))")
+
+
 def read_studio_alldata(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
                         screen_px: tuple[int, int] | None = None, screen_mm: tuple[float, float] | None = None,
                         distance_mm: float | None = None) -> Recording:
@@ -126,13 +151,19 @@ def read_studio_alldata(path: str | Path, *, geometry: Geometry | None = None, r
     file_dist = median_finite(dist_l, dist_r)
     geom, sources = resolve_geometry(
         path, LABEL, geometry=geometry, screen_px=screen_px, screen_mm=screen_mm, distance_mm=distance_mm,
-        file_values={"screen_px": T60_GEOMETRY.screen_px, "screen_mm": T60_GEOMETRY.screen_mm,
+        # the default display only as a whole: a resolution without a size (or the reverse) is not mixed with it
+        file_values={"screen_px": T60_GEOMETRY.screen_px if screen_mm is None else None,
+                     "screen_mm": T60_GEOMETRY.screen_mm if screen_px is None else None,
                      "distance_mm": file_dist if file_dist is not None else T60_GEOMETRY.distance_mm},
         file_sources={"screen_px": "default: Tobii T60/1750 display (the export has no resolution)",
                       "screen_mm": "default: Tobii T60/1750 display (the export has no display size)",
                       "distance_mm": ("median DistanceLeft/DistanceRight" if file_dist is not None
                                       else "default: Tobii T60 (no DistanceLeft/Right)")},
-        why={})
+        why={"screen_px": "the export has no resolution, and with --screen-mm the default display is not used",
+             "screen_mm": "the export has no display size, and with --screen-px the default display is not used"})
+
+    if sources["screen_px"].startswith("default"):
+        _check_default_display(path, s, lv, rv, h)
 
     eyes = {}
     for eye, p, valid in (("left", "Left", lv), ("right", "Right", rv)):

@@ -62,11 +62,11 @@ def _fmt(v: float, decimal: str = ".") -> str:
 
 
 def write_studio_alldata(path: Path, n: int = 300, *, decimal: str = ",", invalid_rows=(10, 11, 12),
-                         glitch_row: int | None = 40) -> dict:
+                         glitch_row: int | None = 40, res: tuple[int, int] = (1280, 1024)) -> dict:
     """Tobii Studio 1.x/2.x All-Data export at 50 Hz on a 1280x1024 display: decimal comma, event rows
     without gaze (``ImageStart``), "No media" before the image, ``FixationIndex`` on fixation samples,
     ``MicroSecondTimestamp`` with a jittery ms ``Timestamp`` (column names as in the FH-Potsdam export, MIT)."""
-    rate, res = 50.0, (1280, 1024)
+    rate = 50.0
     xn, yn = scan_path(n, rate)
     t_us = 2000 + np.arange(n) * 20000 + np.tile([0, 12, -9, 5], n // 4 + 1)[:n]
     header = ["Timestamp", "DateTimeStamp", "DateTimeStampStartOffset", "Number", "GazePointXLeft",

@@ -125,3 +125,19 @@ def test_fractional_fixation_index_is_an_error_not_a_crash(tmp_path):
     with pytest.raises(InputError) as e:
         read_recording(w["path"])
     assert e.value.line == 4 and e.value.column == "FixationIndex" and "1.5" in e.value.problem
+
+
+def test_default_display_refused_when_the_recording_was_larger(tmp_path):
+    w = write_studio_alldata(tmp_path / "rec.tsv", res=(1920, 1080), glitch_row=None)
+    with pytest.raises(InputError) as e:
+        read_recording(w["path"])
+    assert "default 1280x1024 display does not fit" in e.value.problem and "--screen-px W H" in e.value.fix
+    rec = read_recording(w["path"], screen_px=(1920, 1080), screen_mm=(509.0, 286.0))
+    assert rec.counts["offscreen_left"] == 0 and rec.meta.geometry.screen_px == (1920, 1080)
+
+
+def test_resolution_flag_alone_does_not_borrow_the_default_display_size(tmp_path):
+    w = write_studio_alldata(tmp_path / "rec.tsv", res=(1920, 1080), glitch_row=None)
+    with pytest.raises(InputError) as e:
+        read_recording(w["path"], screen_px=(1920, 1080))
+    assert "--screen-mm W H" in e.value.fix and "--screen-px" not in e.value.fix
