@@ -78,6 +78,7 @@ class TextTable:
     sep: str
     decimal: str
     encoding: str
+    events: pd.DataFrame | None = None   # messages stored beside the samples (Titta HDF5), if any
 
 
 def read_text_table(path: Path, *, markers: Sequence[str], label: str, numeric: Sequence[str] = (),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._gaze import finish_recording, resolve_geometry
@@ -30,6 +31,8 @@ LABEL = "PsychoPy ioHub HDF5"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 SAMPLE_TABLES = ("/data_collection/events/eyetracker/BinocularEyeSampleEvent",
                  "/data_collection/events/eyetracker/MonocularEyeSampleEvent")
+#: Experiment messages (``self.hub.sendMessageEvent`` / Builder's eye-tracker messages): fields ``time``, ``text``.
+MESSAGE_TABLE = "/data_collection/events/experiment/MessageEvent"
 LOOKED_FOR = "an HDF5 file with " + " or ".join(SAMPLE_TABLES)
 INSTALL = 'pip install "artgaze[hdf5]"  (or: pip install h5py)'
 #: Gaze this close to the origin in almost all samples is in ``norm``/``height``/``deg`` units, not pixels.
@@ -91,6 +94,7 @@ def read_iohub(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
                                  expected=LOOKED_FOR,
                                  fix="record with an eye tracker enabled in ioHub, or pick the right file")
             data = f[name][()]
+            messages = f[MESSAGE_TABLE][()] if MESSAGE_TABLE in f else None
     except InputError:
         raise
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -125,7 +129,8 @@ def read_iohub(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
         valid = ~invalid & np.isfinite(gx) & np.isfinite(gy)
         all_x.append(gx[valid])
         all_y.append(gy[valid])
-        pupil = np.asarray(data[pc], dtype=np.float64) if pc in fields else np.full(n, np.nan)
+        with np.errstate(invalid="ignore", over="ignore"):
+            pupil = np.asarray(data[pc], dtype=np.float64) if pc in fields else np.full(n, np.nan)
         eyes[eye] = {"x": gx + w / 2.0, "y": h / 2.0 - gy, "valid": valid,
                      "pupil": np.where(valid & (pupil > 0), pupil, np.nan), "columns": (xc, yc)}
     ax, ay = np.concatenate(all_x), np.concatenate(all_y)
@@ -136,6 +141,10 @@ def read_iohub(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
                          fix="record with pix units, or convert the coordinates to pixels first")
     extra = {"table": name, "timestamp_unit": "s", "eyes": ["left", "right"] if binocular else ["combined"],
              "geometry_source": sources, "coordinates": "ioHub pix (origin screen centre, y up) -> top-left"}
+    if messages is not None and messages.dtype.names and {"time", "text"} <= set(messages.dtype.names):
+        text = [m.decode("utf-8", "replace") if isinstance(m, bytes) else str(m) for m in messages["text"]]
+        extra["events"] = pd.DataFrame({"time_s": np.asarray(messages["time"], dtype=np.float64), "event": text,
+                                        "line": np.arange(1, len(text) + 1)})
     return finish_recording(path, fmt=FORMAT, label=LABEL, time_s=time_s, lines=rows, time_column="time",
                             eyes=eyes, coords="px", geometry=geom, rate_hz=rate_hz, extra=extra,
                             counts_extra={"rows_total": n})

@@ -91,6 +91,7 @@ def _read_titta_hdf5(path: Path) -> TextTable:
                                  expected="a Titta file with a 'gaze' table, or an ioHub data store",
                                  fix="save the data with Titta's save_data, or pick the right file")
             df = store["gaze"]
+            msg = store["msg"] if "/msg" in store.keys() else None
     except InputError:
         raise
     except Exception as exc:  # PyTables raises many types (HDF5ExtError, NoSuchNodeError, ...) on corrupt files
@@ -101,8 +102,12 @@ def _read_titta_hdf5(path: Path) -> TextTable:
                          expected="a pandas DataFrame written by Titta", fix="pick the right file")
     df = df.reset_index(drop=True)
     df.columns = [str(c) for c in df.columns]
-    return TextTable(df=df, lines=np.arange(1, len(df) + 1), header=list(df.columns), sep="hdf5", decimal=".",
-                     encoding="binary")
+    t = TextTable(df=df, lines=np.arange(1, len(df) + 1), header=list(df.columns), sep="hdf5", decimal=".",
+                  encoding="binary")
+    if isinstance(msg, pd.DataFrame) and {"system_time_stamp", "msg"} <= set(msg.columns):
+        t.events = pd.DataFrame({"time_s": pd.to_numeric(msg["system_time_stamp"], errors="coerce").to_numpy(
+            dtype=np.float64) * 1e-6, "event": msg["msg"].astype(str).to_numpy(), "line": np.arange(1, len(msg) + 1)})
+    return t
 
 
 def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
@@ -210,6 +215,8 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
     extra = {"column_style": "titta-flat" if flat else "tobii_research-dict", "timestamp_column": tcol,
              "timestamp_unit": unit, "delimiter": t.sep, "decimal": t.decimal, "encoding": t.encoding,
              "eyes": ["left", "right"], "geometry_source": sources}
+    if t.events is not None:
+        extra["events"] = t.events  # Titta's messages, on the system_time_stamp clock
     return finish_recording(path, fmt=FORMAT, label=LABEL, time_s=time_s, lines=lines, time_column=tcol,
                             eyes=eyes, coords="norm", geometry=geom, rate_hz=rate_hz, extra=extra,
                             counts_extra={"blank_rows": int(blank.sum()), "rows_total": len(df)})

@@ -278,9 +278,13 @@ def write_iohub(path: Path, n: int = 600, *, rate: float = 120.0, res: tuple[int
     status[list(invalid_left)] += 20
     status[list(invalid_right)] += 2
     data["status"] = status
+    messages = np.zeros(2, dtype=[("time", "f8"), ("text", "S32")])
+    messages["time"] = [data["time"][10], data["time"][n // 2]]
+    messages["text"] = [b"TRIAL_START", b"TRIAL_END"]
     with h5py.File(path, "w") as f:
         g = f.create_group("data_collection/events/eyetracker")
         g.create_dataset("BinocularEyeSampleEvent", data=data)
+        f.create_group("data_collection/events/experiment").create_dataset("MessageEvent", data=messages)
     return {"path": Path(path), "n": n, "rate": rate, "screen_px": res, "xn": xn, "yn": yn,
             "invalid_left": tuple(invalid_left), "invalid_right": tuple(invalid_right)}
 

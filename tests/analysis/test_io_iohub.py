@@ -26,6 +26,8 @@ def test_binocular_table_pix_centre_origin_and_status(tmp_path):
     assert np.allclose(s["left_y_norm"][ok], w["yn"][ok], atol=1e-6)
     assert list(np.flatnonzero(~ok)) == list(w["invalid_left"])        # status 20: left eye
     assert list(np.flatnonzero(~s["right_valid"].to_numpy())) == list(w["invalid_right"])   # status 2: right
+    ev = rec.meta.extra["events"]
+    assert list(ev["event"]) == ["TRIAL_START", "TRIAL_END"] and ev["time_s"].iloc[0] == s["time_s"].iloc[10]
 
 
 def test_geometry_flags_are_named(tmp_path):

@@ -110,3 +110,5 @@ def test_titta_hdf5_file(tmp_path):
     ok = rec.samples["left_valid"].to_numpy()
     assert np.allclose(rec.samples["left_x_norm"][ok], w["xn"][ok])
     assert rec.counts["invalid_both"] == len(w["invalid_rows"])
+    ev = rec.meta.extra["events"]
+    assert list(ev["event"]) == ["onset_art.png"] and ev["time_s"].iloc[0] == rec.samples["time_s"].iloc[0]
