@@ -77,6 +77,15 @@ def _vec(t, name: str | None, flat: bool, k: int, path: Path, lines: np.ndarray)
     return tuple_column(t.df, name, k, path, lines)
 
 
+def _ucs_name(header: list[str], stem: str, flat: bool) -> str | None:
+    """The UCS column of ``stem`` (e.g. ``left_gaze_point``): the tuple column, or the prefix of the
+    ``_x``/``_y``/``_z`` columns (Titta: ``..._in_user_coordinates_x``); ``None`` when absent."""
+    names = (f"{stem}_in_user_coordinates", f"{stem}_in_user_coordinate_system")
+    if flat:
+        return next((n for n in names if f"{n}_x" in header), None)
+    return next((n for n in names[::-1] if n in header), None)
+
+
 def _read_titta_hdf5(path: Path) -> TextTable:
     """The ``gaze`` table of a Titta HDF5 file (``Titta.save_data``: pandas ``to_hdf(..., key="gaze")``)."""
     try:
@@ -96,7 +105,8 @@ def _read_titta_hdf5(path: Path) -> TextTable:
         raise
     except Exception as exc:  # PyTables raises many types (HDF5ExtError, NoSuchNodeError, ...) on corrupt files
         raise InputError(f"the HDF5 file could not be read ({type(exc).__name__}: {exc})", file=path,
-                         expected="a complete Titta HDF5 file", fix="copy the file again from the recording computer") from None
+                         expected="a complete Titta HDF5 file",
+                         fix="copy the file again from the recording computer") from None
     if not isinstance(df, pd.DataFrame):
         raise InputError("the 'gaze' entry of the HDF5 file is not a table", file=path, column="gaze",
                          expected="a pandas DataFrame written by Titta", fix="pick the right file")
@@ -165,12 +175,8 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
         g2 = _vec(t, f"{eye}_{gp}", flat, 2, path, lines)
         vcol = first_present(h, f"{eye}_gaze_point_validity", f"{eye}_gaze_point_valid")
         valid = truth_column(t.df, vcol, path, lines)
-        g3name = first_present(h, *( (f"{eye}_gaze_point_in_user_coordinates_x", f"{eye}_gaze_point_in_user_coordinate_system_x")
-                                     if flat else (f"{eye}_gaze_point_in_user_coordinate_system",)))
-        g3 = _vec(t, g3name[:-2] if (g3name and flat) else g3name, flat, 3, path, lines)
-        oname = first_present(h, *((f"{eye}_gaze_origin_in_user_coordinates_x", f"{eye}_gaze_origin_in_user_coordinate_system_x")
-                                   if flat else (f"{eye}_gaze_origin_in_user_coordinate_system",)))
-        origin = _vec(t, oname[:-2] if (oname and flat) else oname, flat, 3, path, lines)
+        g3 = _vec(t, _ucs_name(h, f"{eye}_gaze_point", flat), flat, 3, path, lines)
+        origin = _vec(t, _ucs_name(h, f"{eye}_gaze_origin", flat), flat, 3, path, lines)
         ovcol = first_present(h, f"{eye}_gaze_origin_validity", f"{eye}_gaze_origin_valid")
         ovalid = truth_column(t.df, ovcol, path, lines) if ovcol else np.isfinite(origin).all(axis=1)
         origin[~ovalid] = np.nan

@@ -82,7 +82,8 @@ def write_studio_alldata(path: Path, n: int = 300, *, decimal: str = ",", invali
     for i in range(n):
         if i == start:
             ev = [""] * len(header)
-            ev[0], ev[1], ev[21], ev[22], ev[25] = str(t_us[i] // 1000 - 5), "15:01:53.918", "ImageStart", "8", "art.jpg"
+            ev[0], ev[1] = str(t_us[i] // 1000 - 5), "15:01:53.918"
+            ev[21], ev[22], ev[25] = "ImageStart", "8", "art.jpg"
             out.append("\t".join(ev))
         bad = i in invalid_rows
         gx, gy = xn[i] * res[0], yn[i] * res[1]
@@ -103,6 +104,11 @@ def write_studio_alldata(path: Path, n: int = 300, *, decimal: str = ",", invali
     return {"path": Path(path), "n": n, "rate": rate, "screen_px": res, "fixation_samples": int((fix_idx >= 0).sum()),
             "n_fixations": int(fix_idx.max() + 1), "invalid_rows": tuple(invalid_rows), "glitch_row": glitch_row,
             "start": start}
+
+
+def _tup(*values: float) -> str:
+    """A tuple cell as ``str(tuple_of_floats)`` writes it: ``(0.51, 0.48)``."""
+    return str(tuple(float(v) for v in values))
 
 
 def write_tobii_sdk(path: Path, n: int = 600, *, style: str = "dict", sep: str = ",", rate: float = 120.0,
@@ -133,14 +139,14 @@ def write_tobii_sdk(path: Path, n: int = 600, *, style: str = "dict", sep: str =
         for eye in ("left", "right"):
             e = EYE_UCS[eye]
             if style == "dict":
-                r[f"{eye}_gaze_point_on_display_area"] = "(nan, nan)" if bad else f"({float(xn[i])!r}, {float(yn[i])!r})"
+                r[f"{eye}_gaze_point_on_display_area"] = "(nan, nan)" if bad else _tup(xn[i], yn[i])
                 if with_ucs:
                     r[f"{eye}_gaze_point_in_user_coordinate_system"] = (
-                        "(nan, nan, nan)" if bad else f"({float(g3[i, 0])!r}, {float(g3[i, 1])!r}, {float(g3[i, 2])!r})")
+                        "(nan, nan, nan)" if bad else _tup(*g3[i]))
                 r[f"{eye}_gaze_point_validity"] = "0" if bad else "1"
                 r[f"{eye}_pupil_diameter"] = "nan" if bad else "3.2"
                 r[f"{eye}_pupil_validity"] = "0" if bad else "1"
-                r[f"{eye}_gaze_origin_in_user_coordinate_system"] = "(nan, nan, nan)" if bad else f"({e[0]}, {e[1]}, {e[2]})"
+                r[f"{eye}_gaze_origin_in_user_coordinate_system"] = "(nan, nan, nan)" if bad else _tup(*e)
                 r[f"{eye}_gaze_origin_validity"] = "0" if bad else "1"
             else:
                 r[f"{eye}_gaze_point_on_display_area_x"] = "nan" if bad else repr(float(xn[i]))
