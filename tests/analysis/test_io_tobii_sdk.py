@@ -10,8 +10,9 @@ from analysis.io import detect_format, read_recording
 from tests.analysis.formats_fixture import EYE_UCS, SCREEN_MM, write_tobii_sdk
 
 
-def test_tobii_research_dicts_quoted_tuples_geometry_from_ucs(tmp_path):
-    w = write_tobii_sdk(tmp_path / "gaze.csv")
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_tobii_research_dicts_quoted_tuples_geometry_from_ucs(tmp_path, sep):
+    w = write_tobii_sdk(tmp_path / "gaze.csv", sep=sep)
     assert detect_format(w["path"]) == "tobii_sdk"
     rec = read_recording(w["path"], screen_px=(1920, 1080))
     g = rec.meta.geometry
