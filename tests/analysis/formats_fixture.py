@@ -117,8 +117,10 @@ def write_tobii_sdk(path: Path, n: int = 600, *, style: str = "dict", sep: str =
     of the GazeData dictionaries, tuple cells) or Titta (``style="titta"``: flattened columns, True/False)."""
     xn, yn = scan_path(n, rate)
     g3 = display_ucs(xn, yn, tilt_deg)
-    sys_ts = 1_000_000_000 + np.round(np.arange(n) * 1e6 / rate).astype(np.int64)
-    dev_ts = sys_ts - 123_456
+    dev_ts = 5_000_000 + np.round(np.arange(n) * 1e6 / rate).astype(np.int64)
+    # the host's clock: the tracker clock plus an offset plus receive jitter (0-2 ms, sometimes more)
+    jitter = np.random.default_rng(3).choice([0, 150, 400, 900, 2500], n, p=[0.5, 0.2, 0.15, 0.1, 0.05])
+    sys_ts = dev_ts + 1_000_000_000 + jitter
     rows = []
     keys: list[str] = ["device_time_stamp", "system_time_stamp"]
     for eye in ("left", "right"):

@@ -17,6 +17,10 @@ def test_tobii_research_dicts_quoted_tuples_geometry_from_ucs(tmp_path, sep):
     rec = read_recording(w["path"], screen_px=(1920, 1080))
     g = rec.meta.geometry
     assert rec.meta.sampling_rate_hz == 120.0 and rec.meta.extra["column_style"] == "tobii_research-dict"
+    # timing from the tracker clock (no host jitter), placed on the system clock
+    d = np.diff(rec.samples["time_s"].to_numpy())
+    assert np.allclose(d, 1 / 120, atol=1e-6) and rec.meta.extra["timestamp_column"] == "device_time_stamp"
+    assert rec.samples["time_s"].iloc[0] == pytest.approx(1_005.000150, abs=1e-6)   # median offset 1000.000150 s
     assert g.screen_px == (1920, 1080)
     assert g.screen_mm == pytest.approx(SCREEN_MM, abs=0.01)
     # untilted display, eye 620 mm in front of it: display-area coordinates are known exactly
@@ -112,4 +116,6 @@ def test_titta_hdf5_file(tmp_path):
     assert np.allclose(rec.samples["left_x_norm"][ok], w["xn"][ok])
     assert rec.counts["invalid_both"] == len(w["invalid_rows"])
     ev = rec.meta.extra["events"]
-    assert list(ev["event"]) == ["onset_art.png"] and ev["time_s"].iloc[0] == rec.samples["time_s"].iloc[0]
+    # the message was sent at the first sample's system time stamp: aligned within the host's jitter
+    assert list(ev["event"]) == ["onset_art.png"]
+    assert ev["time_s"].iloc[0] == pytest.approx(rec.samples["time_s"].iloc[0], abs=0.003)
