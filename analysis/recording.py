@@ -110,7 +110,7 @@ class RecordingMeta:
     """Metadata of one recording."""
 
     source: str                       # path of the file read
-    format: str                       # bids | prolab | studio | plain
+    format: str                       # bids | prolab | studio | plain | analysis.io._extra.FORMATS
     sampling_rate_hz: float           # nominal (sidecar/export) or measured
     geometry: Geometry
     tracker_model: str = "unknown"

@@ -17,6 +17,7 @@ import numpy as np
 from analysis.config import load_config
 from analysis.errors import InputError, run_cli
 from analysis.fixations import ALGORITHMS, FIXATION_COLUMNS, detect_fixations
+from analysis.io import FORMATS
 from analysis.recording import Geometry
 
 log = logging.getLogger("analysis.fixations")
@@ -47,13 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the recording: a BIDS session folder (sub-XX/ses-N) or one of its physio files, "
                         "a Tobii Pro Lab or Tobii Studio TSV export, or a plain time/x/y/valid table")
     p.add_argument("--out", required=True, metavar="EVENTS.tsv", help="where to write the fixation table (TSV)")
-    p.add_argument("--format", default="auto", choices=["auto", "bids", "prolab", "studio", "plain"],
+    p.add_argument("--format", default="auto", choices=list(FORMATS),
                    help="input format; 'auto' (default) tells it from the path and header")
     p.add_argument("--algorithm", default="ivt", choices=sorted(ALGORITHMS),
                    help="'ivt' (default): Tobii I-VT filter, all seven steps; 'idt': dispersion threshold")
     p.add_argument("--screen-px", nargs=2, type=int, metavar=("W", "H"),
                    help="screen resolution in pixels; with --screen-mm and --distance-mm it replaces the "
-                        "geometry of the file (BIDS sidecar); required for plain tables")
+                        "geometry of the file (BIDS sidecar); required for plain tables; alone: the resolution "
+                        "for files with normalised gaze (tobii_sdk, tobii_raw, eprime, iohub)")
     p.add_argument("--screen-mm", nargs=2, type=float, metavar=("W", "H"),
                    help="physical size of the display area in millimetres (needed for exports that give "
                         "only the resolution, and for plain tables)")
@@ -77,9 +79,7 @@ def _geometry(args: argparse.Namespace) -> Geometry | None:
     if args.screen_px is None:
         return None
     if args.screen_mm is None or args.distance_mm is None:
-        raise InputError("--screen-px needs --screen-mm and --distance-mm as well",
-                         expected="--screen-px W H --screen-mm W H --distance-mm D",
-                         fix="give all three, or none to use the file's geometry")
+        return None  # --screen-px alone: passed on as screen_px (formats with normalised gaze)
     values = (*args.screen_px, *args.screen_mm, args.distance_mm)
     if not all(np.isfinite(v) and v > 0 for v in values):
         raise InputError("screen geometry values must be positive", column="--screen-px/--screen-mm/--distance-mm",
@@ -106,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     geometry = _geometry(args)
     screen_mm = tuple(args.screen_mm) if args.screen_mm is not None else None
     rec = read_recording(args.samples, format=args.format, geometry=geometry, rate_hz=args.rate,
+                         screen_px=tuple(args.screen_px) if args.screen_px is not None and geometry is None else None,
                          screen_mm=screen_mm if geometry is None else None,
                          distance_mm=args.distance_mm if geometry is None else None,
                          time_unit=args.time_unit)

@@ -5,7 +5,10 @@ Formats (docs/readers.md has each column mapping, unit and error):
 * ``bids``: the project's Eye-Tracking-BIDS sessions (docs/formats.md section 2),
 * ``prolab``: Tobii Pro Lab TSV data exports (classic and unit-suffixed headers),
 * ``studio``: Tobii Studio TSV data exports,
-* ``plain``: a ``time, x, y, valid`` TSV/CSV table.
+* ``plain``: a ``time, x, y, valid`` TSV/CSV table,
+* ``studio_alldata``, ``tobii_sdk``, ``tobii_raw``, ``eprime``, ``iohub``: Tobii Studio 1.x/2.x
+  All-Data exports, Tobii Pro SDK/Titta gaze tables, Tobii SDK raw TX300 files, E-Prime
+  ``.gazedata`` files and PsychoPy ioHub HDF5 files (:mod:`analysis.io._extra`).
 
 Public API: :func:`read_recording`, :func:`detect_format`, :func:`find_sessions`,
 :func:`read_dataset_description`, :func:`read_participants`, :func:`verify_checksums`. Bad input raises
@@ -22,20 +25,22 @@ from analysis.io._common import find_header, geometry_from_args, head_lines
 from analysis.io.bids import find_sessions, read_bids, read_dataset_description, read_participants, verify_checksums
 from analysis.io.plain import read_plain
 from analysis.io.tobii import read_prolab, read_studio
+from analysis.io._extra import FORMATS as EXTRA_FORMATS, READERS as EXTRA_READERS, detect_extra_format, looked_for_text
 from analysis.recording import Geometry, Recording
 
 __all__ = ["FORMATS", "detect_format", "find_sessions", "read_dataset_description", "read_participants",
            "read_recording", "verify_checksums"]
 
-FORMATS = ("auto", "bids", "prolab", "studio", "plain")
+FORMATS = ("auto", "bids", "prolab", "studio", "plain", *EXTRA_FORMATS)
 
 
 def detect_format(path: str | Path) -> str:
-    """Tell the format of ``path``: ``bids``, ``prolab``, ``studio`` or ``plain``.
+    """Tell the format of ``path``: ``bids``, ``prolab``, ``studio``, ``plain`` or one of ``_extra.FORMATS``.
 
     A folder, a ``*_physio.tsv.gz`` or ``*_physio.json``/``*_events.tsv`` file is
     ``bids``; otherwise the header decides: ``RecordingTimestamp`` -> ``studio``,
-    ``Recording timestamp`` -> ``prolab``, ``time, x, y, valid`` -> ``plain``.
+    ``Recording timestamp`` -> ``prolab``, ``time, x, y, valid`` -> ``plain``; before those, an
+    HDF5 signature or a header of the issue-10 formats (:func:`analysis.io._extra.detect_extra_format`).
     """
     path = Path(path)
     if not path.exists():
@@ -45,6 +50,9 @@ def detect_format(path: str | Path) -> str:
     name = path.name
     if name.endswith(("_physio.tsv.gz", "_physio.json", "_events.tsv", "_events.json")):
         return "bids"
+    extra = detect_extra_format(path)
+    if extra is not None:
+        return extra
     lines, _ = head_lines(path)  # gzipped exports (.tsv.gz, .csv.gz) are read decompressed
     if find_header(lines, ["RecordingTimestamp"]) is not None:
         return "studio"
@@ -57,7 +65,7 @@ def detect_format(path: str | Path) -> str:
     raise InputError("unknown column style: not a BIDS physio file, Tobii Pro Lab or Tobii Studio export, "
                      "or plain time/x/y/valid table", file=path, line=1,
                      expected="'Recording timestamp' (Pro Lab), 'RecordingTimestamp' (Studio) or "
-                              "time, x, y, valid (plain)",
+                              "time, x, y, valid (plain); " + looked_for_text(),
                      fix="export the data as TSV from Tobii Pro Lab or Tobii Studio, or rename the columns of a "
                          "plain table to time, x, y, valid")
 
@@ -68,6 +76,7 @@ def read_recording(
     *,
     geometry: Geometry | None = None,
     rate_hz: float | None = None,
+    screen_px: tuple[int, int] | None = None,
     screen_mm: tuple[float, float] | None = None,
     distance_mm: float | None = None,
     time_unit: str = "s",
@@ -89,6 +98,9 @@ def read_recording(
     rate_hz : float, optional
         Nominal sampling rate. BIDS: overrides ``SamplingFrequency``. Exports: checked
         against the timestamps (default: measured). Plain: required.
+    screen_px : (int, int), optional
+        Screen resolution for the formats that give gaze normalised (tobii_sdk, tobii_raw, eprime,
+        iohub; docs/readers.md says which need it); other formats take it inside ``geometry``.
     screen_mm, distance_mm : optional
         Physical screen size and viewing distance for exports that give only the
         resolution (Pro Lab, Studio with a non-T60 resolution).
@@ -108,6 +120,13 @@ def read_recording(
     if rate_hz is not None and not (rate_hz > 0):
         raise InputError(f"sampling rate {rate_hz!r} must be positive", file=path, fix="correct --rate-hz")
     fmt = detect_format(path) if format == "auto" else format
+    if fmt in EXTRA_READERS:
+        return EXTRA_READERS[fmt](path, geometry=geometry, rate_hz=rate_hz, screen_px=screen_px, screen_mm=screen_mm,
+                                  distance_mm=distance_mm)
+    if screen_px is not None and geometry is None:
+        raise InputError("--screen-px needs --screen-mm and --distance-mm for this format", file=path,
+                         expected="--screen-px W H --screen-mm W H --distance-mm D",
+                         fix="give all three, or only --screen-mm and --distance-mm to use the file's resolution")
     if fmt == "bids":
         return read_bids(path, geometry=geometry, rate_hz=rate_hz, verify=verify)
     if fmt == "prolab":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from analysis.errors import InputError, run_cli
+from analysis.errors import run_cli
 from analysis.io import FORMATS, read_recording
 from analysis.recording import Geometry, Recording
 
@@ -21,7 +21,8 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: auto-detect)")
     p.add_argument("--screen-px", nargs=2, type=int, metavar=("W", "H"),
                    help="screen resolution in pixels (with --screen-mm and --distance-mm: full geometry; "
-                        "overrides the file's)")
+                        "overrides the file's); alone: the resolution for files with normalised gaze "
+                        "(tobii_sdk, tobii_raw, eprime, iohub)")
     p.add_argument("--screen-mm", nargs=2, type=float, metavar=("W", "H"),
                    help="physical size of the display area in mm (default: derived from the export's px and mm "
                         "gaze columns where it has both)")
@@ -38,13 +39,11 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
 def read_from_args(args: argparse.Namespace) -> Recording:
     """Read the recording the options of :func:`add_reader_arguments` name."""
     geometry = None
-    if args.screen_px and not (args.screen_mm and args.distance_mm):
-        raise InputError("--screen-px needs --screen-mm and --distance-mm", file=args.path,
-                         expected="--screen-px W H --screen-mm W H --distance-mm D",
-                         fix="give all three, or only --screen-mm and --distance-mm to use the file's resolution")
     if args.screen_px and args.screen_mm and args.distance_mm:
         geometry = Geometry(tuple(args.screen_px), tuple(args.screen_mm), float(args.distance_mm))
-    return read_recording(args.path, args.format, geometry=geometry, rate_hz=args.rate_hz,
+    # --screen-px alone: for formats with normalised gaze (read_recording refuses it for the others)
+    screen_px = tuple(args.screen_px) if args.screen_px and geometry is None else None
+    return read_recording(args.path, args.format, geometry=geometry, rate_hz=args.rate_hz, screen_px=screen_px,
                           screen_mm=tuple(args.screen_mm) if args.screen_mm else None,
                           distance_mm=args.distance_mm, time_unit=args.time_unit, verify=args.verify)
 
@@ -53,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m analysis.io",
         description="Read a gaze recording (project BIDS session, Tobii Pro Lab or Tobii Studio TSV export, "
-                    "gzipped or not, plain time/x/y/valid table) and print a summary. See docs/readers.md.")
+                    "gzipped or not, plain time/x/y/valid table, Tobii Studio 1.x/2.x All-Data export, Tobii Pro SDK/Titta "
+                    "gaze table, Tobii SDK raw TX300 file, E-Prime .gazedata, PsychoPy ioHub HDF5) and print a summary. See docs/readers.md.")
     add_reader_arguments(p)
     p.add_argument("--trials", type=int, default=20, help="how many trials to list (default: 20)")
     return p
