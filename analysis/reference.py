@@ -21,11 +21,53 @@ TABLE4_PATH = REFERENCE_DIR / "paper_table4.csv"
 TEXT_VALUES_PATH = REFERENCE_DIR / "paper_text_values.csv"
 #: Number of participants in the paper ("50 college students were randomly selected").
 PAPER_N = 50
-#: Mean fixation duration above which a Table 4 row is flagged as not physiological.
-#: Typical mean fixation durations in scene viewing are about 260-330 ms (Rayner, 1998,
-#: Table 1; Rayner, 2009; Henderson & Hollingworth, 1999); 1.0 s is three times the
-#: upper end of that range.
-MAX_PLAUSIBLE_MEAN_FIXATION_S = 1.0
+#: Physiological plausibility bounds shared with the simulator (one value each, with its source).
+PLAUSIBILITY_PATH = REFERENCE_DIR / "plausibility.toml"
+
+
+def load_plausibility(path: str | Path = PLAUSIBILITY_PATH) -> dict[str, tuple[float, str]]:
+    """Read ``data/reference/plausibility.toml``: ``{key: (value, source)}``.
+
+    The file holds each plausibility bound once (e.g. ``max_mean_fixation_s``), with its
+    source under ``[source]``; ``study/simulate.py`` reads the same file, so the simulator
+    and :func:`check_reference` cannot disagree.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, a value that is not a positive number, or a value
+        without a source.
+    """
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("plausibility file not found", file=path, fix="restore it from the repository (git)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"plausibility file is not valid TOML ({exc})", file=path,
+                         fix="restore it from the repository (git)") from None
+    sources = raw.get("source", {})
+    out: dict[str, tuple[float, str]] = {}
+    for key, value in raw.items():
+        if key in ("version", "source"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise InputError(f"{key} must be a positive number, got {value!r}", file=path, column=key,
+                             expected="a positive number", fix="correct the value")
+        if not str(sources.get(key, "")).strip():
+            raise InputError(f"{key} has no source", file=path, column=f"source.{key}",
+                             expected="a [source] entry citing where the value comes from", fix="add it")
+        out[key] = (float(value), str(sources[key]))
+    return out
+
+
+#: Mean fixation duration (s) above which a Table 4 row is flagged as not physiological
+#: (``max_mean_fixation_s`` in ``data/reference/plausibility.toml``, 0.6 s: about twice the
+#: 260-330 ms typical of scene viewing; Rayner, 1998, Table 1; Rayner, 2009; Henderson &
+#: Hollingworth, 1999).
+MAX_PLAUSIBLE_MEAN_FIXATION_S = load_plausibility()["max_mean_fixation_s"][0]
 #: Fewer fixations than this per artwork viewing is incompatible with the multi-second,
 #: free viewing the paper describes (used for the "sum over 50 students" reading).
 MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING = 2
@@ -102,7 +144,8 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         As returned by :func:`load_table4` / :func:`load_text_values` (loaded from the
         bundled files when omitted).
     max_mean_fixation_s : float
-        Plausibility bound for a mean fixation duration (default 1.0 s, see above).
+        Plausibility bound for a mean fixation duration (default: ``max_mean_fixation_s`` of
+        ``data/reference/plausibility.toml``, 0.6 s).
     n_participants : int
         The paper's N (50).
 
@@ -189,8 +232,8 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
             max_mean_fixation_s, float(dur), ok,
             f"{r['method']} {r['paper_name']}: {r['fixation_time_s']:g} s / {r['fixation_count']:g} fixations = "
             f"{dur * 1000:.0f} ms per fixation"
-            + ("" if ok else f" -- above {max_mean_fixation_s * 1000:.0f} ms, not physiological for scene "
-                             "viewing (typical 260-330 ms)") + ".")
+            + ("" if ok else f" -- above {max_mean_fixation_s * 1000:.0f} ms (data/reference/plausibility.toml), "
+                             "not physiological for scene viewing (typical 260-330 ms)") + ".")
     # 5. sum wording
     for method in avg.index:
         t = float(avg.at[method, "fixation_time_s"]) / n_participants
