@@ -18,8 +18,11 @@ from analysis.report.__main__ import main as report_main
 from analysis.report.inputs import check_stimuli, load_manifest
 from tests.analysis.bids_fixture import ARTWORK_CATEGORY, write_bids_dataset
 
-SECTIONS = ["Summary", "Data quality", "Exclusions and missing data", "Table 4, replicated", "Statistics",
-            "Figures", "Notes on the reference values", "Reproducibility"]
+SECTIONS = ["Summary", "Table 4, replicated", "Inferential statistics", "Figures", "Data quality",
+            "Notes on the paper's reported values", "Appendix: Data quality per participant",
+            "Appendix: Exclusions and missing participants", "Appendix: Checks of the paper's reference values",
+            "Appendix: Reproducibility: versions, configuration, input hashes"]
+FIGURES = ("artwork_means", "paired_lines", "interaction", "heatmaps", "scanpaths", "quality")
 
 
 def _trials(duration_s: float = 1.5) -> list[dict]:
@@ -78,7 +81,7 @@ def test_html_parses_and_contains_every_section_table_and_figure(report):
               "tab-by_items", "tab-rm_anova", "tab-lmm_fixed", "tab-glmm_fixed", "tab-sensitivity",
               "tab-reference_checks", "tab-input_files", "tab-exclusions", "tab-versions"):
         assert t in p.tables
-    assert len(p.imgs) == 5 and all(s.startswith("data:image/png;base64,") for s in p.imgs)
+    assert len(p.imgs) == len(FIGURES) and all(s.startswith("data:image/png;base64,") for s in p.imgs)
     assert p.external == []
 
 
@@ -116,7 +119,7 @@ def test_table4_csv_and_latex(report, cohort):
 def test_figures_written_as_png_and_svg(report):
     out, paths = report
     names = {p.name for p in paths["figures"]}
-    for stem in ("artwork_means", "paired_lines", "interaction", "heatmaps", "quality"):
+    for stem in FIGURES:
         assert {f"{stem}.png", f"{stem}.svg"} <= names
 
 
@@ -236,9 +239,20 @@ def test_report_says_what_the_simulator_did_with_implausible_targets(cohort, tmp
     _write_generating_parameters(sim_root, rows)
     paths = build_report(result, tmp_path / "out", data_dir=sim_root, progress=False)
     md = paths["md"].read_text(encoding="utf-8")
-    assert "### Simulation targets" in md
+    assert "## Appendix: Simulation targets" in md
     assert "1 of 2 cells were simulated as printed" in md
-    assert "david_pix2pix: paper mean fixation 1.738 s > 0.6 s: time kept, count raised to 14.48" in md
+    # the deviation the simulator caused is footnoted at the count difference of David, Pix2Pix ...
+    david = [line for line in md.splitlines() if line.startswith("| David |")]
+    assert len(david) == 2 and "<sup>" not in david[0]
+    cells = [c.strip() for c in david[1].strip("|").split("|")]
+    assert cells[8].endswith("<sup>a</sup>") and "<sup>" not in "".join(cells[:8])
+    assert ("a The simulator did not use the paper's value for David, Pix2Pix: paper mean fixation 1.738 s > "
+            "0.6 s: time kept, count raised to 14.48") in md
+    # ... in the HTML and the LaTeX too
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "<sup>a</sup></td>" in html and html.count("<sup>") == 1
+    tex = (tmp_path / "out" / "tables" / "table4.tex").read_text(encoding="utf-8")
+    assert tex.count("\\textsuperscript{a}") == 1 and "The simulator did not use" in tex
     assert (tmp_path / "out" / "tables" / "simulation_targets.csv").is_file()
 
 
