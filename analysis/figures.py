@@ -68,7 +68,7 @@ def artwork_means(table: pd.DataFrame, *, reference: pd.DataFrame | None = None,
     diamond in the method's colour.
     """
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), layout="constrained")
         art = table[table["level"] == "artwork"]
         order = [a for a in ARTWORKS if a in set(art["artwork"])] + sorted(set(art["artwork"]) - set(ARTWORKS))
         x = np.arange(len(order))
@@ -87,7 +87,8 @@ def artwork_means(table: pd.DataFrame, *, reference: pd.DataFrame | None = None,
                                label=METHOD_LABELS[method] + ", paper (Table 4)")
             ax.set_xticks(x, [_artwork_label(a) for a in order], rotation=60, ha="right", fontsize=7)
             ax.set_ylabel(MEASURE_LABELS[m] + ", mean and 95% CI")
-        axes[0].legend(frameon=False, loc="best", fontsize=7)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=7)
         fig.suptitle("Per-artwork means over participants (95% CI)"
                      + (" and the paper's values (open diamonds)" if reference is not None else ""))
         _sim_note(fig, simulated)

@@ -364,8 +364,9 @@ def write_latex(t: Table, folder: Path, simulated: bool) -> Path:
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}section,details{margin:0 0 1.5em}
 .wrap{overflow-x:auto;max-width:100%;margin:.6em 0 1.4em}table{border-collapse:collapse;font-size:.85em}
+table.wide{font-size:.74em}table.wide th,table.wide td{padding:.2em .3em}
 th,td{border-bottom:1px solid #ccc;padding:.2em .5em;text-align:right;vertical-align:top}
-td{white-space:nowrap}td.text{white-space:normal;text-align:left;min-width:14em;max-width:40em}
+td.num{white-space:nowrap}td.word{min-width:5em}td.text{text-align:left;min-width:14em;max-width:40em}
 th{border-bottom:2px solid #444;font-weight:600;vertical-align:bottom}th.group{text-align:center;
 border-bottom:1px solid #444}td:first-child,th:first-child{text-align:left}tr.panel td{text-align:left;
 font-style:italic;font-weight:600;border-bottom:1px solid #444;padding-top:.6em}
@@ -378,17 +379,27 @@ nav ol{margin:.2em 0;columns:2}details>summary{cursor:pointer}details>summary h2
 sup{line-height:0}.headline{border-left:4px solid #1b6fb5;padding:.2em .8em;background:#f4f8fc}"""
 
 
+#: HTML tables with more columns than this are set in a smaller font (they may still scroll in their box).
+WIDE_COLUMNS = 11
+
+
+_NUMERIC_CELL = re.compile(r"^[\s\u2212+\-<>\u00a0.\d\[\](),/]*\d[\s\u2212+\-<>\u00a0.\d\[\](),/e]*$|^n/a$")
+
+
 def _cell_html(v: str, mark: str | None, text: bool) -> str:
+    """A cell: long text wraps (class ``text``), numbers never break (class ``num``), words may."""
     sup = f"<sup>{html.escape(mark)}</sup>" if mark else ""
-    return f'<td class="text">{html.escape(str(v))}{sup}</td>' if text else f"<td>{html.escape(str(v))}{sup}</td>"
+    cls = "text" if text else ("num" if _NUMERIC_CELL.match(str(v)) else "word")
+    return f'<td class="{cls}">{html.escape(str(v))}{sup}</td>'
 
 
 def _html_table(t: Table) -> str:
     d = _display(t)
     groups, leaves = _levels(d)
     text_cols = {c for c in d.columns if _longest(d[c]) > 40}
-    out = [f'<div class="wrap" id="wrap-{html.escape(t.name)}"><table id="tab-{html.escape(t.name)}">'
-           f"<caption>{html.escape(t.caption)}</caption><thead>"]
+    wide = " wide" if len(d.columns) > WIDE_COLUMNS else ""
+    out = [f'<div class="wrap" id="wrap-{html.escape(t.name)}"><table id="tab-{html.escape(t.name)}"'
+           f' class="{("tbl" + wide).strip()}"><caption>{html.escape(t.caption)}</caption><thead>']
     if any(groups):
         out.append("<tr>" + "".join(f'<th colspan="{span}" class="group">{html.escape(g)}</th>' if g else
                                     f'<th colspan="{span}"></th>' for g, _, span in _runs(groups)) + "</tr>")
