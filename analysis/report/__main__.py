@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def terminal_summary(paths: dict, *, simulated: bool) -> str:
     """What the terminal shows at the end: the headline result and where the report is."""
-    lines = ["", "HEADLINE RESULT" + (" (SIMULATED DATA)" if simulated else "")]
+    kind = f" ({paths['headline_kind']})" if paths.get("headline_kind") else ""
+    lines = ["", "HEADLINE RESULT" + kind + (" -- SIMULATED DATA" if simulated else "")]
     lines += [f"  - {s}" for s in paths.get("headline") or ["no headline test could be computed on these data"]]
     html = Path(paths["html"]).resolve()
     lines += ["", f"Report: {html}", f"  open it in a browser: {html.as_uri()}",

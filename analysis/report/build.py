@@ -428,9 +428,13 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     # ---------------------------------------------------------------- Table 4
     sec4 = Section("Table 4, replicated", "table4")
     disp, panels, marks, notes = _table4_display(t4, cmp, sim_targets)
+    t4_file = t4.copy()
+    t4_file.insert(3, "name", [artwork_name(a) if lvl == "artwork" else ("Average" if lvl == "overall" else
+                                                                           f"{CATEGORY_NAMES.get(c, c)} (mean)")
+                               for a, c, lvl in zip(t4["artwork"], t4["category"], t4["level"])])
     t4_table = Table("table4", "Table 4 replicated: mean (SD) and 95% CI over participants per artwork, category "
                      "means and the average over the nine artworks, next to the paper's values (difference = "
-                     "this study \u2212 paper; n = participants)", t4, disp, notes=notes, marks=marks,
+                     "this study \u2212 paper; n = participants)", t4_file, disp, notes=notes, marks=marks,
                      panels=panels)
     sec4.blocks.append(t4_table)
     tables.append(t4_table)
@@ -586,8 +590,9 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
     Returns
     -------
     dict
-        ``html``, ``md``, ``tables``, ``figures`` paths, and ``headline``: the headline
-        sentences of the Summary (for the terminal).
+        ``html``, ``md``, ``tables``, ``figures`` paths, ``headline`` (the headline
+        sentences of the Summary, for the terminal) and ``headline_kind`` (what they
+        report, e.g. "crossed random-effects model").
     """
     out = Path(out_dir)
     config = result.config
@@ -730,7 +735,8 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return {"html": html_path, "md": md_path, "tables": written,
-            "figures": [p for f in made for p in (f.png, f.svg)], "headline": headline(stats)[0]}
+            "figures": [p for f in made for p in (f.png, f.svg)], "headline": headline(stats)[0],
+            "headline_kind": headline(stats)[2]}
 
 
 __all__ = ["build_report", "build_sections", "DEFINITIONS", "MEASURE_WORDS", "METHODS", "format_frame"]

@@ -111,6 +111,8 @@ def test_table4_csv_and_latex(report, cohort):
     row = t4[(t4["method"] == "ours") & (t4["artwork"] == "david")].iloc[0]
     assert row["fixation_time_s_mean"] == pytest.approx(sub["total_fixation_s"].mean(), rel=1e-8)
     assert row["fixation_count_n"] == len(sub)
+    assert row["name"] == "David" and t4.loc[t4["artwork"] == "last_supper", "name"].iloc[0] == \
+        "The Last Supper [paper: The last dinner]"
     tex = (out / "tables" / "table4.tex").read_text(encoding="utf-8")
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     notes = pd.read_csv(out / "tables" / "reference_checks.csv", comment="#")
@@ -411,7 +413,8 @@ def test_terminal_prints_the_headline_and_where_the_report_is(cohort, tmp_path, 
     assert run_cli(report_main, ["--data", str(root), "--out", str(tmp_path / "r"), "--jobs", "1",
                                  "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "HEADLINE RESULT (SIMULATED DATA)" in out and "For number of fixations (participant means)" in out
+    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
+    assert "For number of fixations (participant means)" in out
     assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out and "file://" in out
 
 
@@ -452,3 +455,29 @@ def test_table4_tex_compiles_and_fits_the_page(report, tmp_path):
     assert run.returncode == 0, log[-2000:]
     assert "Overfull \\hbox" not in log and "Overfull \\vbox" not in log        # nothing sticks out of the page
     assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_heatmaps_count_the_fixations_table4_counts_less_the_onset_fixation(cohort):
+    from analysis import figures as figs
+    from analysis.aggregate import included
+    from analysis.report.build import _trial_onsets
+
+    root, result = cohort
+    tm, fx = result.trial_metrics, result.fixations
+    keys = ["participant", "session", "trial"]
+    inc = included(tm)[keys].drop_duplicates().astype(str)
+    fx = fx.assign(**{k: fx[k].astype(str) for k in keys}).merge(inc, on=keys)
+    every, none_dropped = figs.heatmap_fixations(fx, None)
+    counts = included(tm).groupby("stimulus_id")["fixation_count"].sum()
+    assert none_dropped == 0
+    assert every.groupby("stimulus_id").size().reindex(counts.index).tolist() == counts.tolist()
+    onsets = _trial_onsets(root)                       # from the events' tracker_onset_us
+    assert len(onsets) == len(inc)
+    assert figs.heatmap_fixations(fx, onsets)[1] == 0  # the fixture ends each fixation with its segment
+    # make the first fixation of every trial begin 0.1 s before the stimulus (carried over from the cross)
+    fx = fx.sort_values(keys + ["onset_s"]).reset_index(drop=True)
+    first = ~fx.duplicated(keys)
+    on = fx[keys].merge(onsets.assign(**{k: onsets[k].astype(str) for k in keys}), on=keys, how="left")["onset_s"]
+    fx.loc[first, "onset_s"] = on[first].to_numpy() - 0.1
+    shown, dropped = figs.heatmap_fixations(fx, onsets)
+    assert dropped == first.sum() == len(inc) and len(shown) == len(every) - dropped
