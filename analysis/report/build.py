@@ -74,8 +74,8 @@ DEFINITIONS = [
     "is how the paper's 'Average' row is built.",
     "The paper defines its cells as 'the sum of all gaze durations ... by the 50 students' but its "
     "magnitudes (9-19 s, 5-92 fixations) and its own text ('the subjects' average gaze time reached 14.89s') "
-    "only fit means per participant; the sums over participants are therefore given too (time sum, "
-    "count sum; category/Average rows: mean of the artwork sums).",
+    "only fit means per participant; the sums over participants are therefore given too (tables/table4.csv, "
+    "columns fixation_time_s_sum and fixation_count_sum; category/Average rows: mean of the artwork sums).",
 ]
 
 

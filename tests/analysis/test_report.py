@@ -442,13 +442,15 @@ def test_table4_tex_is_well_formed_booktabs_in_landscape(report):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX engine (apt-get install texlive-latex-base "
                                                             "texlive-latex-recommended)")
-def test_table4_tex_compiles_and_fits_the_page(report, tmp_path):
+def test_every_tex_table_compiles_and_fits_the_page(report, tmp_path):
     import subprocess
 
     out, _ = report
     doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs,lscape,array}\n\\begin{document}\n"
-                   f"\\input{{{(out / 'tables' / 'table4.tex').as_posix()}}}\n\\end{{document}}\n", encoding="utf-8")
+    inputs = "".join(f"\\input{{{f.as_posix()}}}\\clearpage\n" for f in sorted((out / "tables").glob("*.tex")))
+    assert "table4.tex" in inputs and inputs.count("\\input") >= 15
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs,graphicx,lscape,array}\n\\begin{document}\n"
+                   + inputs + "\\end{document}\n", encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     log = (tmp_path / "doc.log").read_text(encoding="latin-1")
