@@ -183,6 +183,10 @@ def test_cli_builds_the_report(cohort, tmp_path, capsys):
     assert run_cli(report_main, ["--data", str(root), "--out", str(tmp_path / "r"), "--jobs", "1",
                                  "--no-progress"]) == 0
     assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "tables" / "table4.csv").is_file()
+    out = capsys.readouterr().out                  # the headline result and where the report is
+    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
+    assert "For total fixation time (participant means)" in out
+    assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out
     assert Path(tmp_path / "r" / "report.md").read_text(encoding="utf-8").count("## ") >= len(SECTIONS)
 
 
@@ -358,11 +362,13 @@ def test_registered_participants_without_data_are_listed_with_the_reason(cohort,
     missing = pd.read_csv(tmp_path / "out" / "tables" / "missing_participants.csv", comment="#")
     assert missing.to_dict("records") == [{"participant": "sub-05", "reason": "no session folder (sub-*/ses-*) found"}]
     # what the batch provides wins over reading participants.tsv
+    from analysis.report.build import registered_without_data
+
     given = pd.DataFrame({"participant": ["sub-09"], "reason": "session unreadable: bad header"})
-    paths = build_report(dataclasses.replace(result, missing_participants=given) if hasattr(result, "missing_participants")
-                         else _with(result, missing_participants=given), tmp_path / "out2", data_dir=raw,
-                         progress=False, parallel=False)
-    assert "sub-09: session unreadable: bad header" in paths["md"].read_text(encoding="utf-8")
+    with_given = (dataclasses.replace(result, missing_participants=given) if hasattr(result, "missing_participants")
+                  else _with(result, missing_participants=given))
+    assert registered_without_data(with_given, raw).to_dict("records") == given.to_dict("records")
+    assert registered_without_data(result, None).empty
 
 
 def _with(result, **extra):
@@ -408,11 +414,13 @@ def test_the_statistics_contract_headline_inference_machine_tables_and_not_run(c
     assert paths["headline"] == ["HEADLINE SENTENCE t(12.3) = 5.04, p < .001."]
 
 
-def test_terminal_prints_the_headline_and_where_the_report_is(cohort, tmp_path, capsys):
-    root, _ = cohort
-    assert run_cli(report_main, ["--data", str(root), "--out", str(tmp_path / "r"), "--jobs", "1",
-                                 "--no-progress"]) == 0
-    out = capsys.readouterr().out
+def test_terminal_prints_the_headline_and_where_the_report_is(tmp_path):
+    from analysis.report.__main__ import terminal_summary
+
+    paths = {"html": tmp_path / "r" / "report.html", "md": tmp_path / "r" / "report.md", "tables": [1, 2],
+             "figures": [1], "headline": ["For number of fixations (participant means), ..."],
+             "headline_kind": "by-participant paired t-test"}
+    out = terminal_summary(paths, simulated=True)
     assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
     assert "For number of fixations (participant means)" in out
     assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out and "file://" in out
@@ -423,7 +431,8 @@ def _tex_rows(tex: str) -> tuple[int, list[str]]:
     bare = re.sub(r">\{[^}]*\}", "", spec)
     ncol = len(re.findall(r"p\{[^}]*\}", bare)) + len(re.sub(r"p\{[^}]*\}", "", bare))
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule", 1)[0]
-    return ncol, [r for r in body.split("\\\\\n") if r.strip() and "\\multicolumn" not in r and r.strip() != "\\midrule"]
+    rows = [r for r in body.split("\\\\\n") if r.strip() and "\\multicolumn" not in r]
+    return ncol, [r for r in rows if r.strip() != "\\midrule"]
 
 
 def test_table4_tex_is_well_formed_booktabs_in_landscape(report):
