@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.aggregate import stimulus_name
 from analysis.errors import InputError
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
@@ -75,6 +76,13 @@ TABLE4_COLUMNS = ("method", "category", "artwork", "paper_name", "fixation_time_
 TEXT_COLUMNS = ("value_id", "source", "method", "category", "quantity", "value", "decimals", "approximate",
                 "quote")
 _TABLE_DECIMALS = {"fixation_time_s": 2, "fixation_count": 0}
+#: Words for the quantities and methods in the check messages (the columns keep the ids).
+_WORDS = {"fixation_time_s": "fixation time (s)", "fixation_count": "number of fixations", "ours": "Ours",
+          "pix2pix": "Pix2Pix"}
+
+
+def _w(x: str) -> str:
+    return _WORDS.get(str(x), str(x))
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -199,7 +207,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
             comp, vals = computed_mean(method, "", q)
             ok = abs(round(comp, dec) - stated) < 10 ** (-dec) / 2 + 1e-9
             add("average_row", method, "", "_average", q, stated, comp, ok,
-                f"Table 4 {method} Average {q} = {_fmt(stated, dec)}; mean of the {len(vals)} rows = "
+                f"Table 4 {_w(method)} Average {_w(q)} = {_fmt(stated, dec)}; mean of the {len(vals)} rows = "
                 f"{comp:.3f} -> {'matches' if ok else 'does NOT match'} after rounding to {dec} decimals.")
     # 2. and 3. text values
     for _, tv in text.iterrows():
@@ -211,7 +219,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         about = "about " if tv["approximate"] else ""
         vals_txt = ", ".join(_fmt(v, dec) for v in vals) if len(vals) <= 3 else f"{len(vals)} rows"
         add(check, tv["method"], tv["category"], "", q, float(tv["value"]), comp, ok,
-            f"{tv['source'].split(' (')[0]} states {about}{_fmt(tv['value'], dec)} for {tv['method']} {scope}{q}; "
+            f"{tv['source'].split(' (')[0]} states {about}{_fmt(tv['value'], dec)} for {_w(tv['method'])} {scope}{_w(q)}; "
             f"the mean of the Table 4 rows ({vals_txt}) is {comp:.2f} -> "
             f"{'consistent' if ok else 'INCONSISTENT'} at the printed precision.")
     concl = text[text["value_id"].str.startswith("conclusion")]
@@ -222,15 +230,15 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
                 same = by_method["ours"] == by_method["pix2pix"]
                 add("conclusion", "ours vs pix2pix", "", "", q, float(by_method["ours"]),
                     float(by_method["pix2pix"]), not same,
-                    f"The conclusion gives {q} = {by_method['ours']:g} for ours and {by_method['pix2pix']:g} for "
-                    f"pix2pix{' -- the same value for both methods, yet calls ours higher' if same else ''}.")
+                    f"The conclusion gives {_w(q)} = {by_method['ours']:g} for Ours and {by_method['pix2pix']:g} for "
+                    f"Pix2Pix{' -- the same value for both methods, yet calls ours higher' if same else ''}.")
     # 4. implied mean fixation duration
     for _, r in rows_.iterrows():
         dur = r["fixation_time_s"] / r["fixation_count"] if r["fixation_count"] > 0 else np.inf
         ok = dur <= max_mean_fixation_s
         add("implied_fixation_duration", r["method"], r["category"], r["artwork"], "mean_fixation_duration_s",
             max_mean_fixation_s, float(dur), ok,
-            f"{r['method']} {r['paper_name']}: {r['fixation_time_s']:g} s / {r['fixation_count']:g} fixations = "
+            f"{stimulus_name(r['artwork'], r['method'])}: {r['fixation_time_s']:g} s / {r['fixation_count']:g} fixations = "
             f"{dur * 1000:.0f} ms per fixation"
             + ("" if ok else f" -- above {max_mean_fixation_s * 1000:.0f} ms (data/reference/plausibility.toml), "
                              "not physiological for scene viewing (typical 260-330 ms)") + ".")
@@ -242,7 +250,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         ok = c >= MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING
         add("sum_wording", method, "", "_average", "fixation_count_per_participant",
             float(avg.at[method, "fixation_count"]), c, ok,
-            f"If the {method} Average cells were sums over {n_participants} participants (the paper's "
+            f"If the {_w(method)} Average cells were sums over {n_participants} participants (the paper's "
             f"definition), each participant would have fixated an artwork {c:.2f} times for {t:.2f} s in "
             f"total ({'fewer than' if not ok else 'at least'} {MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING} fixations "
             f"per viewing); read as means over participants they give "

@@ -105,7 +105,9 @@ HEADERS: dict[str, str] = {
     "fixation_time_s_paper": "Paper time (s)", "fixation_time_s_mean": "Time mean (s)",
     "fixation_time_s_diff": "Time difference (s)", "fixation_count_paper": "Paper count",
     "fixation_count_mean": "Count mean", "fixation_count_diff": "Count difference",
-    "converged": "Converged", "singular": "Singular fit",
+    "converged": "Converged", "singular": "Singular fit", "participants": "Participants",
+    "valid_fraction_median": "Valid samples (median share)", "valid_fraction_min": "Valid samples (lowest share)",
+    "precision_rms_deg_median": "Precision RMS (deg, median)", "accuracy_deg_median": "Accuracy (deg, median)",
 }
 
 #: Columns whose values are counts (shown as integers when integral).
