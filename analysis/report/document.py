@@ -370,10 +370,10 @@ def write_latex(t: Table, folder: Path, simulated: bool) -> Path:
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}section,details{margin:0 0 1.5em}
-.wrap{overflow-x:auto;max-width:100%;margin:.6em 0 1.4em}table{border-collapse:collapse;font-size:.85em}
+.wrap{overflow-x:auto;max-width:100%;margin:.6em 0 1.4em}table{border-collapse:collapse;font-size:.85em;min-width:min(100%,28em)}
 table.wide{font-size:.74em}table.wide th,table.wide td{padding:.2em .3em}
 th,td{border-bottom:1px solid #ccc;padding:.2em .5em;text-align:right;vertical-align:top}
-td.num{white-space:nowrap}td.word{min-width:5em}td.text{text-align:left;min-width:14em;max-width:40em}
+td.num{white-space:nowrap}td.word{min-width:5em}td.text,th.text{text-align:left;min-width:14em;max-width:40em}
 th{border-bottom:2px solid #444;font-weight:600;vertical-align:bottom}th.group{text-align:center;
 border-bottom:1px solid #444}td:first-child,th:first-child{text-align:left}tr.panel td{text-align:left;
 font-style:italic;font-weight:600;border-bottom:1px solid #444;padding-top:.6em}
@@ -410,7 +410,11 @@ def _html_table(t: Table) -> str:
     if any(groups):
         out.append("<tr>" + "".join(f'<th colspan="{span}" class="group">{html.escape(g)}</th>' if g else
                                     f'<th colspan="{span}"></th>' for g, _, span in _runs(groups)) + "</tr>")
-    out.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in leaves) + "</tr></thead><tbody>")
+    out.append("<tr>" + "".join(f'<th class="text">{html.escape(lf)}</th>' if c in text_cols else
+                                f"<th>{html.escape(lf)}</th>" for c, lf in zip(d.columns, leaves))
+               + "</tr></thead><tbody>")
+    if d.empty:
+        out.append(f'<tr><td class="word" colspan="{len(d.columns)}">none</td></tr>')
     for i, row in enumerate(d.itertuples(index=False)):
         if i in t.panels:
             out.append(f'<tr class="panel"><td colspan="{len(d.columns)}">{html.escape(t.panels[i])}</td></tr>')
@@ -492,6 +496,8 @@ def _md_table(t: Table) -> str:
     where = f" (`tables/{t.name}.csv`)" if t.write else ""
     lines = [f"**{t.caption}**{where}", "", "| " + " | ".join(_md_cell(c) for c in heads) + " |",
              "|" + "|".join("---" for _ in heads) + "|"]
+    if d.empty:
+        lines.append("| " + " | ".join(["none"] + [""] * (len(heads) - 1)) + " |")
     for i, row in enumerate(d.itertuples(index=False)):
         if i in t.panels:
             lines.append("| " + " | ".join([f"*{_md_cell(t.panels[i])}*"] + [""] * (len(heads) - 1)) + " |")
