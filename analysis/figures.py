@@ -183,6 +183,12 @@ def heatmap_fixations(fixations: pd.DataFrame, onsets: pd.DataFrame | None = Non
     return fx.reset_index(drop=True), dropped
 
 
+#: Longest side (pixels) a stimulus image is reduced to under a heatmap or scanpath panel: a
+#: panel is about 250 px wide in the PNG (2.1 in at 120 dpi), so more detail is never seen and
+#: only makes the report heavier.
+PANEL_IMAGE_PX = 320
+
+
 def _stimulus_axes(n: int, *, ncol: int = 6, extra_w: float = 0.0):
     nrow = max(1, int(np.ceil(n / ncol)))
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.1 * ncol + extra_w, 2.3 * nrow + 0.6),
@@ -203,7 +209,9 @@ def _draw_stimulus(ax, a: pd.Series, images: dict[str, Path]) -> tuple[float, fl
             from PIL import Image
 
             with Image.open(img) as im:
-                ax.imshow(np.asarray(im.convert("RGB")), extent=(l, r, b, t))
+                small = im.convert("RGB")
+                small.thumbnail((PANEL_IMAGE_PX, PANEL_IMAGE_PX), Image.Resampling.LANCZOS)
+                ax.imshow(np.asarray(small), extent=(l, r, b, t))
             drawn = True
         except OSError as exc:
             logger.warning("cannot read stimulus image %s: %s", img, exc)
