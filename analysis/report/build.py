@@ -29,13 +29,13 @@ from analysis.aggregate import (
 )
 from analysis.errors import InputError
 from analysis.reference import (
-    MAX_PLAUSIBLE_MEAN_FIXATION_S,
     PLAUSIBILITY_PATH,
     TABLE4_PATH,
     TEXT_VALUES_PATH,
     check_reference,
     load_table4,
     load_text_values,
+    max_plausible_mean_fixation_s,
 )
 from analysis.report.analyses import MEASURE_WORDS, Statistics, attach_glmm, compute_statistics, fit_count_model
 from analysis.report.document import (
@@ -444,7 +444,7 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
             f"{sim}The cohort was generated from the paper's Table 4 by python -m study.simulate: "
             f"{len(sim_targets) - len(changed)} of {len(sim_targets)} cells were simulated as printed"
             + (f"; {len(changed)} were not, because the paper's values imply a mean fixation duration above "
-               f"{MAX_PLAUSIBLE_MEAN_FIXATION_S:g} s (data/reference/plausibility.toml), physiologically "
+               f"{max_plausible_mean_fixation_s():g} s (data/reference/plausibility.toml), physiologically "
                "implausible (footnotes at the cells; 'Simulation targets' in the appendix)."
                if len(changed) else "."))
     sec4.blocks.append(("h3", "Definitions"))

@@ -80,10 +80,10 @@ def test_sum_wording_is_flagged_and_text_values_carry_quotes():
 
 def test_plausibility_file_holds_each_bound_once_with_its_source(tmp_path):
     from analysis.errors import InputError
-    from analysis.reference import MAX_PLAUSIBLE_MEAN_FIXATION_S, load_plausibility
+    from analysis.reference import load_plausibility, max_plausible_mean_fixation_s
 
     bounds = load_plausibility()
-    assert bounds["max_mean_fixation_s"][0] == MAX_PLAUSIBLE_MEAN_FIXATION_S == 0.6
+    assert bounds["max_mean_fixation_s"][0] == max_plausible_mean_fixation_s() == 0.6
     assert "Rayner" in bounds["max_mean_fixation_s"][1]
     bad = tmp_path / "p.toml"
     bad.write_text("max_mean_fixation_s = -1\n[source]\nmax_mean_fixation_s = 'x'\n", encoding="utf-8")
