@@ -19,7 +19,10 @@ Excluded trials (``excluded == True``) are removed before anything is aggregated
 
 from __future__ import annotations
 
+import functools
 import logging
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,49 @@ CATEGORIES = ("painting", "sculpture", "craft")
 #: Paper Table 3/4 order of the artworks (docs/formats.md, section 1).
 ARTWORKS = ("last_supper", "night_watch", "virgin_of_the_rocks", "david", "thinker", "venus_de_milo",
             "terracotta_warriors", "tang_sancai", "blue_white_porcelain")
+
+# ---------------------------------------------------------------- display names
+#: The artworks' names: ``title`` (the usual English title) and ``paper_name`` (as printed in
+#: the paper's Table 3) of each ``[[artwork]]`` in this file, the one place they are kept.
+ARTWORKS_TOML = Path(__file__).resolve().parent.parent / "data" / "artworks" / "artworks.toml"
+#: Display names of the methods (the paper calls its own method "this paper's model").
+METHOD_NAMES = {"ours": "Ours (asymmetric CycleGAN)", "pix2pix": "Pix2Pix"}
+#: Display names of the categories.
+CATEGORY_NAMES = {"painting": "Painting", "sculpture": "Sculpture", "craft": "Craft"}
+#: Display names of the two Table 4 measures.
+MEASURE_NAMES = {"fixation_time_s": "Total fixation time (s)", "fixation_count": "Number of fixations",
+                 "total_fixation_s": "Total fixation time (s)"}
+
+
+@functools.lru_cache(maxsize=1)
+def _artwork_records() -> dict[str, tuple[str, str]]:
+    """``{slug: (title, paper_name)}`` from :data:`ARTWORKS_TOML` (empty when it is missing)."""
+    try:
+        raw = tomllib.loads(ARTWORKS_TOML.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        logger.warning("artwork names not available (%s); slugs are shown instead", exc)
+        return {}
+    return {str(a["slug"]): (str(a.get("title") or a["slug"]), str(a.get("paper_name") or ""))
+            for a in raw.get("artwork", []) if "slug" in a}
+
+
+def artwork_name(slug: str, *, sep: str = " ") -> str:
+    """The name of an artwork in every table, figure and file of the report.
+
+    The common title followed by the paper's name when that differs, e.g.
+    ``"The Last Supper [paper: The last dinner]"``; ``"David"`` when both agree. A slug
+    that is not in ``data/artworks/artworks.toml`` (a lab's own artwork) is shown with
+    spaces for underscores. ``sep`` joins the two parts (``"\n"`` for figure labels).
+    """
+    title, paper = _artwork_records().get(str(slug), (str(slug).replace("_", " "), ""))
+    if not paper or paper.casefold() == title.casefold():
+        return title
+    return f"{title}{sep}[paper: {paper}]"
+
+
+def stimulus_name(artwork: str, method: str, *, sep: str = ", ") -> str:
+    """Display name of a stimulus: artwork name and method, e.g. ``"David, Pix2Pix"``."""
+    return f"{artwork_name(artwork)}{sep}{METHOD_NAMES.get(str(method), str(method))}"
 MEASURES = {"total_fixation_s": "fixation_time_s", "fixation_count": "fixation_count"}
 REQUIRED_COLUMNS = ("participant", "stimulus_id", "artwork", "category", "method", "total_fixation_s",
                     "fixation_count", "excluded")

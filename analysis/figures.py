@@ -18,13 +18,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.aggregate import ARTWORKS, CATEGORIES, METHODS  # noqa: E402
+from analysis.aggregate import (  # noqa: E402
+    ARTWORKS,
+    CATEGORIES,
+    CATEGORY_NAMES,
+    MEASURE_NAMES,
+    METHOD_NAMES,
+    METHODS,
+    artwork_name,
+)
 
 logger = logging.getLogger(__name__)
 
 METHOD_COLORS = {"ours": "#1b6fb5", "pix2pix": "#d9731a"}
-METHOD_LABELS = {"ours": "ours (asymmetric CycleGAN)", "pix2pix": "Pix2Pix"}
-MEASURE_LABELS = {"fixation_time_s": "Total fixation time (s)", "fixation_count": "Number of fixations"}
+METHOD_LABELS = METHOD_NAMES
+MEASURE_LABELS = MEASURE_NAMES
 _RC = {"svg.hashsalt": "artgaze-report", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
        "axes.spines.right": False, "figure.dpi": 100}
 
@@ -48,17 +56,19 @@ def save_figure(fig, out_dir: str | Path, name: str, *, dpi: int = 120) -> dict[
 
 
 def _artwork_label(a: str) -> str:
-    return a.replace("_", " ")
+    return artwork_name(a, sep="\n")
 
 
-def artwork_means(table: pd.DataFrame, *, simulated: bool = False):
+def artwork_means(table: pd.DataFrame, *, reference: pd.DataFrame | None = None, simulated: bool = False):
     """Per-artwork means with 95% CIs for both methods (two panels: time, count).
 
     ``table`` is :func:`analysis.aggregate.table4`; only ``level == "artwork"`` rows are
-    drawn, in the paper's order, methods side by side.
+    drawn, in the paper's order, methods side by side. ``reference`` (the paper's Table 4,
+    :func:`analysis.reference.load_table4`) adds the paper's value of each cell as an open
+    diamond in the method's colour.
     """
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), layout="constrained")
         art = table[table["level"] == "artwork"]
         order = [a for a in ARTWORKS if a in set(art["artwork"])] + sorted(set(art["artwork"]) - set(ARTWORKS))
         x = np.arange(len(order))
@@ -69,11 +79,18 @@ def artwork_means(table: pd.DataFrame, *, simulated: bool = False):
                 err = np.vstack([mean - sub[f"{m}_ci_low"].to_numpy(dtype=float),
                                  sub[f"{m}_ci_high"].to_numpy(dtype=float) - mean])
                 ax.errorbar(x + (k - 0.5) * 0.3, mean, yerr=np.nan_to_num(err), fmt="o", capsize=3,
-                            color=METHOD_COLORS[method], label=METHOD_LABELS[method])
-            ax.set_xticks(x, [_artwork_label(a) for a in order], rotation=45, ha="right")
+                            color=METHOD_COLORS[method], label=METHOD_LABELS[method] + ", this study")
+                if reference is not None:
+                    ref = reference[reference["method"] == method].set_index("artwork").reindex(order)
+                    ax.scatter(x + (k - 0.5) * 0.3, ref[m].to_numpy(dtype=float), marker="D", s=28,
+                               facecolors="none", edgecolors=METHOD_COLORS[method], linewidths=1.2, zorder=4,
+                               label=METHOD_LABELS[method] + ", paper (Table 4)")
+            ax.set_xticks(x, [_artwork_label(a) for a in order], rotation=60, ha="right", fontsize=7)
             ax.set_ylabel(MEASURE_LABELS[m] + ", mean and 95% CI")
-        axes[0].legend(frameon=False, loc="best")
-        fig.suptitle("Per-artwork means over participants (95% CI)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=7)
+        fig.suptitle("Per-artwork means over participants (95% CI)"
+                     + (" and the paper's values (open diamonds)" if reference is not None else ""))
         _sim_note(fig, simulated)
     return fig
 
@@ -117,7 +134,7 @@ def interaction(table: pd.DataFrame, *, simulated: bool = False):
                                  sub[f"{m}_ci_high"].to_numpy(dtype=float) - mean])
                 ax.errorbar(x, mean, yerr=np.nan_to_num(err), marker="o", capsize=3, color=METHOD_COLORS[method],
                             label=METHOD_LABELS[method])
-            ax.set_xticks(x, cats)
+            ax.set_xticks(x, [CATEGORY_NAMES.get(c, c) for c in cats])
             ax.set_ylabel(MEASURE_LABELS[m])
         axes[0].legend(frameon=False)
         fig.suptitle("Method x category (means of participant category means, 95% CI)")
@@ -125,18 +142,107 @@ def interaction(table: pd.DataFrame, *, simulated: bool = False):
     return fig
 
 
+def heatmap_fixations(fixations: pd.DataFrame, onsets: pd.DataFrame | None = None, *,
+                      drop_onset_fixation: bool = True, aoi_only: bool = True) -> tuple[pd.DataFrame, int]:
+    """The fixations a heatmap or scanpath shows, and how many were dropped at stimulus onset.
+
+    Parameters
+    ----------
+    fixations : pandas.DataFrame
+        :data:`analysis.batch.DATASET_FIXATION_COLUMNS` (``participant``, ``session``,
+        ``trial``, ``onset_s``, ``in_aoi``, ...), already labelled with their trial.
+    onsets : pandas.DataFrame, optional
+        ``participant``, ``session``, ``trial``, ``onset_s``: each trial's stimulus onset on
+        the fixations' clock (the events' ``tracker_onset_us``).
+    drop_onset_fixation : bool
+        Drop the fixation already in progress at stimulus onset (``onset_s`` before the
+        trial's onset): it began on the fixation cross, so it lands in the centre of every
+        image and says nothing about the image (default: True; the figure captions say so).
+        Trials without a known onset keep all their fixations.
+    aoi_only : bool
+        Keep only fixations inside the stimulus AOI (``in_aoi``), the fixations Table 4
+        counts (default: True).
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The kept fixations and the number dropped because they were in progress at onset.
+    """
+    fx = fixations
+    if aoi_only and "in_aoi" in fx:
+        fx = fx[fx["in_aoi"].fillna(False).astype(bool).to_numpy()]
+    dropped = 0
+    if drop_onset_fixation and onsets is not None and len(onsets) and len(fx):
+        key = ["participant", "session", "trial"]
+        on = onsets[key + ["onset_s"]].rename(columns={"onset_s": "_trial_onset_s"})
+        on = on.assign(**{k: on[k].astype(str) for k in key})
+        merged = fx.assign(**{k: fx[k].astype(str) for k in key}).merge(on, on=key, how="left")
+        early = (merged["onset_s"].to_numpy(float) < merged["_trial_onset_s"].to_numpy(float))
+        dropped = int(early.sum())
+        fx = fx[~early]
+    return fx.reset_index(drop=True), dropped
+
+
+#: Longest side (pixels) a stimulus image is reduced to under a heatmap or scanpath panel: a
+#: panel is about 250 px wide in the PNG (2.1 in at 120 dpi), so more detail is never seen and
+#: only makes the report heavier.
+PANEL_IMAGE_PX = 320
+
+
+def _stimulus_axes(n: int, *, ncol: int = 6, extra_w: float = 0.0):
+    nrow = max(1, int(np.ceil(n / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.1 * ncol + extra_w, 2.3 * nrow + 0.6),
+                             constrained_layout=True, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    return fig, axes
+
+
+def _draw_stimulus(ax, a: pd.Series, images: dict[str, Path]) -> tuple[float, float, float, float, bool]:
+    """Draw the stimulus image (or its outline) in its on-screen rectangle; return the view box."""
+    l, t, r, b = (float(a[k]) for k in ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom"))
+    pad = 0.05 * max(r - l, b - t)
+    img = images.get(a["stimulus_id"])
+    drawn = False
+    if img is not None:
+        try:
+            from PIL import Image
+
+            with Image.open(img) as im:
+                small = im.convert("RGB")
+                small.thumbnail((PANEL_IMAGE_PX, PANEL_IMAGE_PX), Image.Resampling.LANCZOS)
+                ax.imshow(np.asarray(small), extent=(l, r, b, t))
+            drawn = True
+        except OSError as exc:
+            logger.warning("cannot read stimulus image %s: %s", img, exc)
+    ax.add_patch(plt.Rectangle((l, t), r - l, b - t, fill=False, ec="k", lw=0.8))
+    ax.set_xlim(l - pad, r + pad)
+    ax.set_ylim(b + pad, t - pad)
+    return l - pad, r + pad, t - pad, b + pad, drawn
+
+
+def _stimulus_title(a: pd.Series, names: dict[str, tuple[str, str]], n: int, what: str) -> str:
+    art, method = names.get(a["stimulus_id"], (a["stimulus_id"], ""))
+    label = artwork_name(art, sep="\n") + ("\n" + METHOD_NAMES.get(method, method) if method else "")
+    return f"{label}\n({n} {what})"
+
+
 def heatmaps(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, Path] | None = None,
-             sigma_px: float = 38.0, bin_px: int = 8, simulated: bool = False):
-    """Duration-weighted fixation heatmap over each stimulus (all participants).
+             names: dict[str, tuple[str, str]] | None = None, sigma_px: float = 38.0, bin_px: int = 8,
+             gamma: float = 0.5, simulated: bool = False):
+    """Duration-weighted fixation heatmap over each stimulus (all participants), with a colour scale.
 
     Fixation positions are binned at ``bin_px``, weighted by duration and smoothed with a
-    Gaussian of ``sigma_px``; the map is shown with gamma 0.5 and an opacity equal to its
+    Gaussian of ``sigma_px``; each map is divided by its maximum and shown through a
+    power-law colour scale with exponent ``gamma`` (default 0.5, so the most-viewed region
+    does not hide the rest; the colour bar shows the scale) and an opacity equal to its
     value (transparent where nobody looked). The default ``sigma_px`` = 38 px is 1 degree
     of visual angle on the T60 at 65 cm (0.264 mm/px), the foveal-size Gaussian
     recommended for fixation maps by Le Meur & Baccino (2013), *Behavior Research
     Methods, 45*(1), 251-266. The stimulus image is drawn in its on-screen
     rectangle when a file is given in ``images`` (from ``data/stimuli/manifest.csv``);
-    otherwise the rectangle itself is outlined.
+    otherwise the rectangle itself is outlined. Select the fixations with
+    :func:`heatmap_fixations` (AOI fixations, without the one in progress at onset).
 
     Parameters
     ----------
@@ -145,34 +251,22 @@ def heatmaps(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, P
     aois : pandas.DataFrame
         One row per stimulus: ``stimulus_id``, ``aoi_left``, ``aoi_top``, ``aoi_right``,
         ``aoi_bottom``.
+    names : dict, optional
+        ``{stimulus_id: (artwork, method)}`` for the panel titles (default: the id).
     """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import PowerNorm
     from scipy.ndimage import gaussian_filter
 
     images = images or {}
-    stim = [s for s in aois["stimulus_id"]]
-    ncol = 6
-    nrow = max(1, int(np.ceil(len(stim) / ncol)))
+    names = names or {}
+    cmap = plt.get_cmap("inferno")
+    norm = PowerNorm(gamma, vmin=0.0, vmax=1.0)
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(nrow, ncol, figsize=(2.1 * ncol, 1.9 * nrow + 0.5), constrained_layout=True,
-                                 squeeze=False)
-        for ax in axes.ravel():
-            ax.set_axis_off()
+        fig, axes = _stimulus_axes(len(aois), extra_w=0.8)
         fx = fixations.dropna(subset=["x_px", "y_px", "duration_s"])
         for ax, (_, a) in zip(axes.ravel(), aois.iterrows()):
-            l, t, r, b = (float(a[k]) for k in ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom"))
-            pad = 0.05 * max(r - l, b - t)
-            x0, x1, y0, y1 = l - pad, r + pad, t - pad, b + pad
-            img = images.get(a["stimulus_id"])
-            if img is not None:
-                try:
-                    from PIL import Image
-
-                    with Image.open(img) as im:
-                        ax.imshow(np.asarray(im.convert("RGB")), extent=(l, r, b, t))
-                except OSError as exc:
-                    logger.warning("cannot read stimulus image %s: %s", img, exc)
-                    img = None
-            ax.add_patch(plt.Rectangle((l, t), r - l, b - t, fill=False, ec="k", lw=0.8))
+            x0, x1, y0, y1, drawn = _draw_stimulus(ax, a, images)
             sub = fx[fx["stimulus_id"] == a["stimulus_id"]]
             nx = max(2, int((x1 - x0) / bin_px))
             ny = max(2, int((y1 - y0) / bin_px))
@@ -180,14 +274,72 @@ def heatmaps(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, P
                                      range=((y0, y1), (x0, x1)), weights=sub["duration_s"].to_numpy(float))
             h = gaussian_filter(h, sigma_px / bin_px)
             if h.max() > 0:
-                h = np.sqrt(h / h.max())  # gamma 0.5: the central first fixation does not hide the rest
-                rgba = plt.get_cmap("inferno")(h)
-                rgba[..., 3] = h * (0.75 if img is not None else 0.95)  # transparent where nobody looked
+                v = norm(h / h.max()).filled(0.0)
+                rgba = cmap(v)
+                rgba[..., 3] = v * (0.75 if drawn else 0.95)  # transparent where nobody looked
                 ax.imshow(rgba, extent=(x0, x1, y1, y0), interpolation="bilinear")
             ax.set_xlim(x0, x1)
             ax.set_ylim(y1, y0)
-            ax.set_title(f"{a['stimulus_id']}\n({len(sub)} fixations)", fontsize=7)
-        fig.suptitle("Fixation heatmaps (duration-weighted, all participants)")
+            ax.set_title(_stimulus_title(a, names, len(sub), "AOI fixations"), fontsize=7)
+        cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(), shrink=0.6, pad=0.01)
+        cb.set_label("duration-weighted fixation density\n(share of each map's maximum)", fontsize=7)
+        fig.suptitle("Fixation heatmaps (duration-weighted, AOI fixations of all participants)")
+        _sim_note(fig, simulated)
+    return fig
+
+
+def scanpaths(fixations: pd.DataFrame, aois: pd.DataFrame, *, images: dict[str, Path] | None = None,
+              names: dict[str, tuple[str, str]] | None = None, participants: list[str] | None = None,
+              max_fixations: int = 12, simulated: bool = False):
+    """Scanpaths of a few participants over each stimulus: numbered fixations sized by duration.
+
+    Each participant is one colour; fixations are circles whose area is proportional to
+    their duration, joined in temporal order and numbered from 1 (the usual scanpath
+    display: Noton & Stark, 1971, *Vision Research, 11*(9), 929-942; Holmqvist et al.,
+    2011, *Eye Tracking: A Comprehensive Guide to Methods and Measures*, Oxford University
+    Press). Only the first ``max_fixations`` fixations of each trial are drawn (default:
+    12, a readability choice of this report, not a published value).
+
+    Parameters
+    ----------
+    fixations : pandas.DataFrame
+        ``participant``, ``stimulus_id``, ``onset_s``, ``x_px``, ``y_px``, ``duration_s``
+        (select them with :func:`heatmap_fixations`).
+    aois : pandas.DataFrame
+        As in :func:`heatmaps`.
+    participants : list of str, optional
+        Whose scanpaths to draw (default: the first three participants in sort order).
+    """
+    images = images or {}
+    names = names or {}
+    fx = fixations.dropna(subset=["x_px", "y_px", "duration_s"])
+    if participants is None:
+        participants = sorted(set(fx["participant"].astype(str)))[:3]
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b"]
+    with plt.rc_context(_RC):
+        fig, axes = _stimulus_axes(len(aois))
+        fx = fx[fx["participant"].astype(str).isin(participants)].sort_values(["participant", "onset_s"])
+        for ax, (_, a) in zip(axes.ravel(), aois.iterrows()):
+            _draw_stimulus(ax, a, images)
+            sub = fx[fx["stimulus_id"] == a["stimulus_id"]]
+            for k, p in enumerate(participants):
+                f = sub[sub["participant"].astype(str) == p].head(max_fixations)
+                if f.empty:
+                    continue
+                c = colors[k % len(colors)]
+                x, y = f["x_px"].to_numpy(float), f["y_px"].to_numpy(float)
+                ax.plot(x, y, color=c, lw=0.7, alpha=0.8)
+                ax.scatter(x, y, s=f["duration_s"].to_numpy(float) * 120, color=c, alpha=0.45, ec=c, lw=0.6)
+                for i, (xi, yi) in enumerate(zip(x, y), start=1):
+                    ax.text(xi, yi, str(i), fontsize=5, ha="center", va="center", color="k")
+            ax.set_title(_stimulus_title(a, names, len(participants), "participants"), fontsize=7)
+        handles = [plt.Line2D([], [], marker="o", color=colors[k % len(colors)], lw=0.7, label=p)
+                   for k, p in enumerate(participants)]
+        handles.append(plt.scatter([], [], s=0.25 * 120, color="0.5", alpha=0.45, label="0.25 s fixation"))
+        handles.append(plt.scatter([], [], s=1.0 * 120, color="0.5", alpha=0.45, label="1 s fixation"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=7)
+        fig.suptitle(f"Scanpaths: first {max_fixations} AOI fixations of {len(participants)} participants per "
+                     "stimulus (numbered, area proportional to duration)")
         _sim_note(fig, simulated)
     return fig
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.aggregate import stimulus_name
 from analysis.errors import InputError
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
@@ -21,11 +22,57 @@ TABLE4_PATH = REFERENCE_DIR / "paper_table4.csv"
 TEXT_VALUES_PATH = REFERENCE_DIR / "paper_text_values.csv"
 #: Number of participants in the paper ("50 college students were randomly selected").
 PAPER_N = 50
-#: Mean fixation duration above which a Table 4 row is flagged as not physiological.
-#: Typical mean fixation durations in scene viewing are about 260-330 ms (Rayner, 1998,
-#: Table 1; Rayner, 2009; Henderson & Hollingworth, 1999); 1.0 s is three times the
-#: upper end of that range.
-MAX_PLAUSIBLE_MEAN_FIXATION_S = 1.0
+#: Physiological plausibility bounds shared with the simulator (one value each, with its source).
+PLAUSIBILITY_PATH = REFERENCE_DIR / "plausibility.toml"
+
+
+def load_plausibility(path: str | Path = PLAUSIBILITY_PATH) -> dict[str, tuple[float, str]]:
+    """Read ``data/reference/plausibility.toml``: ``{key: (value, source)}``.
+
+    The file holds each plausibility bound once (e.g. ``max_mean_fixation_s``), with its
+    source under ``[source]``; ``study/simulate.py`` reads the same file, so the simulator
+    and :func:`check_reference` cannot disagree.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, a value that is not a positive number, or a value
+        without a source.
+    """
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("plausibility file not found", file=path, fix="restore it from the repository (git)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"plausibility file is not valid TOML ({exc})", file=path,
+                         fix="restore it from the repository (git)") from None
+    sources = raw.get("source", {})
+    out: dict[str, tuple[float, str]] = {}
+    for key, value in raw.items():
+        if key in ("version", "source"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise InputError(f"{key} must be a positive number, got {value!r}", file=path, column=key,
+                             expected="a positive number", fix="correct the value")
+        if not str(sources.get(key, "")).strip():
+            raise InputError(f"{key} has no source", file=path, column=f"source.{key}",
+                             expected="a [source] entry citing where the value comes from", fix="add it")
+        out[key] = (float(value), str(sources[key]))
+    return out
+
+
+def max_plausible_mean_fixation_s() -> float:
+    """Mean fixation duration (s) above which a Table 4 row is flagged as not physiological.
+
+    ``max_mean_fixation_s`` of ``data/reference/plausibility.toml`` (default: 0.6 s, about
+    twice the 260-330 ms typical of scene viewing; Rayner, 1998, Table 1; Rayner, 2009;
+    Henderson & Hollingworth, 1999), read when needed so that a missing file is a clear
+    :class:`InputError` at use, not at import.
+    """
+    return load_plausibility()["max_mean_fixation_s"][0]
 #: Fewer fixations than this per artwork viewing is incompatible with the multi-second,
 #: free viewing the paper describes (used for the "sum over 50 students" reading).
 MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING = 2
@@ -33,6 +80,13 @@ TABLE4_COLUMNS = ("method", "category", "artwork", "paper_name", "fixation_time_
 TEXT_COLUMNS = ("value_id", "source", "method", "category", "quantity", "value", "decimals", "approximate",
                 "quote")
 _TABLE_DECIMALS = {"fixation_time_s": 2, "fixation_count": 0}
+#: Words for the quantities and methods in the check messages (the columns keep the ids).
+_WORDS = {"fixation_time_s": "fixation time (s)", "fixation_count": "number of fixations", "ours": "Ours",
+          "pix2pix": "Pix2Pix"}
+
+
+def _w(x: str) -> str:
+    return _WORDS.get(str(x), str(x))
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -74,7 +128,7 @@ def _fmt(x: float, decimals: int) -> str:
 
 
 def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None = None, *,
-                    max_mean_fixation_s: float = MAX_PLAUSIBLE_MEAN_FIXATION_S,
+                    max_mean_fixation_s: float | None = None,
                     n_participants: int = PAPER_N) -> pd.DataFrame:
     """Check the paper's reference values against each other; one row per check.
 
@@ -102,7 +156,8 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         As returned by :func:`load_table4` / :func:`load_text_values` (loaded from the
         bundled files when omitted).
     max_mean_fixation_s : float
-        Plausibility bound for a mean fixation duration (default 1.0 s, see above).
+        Plausibility bound for a mean fixation duration (default: ``max_mean_fixation_s`` of
+        ``data/reference/plausibility.toml``, 0.6 s).
     n_participants : int
         The paper's N (50).
 
@@ -133,6 +188,8 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
     """
     table = load_table4() if table is None else table
     text = load_text_values() if text is None else text
+    if max_mean_fixation_s is None:
+        max_mean_fixation_s = max_plausible_mean_fixation_s()
     table = table.copy()
     table["category"] = table["category"].fillna("").astype(str)
     rows_ = table[table["artwork"] != "_average"]
@@ -156,7 +213,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
             comp, vals = computed_mean(method, "", q)
             ok = abs(round(comp, dec) - stated) < 10 ** (-dec) / 2 + 1e-9
             add("average_row", method, "", "_average", q, stated, comp, ok,
-                f"Table 4 {method} Average {q} = {_fmt(stated, dec)}; mean of the {len(vals)} rows = "
+                f"Table 4 {_w(method)} Average {_w(q)} = {_fmt(stated, dec)}; mean of the {len(vals)} rows = "
                 f"{comp:.3f} -> {'matches' if ok else 'does NOT match'} after rounding to {dec} decimals.")
     # 2. and 3. text values
     for _, tv in text.iterrows():
@@ -168,7 +225,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         about = "about " if tv["approximate"] else ""
         vals_txt = ", ".join(_fmt(v, dec) for v in vals) if len(vals) <= 3 else f"{len(vals)} rows"
         add(check, tv["method"], tv["category"], "", q, float(tv["value"]), comp, ok,
-            f"{tv['source'].split(' (')[0]} states {about}{_fmt(tv['value'], dec)} for {tv['method']} {scope}{q}; "
+            f"{tv['source'].split(' (')[0]} states {about}{_fmt(tv['value'], dec)} for {_w(tv['method'])} {scope}{_w(q)}; "
             f"the mean of the Table 4 rows ({vals_txt}) is {comp:.2f} -> "
             f"{'consistent' if ok else 'INCONSISTENT'} at the printed precision.")
     concl = text[text["value_id"].str.startswith("conclusion")]
@@ -179,18 +236,18 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
                 same = by_method["ours"] == by_method["pix2pix"]
                 add("conclusion", "ours vs pix2pix", "", "", q, float(by_method["ours"]),
                     float(by_method["pix2pix"]), not same,
-                    f"The conclusion gives {q} = {by_method['ours']:g} for ours and {by_method['pix2pix']:g} for "
-                    f"pix2pix{' -- the same value for both methods, yet calls ours higher' if same else ''}.")
+                    f"The conclusion gives {_w(q)} = {by_method['ours']:g} for Ours and {by_method['pix2pix']:g} for "
+                    f"Pix2Pix{' -- the same value for both methods, yet calls ours higher' if same else ''}.")
     # 4. implied mean fixation duration
     for _, r in rows_.iterrows():
         dur = r["fixation_time_s"] / r["fixation_count"] if r["fixation_count"] > 0 else np.inf
         ok = dur <= max_mean_fixation_s
         add("implied_fixation_duration", r["method"], r["category"], r["artwork"], "mean_fixation_duration_s",
             max_mean_fixation_s, float(dur), ok,
-            f"{r['method']} {r['paper_name']}: {r['fixation_time_s']:g} s / {r['fixation_count']:g} fixations = "
+            f"{stimulus_name(r['artwork'], r['method'])}: {r['fixation_time_s']:g} s / {r['fixation_count']:g} fixations = "
             f"{dur * 1000:.0f} ms per fixation"
-            + ("" if ok else f" -- above {max_mean_fixation_s * 1000:.0f} ms, not physiological for scene "
-                             "viewing (typical 260-330 ms)") + ".")
+            + ("" if ok else f" -- above {max_mean_fixation_s * 1000:.0f} ms (data/reference/plausibility.toml), "
+                             "not physiological for scene viewing (typical 260-330 ms)") + ".")
     # 5. sum wording
     for method in avg.index:
         t = float(avg.at[method, "fixation_time_s"]) / n_participants
@@ -199,7 +256,7 @@ def check_reference(table: pd.DataFrame | None = None, text: pd.DataFrame | None
         ok = c >= MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING
         add("sum_wording", method, "", "_average", "fixation_count_per_participant",
             float(avg.at[method, "fixation_count"]), c, ok,
-            f"If the {method} Average cells were sums over {n_participants} participants (the paper's "
+            f"If the {_w(method)} Average cells were sums over {n_participants} participants (the paper's "
             f"definition), each participant would have fixated an artwork {c:.2f} times for {t:.2f} s in "
             f"total ({'fewer than' if not ok else 'at least'} {MIN_PLAUSIBLE_FIXATIONS_PER_VIEWING} fixations "
             f"per viewing); read as means over participants they give "

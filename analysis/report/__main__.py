@@ -36,6 +36,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="worker processes for the preprocessing (default: [report].jobs of the config; 0 = all cores)")
     p.add_argument("--skip-unreadable", action="store_true",
                    help="record unreadable sessions as excluded participants instead of stopping (default: stop)")
+    p.add_argument("--keep-onset-fixation", action="store_true",
+                   help="heatmaps and scanpaths keep the fixation already in progress at stimulus onset (begun on "
+                        "the fixation cross); default: leave it out, as the captions say")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p.parse_args(argv)
 
@@ -68,11 +71,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.dataset_description.get("Simulated"):
         print("NOTE: the dataset is SIMULATED (dataset_description.json \"Simulated\": true); every output says so.",
               file=sys.stderr)
-    paths = build_report(result, args.out, data_dir=data, manifest_path=manifest, progress=not args.no_progress)
+    paths = build_report(result, args.out, data_dir=data, manifest_path=manifest, progress=not args.no_progress,
+                         drop_onset_fixation=not args.keep_onset_fixation)
     logging.getLogger("analysis.report").info("report written in %.1f s", time.perf_counter() - t0)
-    print(f"wrote {paths['html']}, {paths['md']}, {len(paths['tables'])} table files, "
-          f"{len(paths['figures'])} figure files")
+    print(terminal_summary(paths, simulated=bool(result.dataset_description.get("Simulated"))))
     return 0
+
+
+def terminal_summary(paths: dict, *, simulated: bool) -> str:
+    """What the terminal shows at the end: the headline result and where the report is."""
+    kind = f" ({paths['headline_kind']})" if paths.get("headline_kind") else ""
+    lines = ["", "HEADLINE RESULT" + kind + (" -- SIMULATED DATA" if simulated else "")]
+    lines += [f"  - {s}" for s in paths.get("headline") or ["no headline test could be computed on these data"]]
+    html = Path(paths["html"]).resolve()
+    lines += ["", f"Report: {html}", f"  open it in a browser: {html.as_uri()}",
+              f"  also {paths['md']}, {len(paths['tables'])} table files in {Path(paths['html']).parent / 'tables'}, "
+              f"{len(paths['figures'])} figure files in {Path(paths['html']).parent / 'figures'}"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,27 @@ import pandas as pd
 from tqdm import tqdm
 
 from analysis import figures as figs
-from analysis.aggregate import METHODS, compare_with_paper, included, participant_values, table4
+from analysis.aggregate import (
+    CATEGORY_NAMES,
+    METHOD_NAMES,
+    METHODS,
+    artwork_name,
+    compare_with_paper,
+    included,
+    participant_values,
+    stimulus_name,
+    table4,
+)
 from analysis.errors import InputError
-from analysis.reference import TABLE4_PATH, TEXT_VALUES_PATH, check_reference, load_table4, load_text_values
+from analysis.reference import (
+    PLAUSIBILITY_PATH,
+    TABLE4_PATH,
+    TEXT_VALUES_PATH,
+    check_reference,
+    load_table4,
+    load_text_values,
+    max_plausible_mean_fixation_s,
+)
 from analysis.report.analyses import MEASURE_WORDS, Statistics, attach_glmm, compute_statistics, fit_count_model
 from analysis.report.document import (
     Figure,
@@ -29,6 +47,7 @@ from analysis.report.document import (
     to_markdown,
     write_csv,
     write_latex,
+    write_machine_csv,
 )
 from analysis.report.inputs import (
     aoi_rectangles,
@@ -55,8 +74,8 @@ DEFINITIONS = [
     "is how the paper's 'Average' row is built.",
     "The paper defines its cells as 'the sum of all gaze durations ... by the 50 students' but its "
     "magnitudes (9-19 s, 5-92 fixations) and its own text ('the subjects' average gaze time reached 14.89s') "
-    "only fit means per participant; the sums over participants are therefore given too (time sum, "
-    "count sum; category/Average rows: mean of the artwork sums).",
+    "only fit means per participant; the sums over participants are therefore given too (tables/table4.csv, "
+    "columns fixation_time_s_sum and fixation_count_sum; category/Average rows: mean of the artwork sums).",
 ]
 
 
@@ -65,6 +84,7 @@ def _versions() -> pd.DataFrame:
     import analysis
 
     rows.append(("analysis (artgaze)", analysis.__version__))
+    rows.append(("artgaze git commit", _git_commit()))
     for p in PACKAGES:
         try:
             rows.append((p, metadata.version(p)))
@@ -88,38 +108,69 @@ def _config_text(config: Any) -> str:
     return "\n".join(lines).strip()
 
 
-def _table4_display(t4: pd.DataFrame, cmp: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    names = dict(zip(zip(reference["method"], reference["artwork"]), reference["paper_name"]))
+def _table4_display(t4: pd.DataFrame, cmp: pd.DataFrame,
+                    sim_targets: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[int, str], dict, list[str]]:
+    """Table 4 in the paper's layout: one panel per method, grouped headers per measure.
+
+    Returns the display frame, the panel rows, the footnote marks at cells and the
+    footnotes: a cell whose simulated target differs from the paper's printed value
+    (``derivatives/ground_truth/generating_parameters.tsv``) gets a letter at its
+    difference column, so a deviation the simulator caused is not read as a failure to
+    replicate.
+    """
     cmp = cmp.set_index(["method", "category", "artwork"])
-    rows = []
-    last_method = last_cat = None
+    changed: dict[tuple[str, str], pd.Series] = {}
+    if sim_targets is not None and "artwork" in sim_targets and "method" in sim_targets:
+        for _, r in sim_targets[sim_targets["target_handling"] != "as_paper"].iterrows():
+            changed[(str(r["method"]), str(r["artwork"]))] = r
+    elif sim_targets is not None:
+        for _, r in sim_targets[sim_targets["target_handling"] != "as_paper"].iterrows():
+            art, _, method = str(r["stimulus_id"]).rpartition("_")
+            changed[(method, art)] = r
+    T, C = "Total fixation time (s)", "Number of fixations"
+    rows, panels, marks, notes = [], {}, {}, []
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    last_method = None
     for _, r in t4.iterrows():
         key = (r["method"], r["category"], r["artwork"])
         c = cmp.loc[key] if key in cmp.index else None
+        if not rows or r["method"] != last_method:
+            panels[len(rows)] = METHOD_NAMES.get(r["method"], r["method"])
+        last_method = r["method"]
         if r["level"] == "artwork":
-            name = names.get((r["method"], r["artwork"]), r["artwork"])
+            name = artwork_name(r["artwork"])
         elif r["level"] == "category":
-            name = f"{r['category']} mean"
+            name = f"{CATEGORY_NAMES.get(r['category'], r['category'])} (mean)"
         else:
             name = "Average"
-        row = {"Method": r["method"] if r["method"] != last_method else "",
-               "Category": r["category"] if (r["category"] != last_cat or r["method"] != last_method) else ""}
-        last_method, last_cat = r["method"], r["category"]
-        row["Name"] = name
-        for m, lab, dec in (("fixation_time_s", "Time (s)", 2), ("fixation_count", "Count", 1)):
-            row[f"{lab} M (SD)"] = (f"{r[f'{m}_mean']:.{dec}f} ({r[f'{m}_sd']:.{dec}f})"
-                                    if np.isfinite(r[f"{m}_sd"]) else f"{r[f'{m}_mean']:.{dec}f}")
-            row[f"{lab} 95% CI"] = (f"[{r[f'{m}_ci_low']:.{dec}f}, {r[f'{m}_ci_high']:.{dec}f}]"
-                                    if np.isfinite(r[f"{m}_ci_low"]) else "n/a")
-            row[f"{lab} n"] = str(int(r[f"{m}_n"]))
+        row = {("", "Artwork"): name}
+        for m, group, dec in (("fixation_time_s", T, 2), ("fixation_count", C, 1)):
+            row[(group, "M (SD)")] = (f"{r[f'{m}_mean']:.{dec}f} ({r[f'{m}_sd']:.{dec}f})"
+                                      if np.isfinite(r[f"{m}_sd"]) else f"{r[f'{m}_mean']:.{dec}f}")
+            row[(group, "95% CI")] = (f"[{r[f'{m}_ci_low']:.{dec}f}, {r[f'{m}_ci_high']:.{dec}f}]"
+                                      if np.isfinite(r[f"{m}_ci_low"]) else "n/a")
             paper = c[f"{m}_paper"] if c is not None else np.nan
-            row[f"{lab} paper"] = f"{paper:.2f}".rstrip("0").rstrip(".") if np.isfinite(paper) else "n/a"
+            row[(group, "Paper")] = f"{paper:.2f}".rstrip("0").rstrip(".") if np.isfinite(paper) else "n/a"
             diff = c[f"{m}_diff"] if c is not None else np.nan
-            row[f"{lab} diff"] = f"{diff:+.{dec}f}" if np.isfinite(diff) else "n/a"
-        row["Time sum (s)"] = f"{r['fixation_time_s_sum']:.2f}"
-        row["Count sum"] = f"{r['fixation_count_sum']:.1f}"
+            row[(group, "Difference")] = f"{diff:+.{dec}f}".replace("-", "\u2212") if np.isfinite(diff) else "n/a"
+        n_t, n_c = int(r["fixation_time_s_n"]), int(r["fixation_count_n"])
+        row[("", "n")] = str(n_t) if n_t == n_c else f"{n_t} / {n_c}"
+        sim = changed.get((r["method"], r["artwork"])) if r["level"] == "artwork" else None
+        if sim is not None:
+            letter = next(letters)
+            col = ((C, "Difference") if not np.isclose(float(sim["target_fixation_count"]),
+                                                        float(sim["paper_fixation_count"])) else (T, "Difference"))
+            marks[(len(rows), col)] = letter
+            notes.append(f"{letter} The simulator did not use the paper's value for "
+                         f"{stimulus_name(r['artwork'], r['method'])}: {sim['note']} (target "
+                         f"{float(sim['target_fixation_time_s']):.2f} s, {float(sim['target_fixation_count']):.1f} "
+                         "fixations), so this difference reflects the simulation, not a failure to replicate.")
         rows.append(row)
-    return pd.DataFrame(rows, dtype=object)
+    cols = [("", "Artwork")] + [(g, lf) for g in (T, C) for lf in ("M (SD)", "95% CI", "Paper", "Difference")] \
+        + [("", "n")]
+    disp = pd.DataFrame(rows, dtype=object)[cols]
+    disp.columns = cols
+    return disp, panels, marks, notes
 
 
 def _quality_tables(result: Any) -> list[Table]:
@@ -158,74 +209,114 @@ def _vb_caution(res) -> str:
     return ""
 
 
-def _fixed_table(res, name: str, caption: str) -> Table:
-    return Table(name, caption, res.fixed.reset_index(drop=True))
+def _git_commit() -> str:
+    """The git commit of this artgaze checkout (with "+ uncommitted changes"), or why it is unknown."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return "unknown (not a git checkout)"
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({type(exc).__name__})"
+    return head + (" + uncommitted changes" if dirty else "")
 
 
-def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.DataFrame,
-                   reference: pd.DataFrame, checks: pd.DataFrame, figures: list[Figure], *,
-                   simulated: bool, data_dir: Path | None, manifest_path: Path | None,
-                   dup_pairs: list[tuple[str, str]], config: Any) -> tuple[list[Section], list[Table]]:
-    tm = result.trial_metrics
-    tables: list[Table] = []
-    miss = stats.missing
-    sim = "SIMULATED data. " if simulated else ""
+def registered_without_data(result: Any, data_dir: Path | None) -> pd.DataFrame:
+    """Participants registered in ``participants.tsv`` who have no trial in the analysis, with the reason.
 
-    # summary
-    summary = Section("Summary", "summary")
-    summary.blocks.append(
-        f"{sim}Dataset: {data_dir if data_dir is not None else 'in-memory result'}; "
-        f"{miss['participants']} participant(s), {len(tm)} trial(s), {miss['excluded_trials']} excluded, "
-        f"{miss['complete']} participant(s) with complete data.")
-    summary.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("primary_t_")])
+    Uses ``result.missing_participants`` (``participant``, ``reason``) when the batch
+    provides it; otherwise reads ``participants.tsv`` of ``data_dir`` and names every
+    listed participant without trial metrics (reason: an exclusion of the whole
+    participant, else "no session data found").
+    """
+    given = getattr(result, "missing_participants", None)
+    if given is not None:
+        return pd.DataFrame(given).reset_index(drop=True)
+    out = pd.DataFrame(columns=["participant", "reason"])
+    if data_dir is None or not (Path(data_dir) / "participants.tsv").is_file():
+        return out
+    from analysis.io.bids import read_participants
 
-    # data quality
-    quality = Section("Data quality", "data-quality")
-    quality.blocks.append(f"{sim}Per-participant valid-sample fractions and precision (trial metrics) and "
-                          "the recording-level quality computed by analysis.quality.")
-    if dup_pairs:
-        quality.blocks.append("WARNING: participants with identical trial metrics (copied data?), kept as "
-                              "given: " + "; ".join(f"{a} = {b}" for a, b in dup_pairs) + ".")
-    else:
-        quality.blocks.append("No two participants have identical trial metrics (duplicate-data check).")
-    for t in _quality_tables(result):
-        quality.blocks.append(t)
-        tables.append(t)
+    listed = read_participants(data_dir)["participant_id"].astype(str).tolist()
+    have = set(result.trial_metrics["participant"].astype(str))
+    ex = getattr(result, "exclusions", None)
+    whole = {}
+    if ex is not None and len(ex):
+        w = ex[ex["trial"].isna()] if "trial" in ex else ex.iloc[0:0]
+        whole = dict(zip(w["participant"].astype(str), w["reason"].astype(str)))
+    rows = []
+    for p in listed:
+        if p in have:
+            continue
+        folder = Path(data_dir) / p
+        reason = whole.get(p) or ("no session folder (sub-*/ses-*) found" if not folder.is_dir() else
+                                  "no readable session data found")
+        rows.append({"participant": p, "reason": reason})
+    return pd.DataFrame(rows, columns=["participant", "reason"])
 
-    # exclusions
-    excl = Section("Exclusions and missing data", "exclusions")
-    ex = result.exclusions if getattr(result, "exclusions", None) is not None else pd.DataFrame()
-    tm_ex = tm[tm["excluded"].astype(bool)]
-    reasons = (tm_ex.assign(reason=tm_ex["exclusion_reason"].astype(str))
-               .groupby("reason", sort=True).size().rename("trials").reset_index())
-    t_reasons = Table("exclusion_reasons", "Excluded trials by reason", reasons)
-    t_ex = Table("exclusions", "Every exclusion (trial n/a = the whole participant)", ex.reset_index(drop=True))
-    excl.blocks += [
-        f"{miss['excluded_trials']} of {len(tm)} trials were excluded by the data-quality rules "
-        f"([quality] in the configuration) and removed before any aggregation.",
-        f"Missing-data handling: a participant with any missing trial is dropped listwise from the paired "
-        f"tests and the RM-ANOVA and kept in the mixed models. Complete participants: {miss['complete']} of "
-        f"{miss['participants']}; dropped from paired tests: {len(miss['incomplete'])}"
-        + (f" ({', '.join(miss['incomplete'])})" if miss["incomplete"] else "") + ".",
-        ("Participants with no valid data (every trial excluded; in no analysis): "
-         + (", ".join(miss["no_valid_data"]) if miss["no_valid_data"] else "none") + "."),
-        t_reasons, t_ex]
-    tables += [t_reasons, t_ex]
 
-    # Table 4
-    sec4 = Section("Table 4, replicated", "table4")
-    sec4.blocks.append(("h3", "Definitions"))
-    sec4.blocks.append(list(DEFINITIONS))
-    disp = _table4_display(t4, cmp, reference)
-    t4_table = Table("table4", "Table 4 replicated: mean (SD), 95% CI and n over participants per artwork x "
-                     "method, category and overall averages, next to the paper's values (diff = this study - "
-                     "paper)", t4, disp)
-    t_cmp = Table("table4_vs_paper", "Replicated means next to the paper's Table 4 values", cmp)
-    sec4.blocks += [t4_table, t_cmp]
-    tables += [t4_table, t_cmp]
+def _trial_onsets(data_dir: Path | None) -> pd.DataFrame | None:
+    """Stimulus onset of every trial on the tracker clock, from the events files (or ``None``)."""
+    if data_dir is None or not Path(data_dir).is_dir():
+        return None
+    from analysis.io.bids import read_events
 
-    # statistics
-    st = Section("Statistics", "statistics")
+    frames = []
+    for ev in sorted(Path(data_dir).glob("sub-*/ses-*/beh/*_events.tsv")):
+        try:
+            tr = read_events(ev, None)
+        except InputError as exc:  # no tracker_onset_us: these trials keep every fixation
+            logger.info("no stimulus onsets for the heatmaps from %s: %s", ev, exc)
+            continue
+        frames.append(tr[["trial", "onset_s"]].assign(participant=ev.parents[2].name,
+                                                      session=ev.parents[1].name.removeprefix("ses-")))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def headline(stats: Statistics) -> tuple[list[str], Table | None, str]:
+    """The Summary's headline: sentences, table and what they are.
+
+    The crossed random-effects model (``stats.headline``, ``stats.sentences["headline_<m>"]``)
+    when the statistics provide it; otherwise the by-participant paired t-tests.
+    """
+    keys = [f"headline_{m}" for m in MEASURE_WORDS if f"headline_{m}" in stats.sentences]
+    if keys or (stats.headline is not None and len(stats.headline)):
+        table = (Table("headline", "Headline result per measure (the model the Summary reports)", stats.headline)
+                 if stats.headline is not None and len(stats.headline) else None)
+        return [stats.sentences[k] for k in keys], table, "crossed random-effects model"
+    sent = [stats.sentences[k] for k in stats.sentences if k.startswith("primary_t_")]
+    table = None
+    if not stats.primary.empty:
+        cols = [c for c in ("measure", "n", "mean_x", "mean_y", "mean_diff", "ci_low", "ci_high", "t", "df", "p_val",
+                            "d_z") if c in stats.primary.columns]
+        table = Table("headline", "Headline result per measure: paired t-test on participant means over the nine "
+                      "artworks", stats.primary[cols].reset_index(drop=True), write=False)
+    return sent, table, "by-participant paired t-test"
+
+
+def _quality_summary(tm: pd.DataFrame, rq: pd.DataFrame | None) -> pd.DataFrame:
+    """One row of dataset-level quality numbers (the per-participant tables are in the appendix)."""
+    exc = tm["excluded"].astype(bool)
+    row = {"participants": int(tm["participant"].nunique()), "trials": int(len(tm)),
+           "excluded_trials": int(exc.sum())}
+    if "valid_fraction" in tm:
+        v = tm["valid_fraction"].astype(float)
+        row["valid_fraction_median"] = float(v.median())
+        row["valid_fraction_min"] = float(v.min())
+    if "precision_rms_deg" in tm:
+        row["precision_rms_deg_median"] = float(tm["precision_rms_deg"].astype(float).median())
+    if rq is not None and "accuracy_deg" in rq and rq["accuracy_deg"].notna().any():
+        row["accuracy_deg_median"] = float(rq["accuracy_deg"].astype(float).median())
+    return pd.DataFrame([row])
+
+
+def _legacy_inference(stats: Statistics, st: Section, tables: list[Table], miss: dict, sim: str) -> None:
+    """The statistics as computed before the crossed-model headline (used while ``stats.inference`` is empty)."""
     st.blocks.append(f"{sim}Participant is the unit of analysis (within-subject design); excluded trials removed "
                      f"first; paired tests and the RM-ANOVA use the {miss['complete']} complete participant(s).")
     if miss["complete"] == 0:
@@ -234,39 +325,32 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
                          "below use every included trial.")
     elif stats.anova.empty:
         st.blocks.append("NOT COMPUTED: the RM-ANOVA needs at least 3 complete participants.")
+
+    def add(name: str, df: pd.DataFrame, cap: str) -> None:
+        t = Table(name, cap, df.reset_index(drop=True))
+        st.blocks.append(t)
+        tables.append(t)
+
     st.blocks.append(("h3", "Primary: participant means over the nine artworks"))
-    st.blocks.append([stats.sentences[k] for k in stats.sentences
-                      if k.startswith(("primary_", "normality_"))])
-    for name, df, cap in (("primary_ttest", stats.primary, "Paired t-tests with Cohen's d_z (noncentral-t CI)"),
-                          ("primary_wilcoxon", stats.wilcoxon, "Wilcoxon signed-rank tests with rank-biserial r"),
-                          ("normality", stats.normality, "Shapiro-Wilk tests of the paired differences")):
-        t = Table(name, cap, df)
-        st.blocks.append(t)
-        tables.append(t)
+    st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith(("primary_", "normality_"))])
+    add("primary_ttest", stats.primary, "Paired t-tests with Cohen's d_z (noncentral-t CI)")
+    add("primary_wilcoxon", stats.wilcoxon, "Wilcoxon signed-rank tests with rank-biserial r")
+    add("normality", stats.normality, "Shapiro-Wilk tests of the paired differences")
     st.blocks.append(("h3", "Per category and per artwork (Holm-corrected within each measure)"))
-    for name, df, cap in (("by_category", stats.by_category, "Paired tests per category (family of 3 per measure, "
-                                                                "Holm)"),
-                          ("by_artwork", stats.by_artwork, "Paired tests per artwork (family of 9 per measure, "
-                                                              "Holm)")):
-        t = Table(name, cap, df)
-        st.blocks.append(t)
-        tables.append(t)
+    add("by_category", stats.by_category, "Paired tests per category (family of 3 per measure, Holm)")
+    add("by_artwork", stats.by_artwork, "Paired tests per artwork (family of 9 per measure, Holm)")
     st.blocks.append(("h3", "By items (n = 9 artworks; the paper's level of analysis)"))
     st.blocks.append("BY ITEMS: the unit here is the artwork, not the participant; these tests ignore "
                      "between-participant variability and are shown only because the paper's Table 4 is at this "
                      "level (its own rows are analysed the same way).")
     st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("items_")])
-    t = Table("by_items", "Paired tests by items (artwork means; this study and the paper's Table 4)", stats.by_items)
-    st.blocks.append(t)
-    tables.append(t)
+    add("by_items", stats.by_items, "Paired tests by items (artwork means; this study and the paper's Table 4)")
     st.blocks.append(("h3", "Two-way repeated-measures ANOVA (method x category)"))
     st.blocks.append("Cells are each participant's mean over the three artworks of a category (aggregated "
                      "explicitly before pingouin.rm_anova); Mauchly's test and Greenhouse-Geisser correction.")
     st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("anova_")])
-    t = Table("rm_anova", "Two-way RM-ANOVA (pingouin): F, uncorrected and GG-corrected p, epsilon, "
-              "generalised eta squared, Mauchly W and p", stats.anova)
-    st.blocks.append(t)
-    tables.append(t)
+    add("rm_anova", stats.anova, "Two-way RM-ANOVA (pingouin): F, uncorrected and Greenhouse-Geisser corrected p, "
+        "epsilon, generalised eta squared, Mauchly's W and p")
     st.blocks.append(("h3", "Mixed models with crossed random effects (participants and artworks)"))
     for key, res, cap in (("lmm", stats.lmm, "Linear mixed model of log fixation time: fixed effects "
                                              "(ratio = exp(b))"),
@@ -285,61 +369,176 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
             caution = _vb_caution(res)
             if caution:
                 st.blocks.append(caution)
-        t = _fixed_table(res, f"{key}_fixed", cap)
-        v = Table(f"{key}_variance", f"{key.upper()}: standard deviations of the random effects", res.variance)
-        st.blocks += [t, v]
-        tables += [t, v]
+        add(f"{key}_fixed", res.fixed, cap)
+        add(f"{key}_variance", res.variance, f"{key.upper()}: standard deviations of the random effects")
     st.blocks.append(("h3", "Sensitivity"))
     st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("sensitivity_")])
-    t = Table("sensitivity", "Smallest detectable d_z (paired t, two-sided)", stats.sensitivity)
-    st.blocks.append(t)
-    tables.append(t)
+    add("sensitivity", stats.sensitivity, "Smallest detectable d_z (paired t, two-sided)")
 
-    # what a simulator did with the paper's targets (docs/simulation.md, "Targets")
+
+def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.DataFrame,
+                   reference: pd.DataFrame, checks: pd.DataFrame, figures: list[Figure], *,
+                   simulated: bool, data_dir: Path | None, manifest_path: Path | None,
+                   dup_pairs: list[tuple[str, str]], config: Any) -> tuple[list[Section], list[Table]]:
+    """The report's sections in the order a paper is read.
+
+    Summary (headline), Table 4, inferential statistics, figures, data-quality summary,
+    notes on the paper's values, then the appendix (collapsed in HTML): per-participant
+    quality, exclusions and missing participants, reference checks, simulation targets,
+    reproducibility (versions, git commit, configuration, input hashes).
+    """
+    tm = result.trial_metrics
+    tables: list[Table] = []
+    miss = stats.missing
+    sim = "SIMULATED data. " if simulated else ""
+    missing_reg = registered_without_data(result, data_dir)
     sim_targets = simulation_targets(data_dir)
+
+    # ---------------------------------------------------------------- Summary
+    summary = Section("Summary", "summary")
+    n_reg = miss["participants"] + len(missing_reg)
+    summary.blocks.append(
+        f"{sim}Dataset: {data_dir if data_dir is not None else 'in-memory result'}; "
+        f"{n_reg} participant(s) registered, {miss['participants']} with data"
+        + (f" ({len(missing_reg)} missing: " + "; ".join(f"{r.participant}: {r.reason}"
+                                                         for r in missing_reg.itertuples()) + ")"
+           if len(missing_reg) else "")
+        + f"; {len(tm)} trial(s), {miss['excluded_trials']} excluded; "
+        f"{miss['complete']} participant(s) with complete data.")
+    sentences, head_table, what = headline(stats)
+    summary.blocks.append(("h3", f"Headline result ({what})"))
+    summary.blocks.append(("headline", sentences or ["No headline test could be computed on these data."]))
+    if head_table is not None:
+        summary.blocks.append(head_table)
+        if head_table.write:
+            tables.append(head_table)
+    avg = t4[t4["level"] == "overall"].set_index("method")
+    ref_avg = reference[reference["artwork"] == "_average"].set_index("method")
+    if len(avg):
+        summary.blocks.append(
+            "Average over the nine artworks (Table 4, 'Average' rows; the paper's value in brackets): "
+            + "; ".join(f"{METHOD_NAMES.get(m, m)} {avg.at[m, 'fixation_time_s_mean']:.2f} s "
+                        f"[{ref_avg.at[m, 'fixation_time_s']:g}] and {avg.at[m, 'fixation_count_mean']:.1f} "
+                        f"fixations [{ref_avg.at[m, 'fixation_count']:g}]"
+                        for m in avg.index if m in ref_avg.index) + ".")
+    if stats.not_run:
+        summary.blocks.append(("h3", "Needs more data"))
+        summary.blocks.append(list(stats.not_run))
+
+    # ---------------------------------------------------------------- Table 4
+    sec4 = Section("Table 4, replicated", "table4")
+    disp, panels, marks, notes = _table4_display(t4, cmp, sim_targets)
+    t4_file = t4.copy()
+    t4_file.insert(3, "name", [artwork_name(a) if lvl == "artwork" else ("Average" if lvl == "overall" else
+                                                                           f"{CATEGORY_NAMES.get(c, c)} (mean)")
+                               for a, c, lvl in zip(t4["artwork"], t4["category"], t4["level"])])
+    t4_table = Table("table4", "Table 4 replicated: mean (SD) and 95% CI over participants per artwork, category "
+                     "means and the average over the nine artworks, next to the paper's values (difference = "
+                     "this study \u2212 paper; n = participants)", t4_file, disp, notes=notes, marks=marks,
+                     panels=panels)
+    sec4.blocks.append(t4_table)
+    tables.append(t4_table)
     if sim_targets is not None:
         changed = sim_targets[sim_targets["target_handling"] != "as_paper"]
-        sec4.blocks.append(("h3", "Simulation targets"))
         sec4.blocks.append(
-            f"{sim}The cohort was generated from the paper's Table 4 by python -m study.simulate. "
-            f"{len(sim_targets) - len(changed)} of {len(sim_targets)} cells were simulated as printed; "
-            + (f"{len(changed)} cell(s) were not, because the paper's values imply a physiologically implausible "
-               "mean fixation duration: " + "; ".join(f"{r.stimulus_id}: {r.note}" for r in changed.itertuples())
-               + ". The 'paper' columns above still show the printed values."
-               if len(changed) else "none was changed."))
-        t_sim = Table("simulation_targets", "Paper cell, simulated target and its handling per stimulus "
-                      "(derivatives/ground_truth/generating_parameters.tsv)", sim_targets)
-        sec4.blocks.append(t_sim)
-        tables.append(t_sim)
+            f"{sim}The cohort was generated from the paper's Table 4 by python -m study.simulate: "
+            f"{len(sim_targets) - len(changed)} of {len(sim_targets)} cells were simulated as printed"
+            + (f"; {len(changed)} were not, because the paper's values imply a mean fixation duration above "
+               f"{max_plausible_mean_fixation_s():g} s (data/reference/plausibility.toml), physiologically "
+               "implausible (footnotes at the cells; 'Simulation targets' in the appendix)."
+               if len(changed) else "."))
+    sec4.blocks.append(("h3", "Definitions"))
+    sec4.blocks.append(list(DEFINITIONS))
+    t_cmp = Table("table4_vs_paper", "Replicated means next to the paper's Table 4 values", cmp)
+    tables.append(t_cmp)
 
-    # figures
+    # ---------------------------------------------------------------- inferential statistics
+    st = Section("Inferential statistics", "statistics")
+    if stats.inference:
+        for name, caption, df in stats.inference:
+            t = Table(name, caption, df.reset_index(drop=True))
+            st.blocks.append(t)
+            tables.append(t)
+    else:
+        _legacy_inference(stats, st, tables, miss, sim)
+
+    # ---------------------------------------------------------------- figures
     fsec = Section("Figures", "figures")
     fsec.blocks += figures
 
-    # notes on reference values
-    notes = Section("Notes on the reference values", "reference-notes")
-    notes.blocks.append("Every statement below is computed by analysis.reference.check_reference from "
-                        "data/reference/paper_table4.csv and data/reference/paper_text_values.csv; nothing is "
-                        "typed in by hand.")
-    bad = checks[~checks["consistent"]]
-    notes.blocks.append(list(bad["message"]) if len(bad) else ["No inconsistencies found."])
-    quotes = load_text_values()[["value_id", "quote"]].drop_duplicates("quote")
-    notes.blocks.append(("h3", "Quoted sentences"))
-    notes.blocks.append([f"{r.value_id.split('_')[0]}: \u201c{r.quote}\u201d" for r in quotes.itertuples()])
-    t = Table("reference_checks", "Consistency checks of the paper's reference values", checks)
-    notes.blocks.append(t)
-    tables.append(t)
+    # ---------------------------------------------------------------- data quality (summary)
+    quality = Section("Data quality", "data-quality")
+    rq = getattr(result, "recording_quality", None)
+    qs = Table("quality_summary", "Data quality of the whole dataset (medians over trials; recording accuracy "
+               "over recordings)", _quality_summary(tm, rq))
+    quality.blocks += [
+        f"{sim}{miss['excluded_trials']} of {len(tm)} trials were excluded by the data-quality rules ([quality] in "
+        f"the configuration) and removed before any aggregation. Missing data: a participant with any missing "
+        f"trial is dropped listwise from the paired tests and the RM-ANOVA and kept in the mixed models. "
+        f"Complete participants: {miss['complete']} of {miss['participants']}"
+        + (f" (dropped from paired tests: {', '.join(miss['incomplete'])})" if miss["incomplete"] else "") + ".",
+        ("Participants with no valid data (every trial excluded; in no analysis): "
+         + (", ".join(miss["no_valid_data"]) if miss["no_valid_data"] else "none") + "."),
+        ("Registered participants without data: "
+         + ("; ".join(f"{r.participant} ({r.reason})" for r in missing_reg.itertuples())
+            if len(missing_reg) else "none") + "."),
+        ("WARNING: participants with identical trial metrics (copied data?), kept as given: "
+         + "; ".join(f"{a} = {b}" for a, b in dup_pairs) + "." if dup_pairs else
+         "No two participants have identical trial metrics (duplicate-data check)."),
+        qs, "Per-participant and per-recording quality, every exclusion and its reason: see the appendix."]
+    tables.append(qs)
 
-    # reproducibility
-    rep = Section("Reproducibility", "reproducibility")
-    vers = Table("versions", "Package versions", _versions())
+    # ---------------------------------------------------------------- notes on the paper's values
+    notes_sec = Section("Notes on the paper's reported values", "reference-notes")
+    notes_sec.blocks.append("Computed by analysis.reference.check_reference from data/reference/paper_table4.csv "
+                            "and data/reference/paper_text_values.csv; nothing is typed in by hand (all checks: "
+                            "appendix).")
+    bad = checks[~checks["consistent"]]
+    notes_sec.blocks.append(list(bad["message"]) if len(bad) else ["No inconsistencies found."])
+
+    # ---------------------------------------------------------------- appendix
+    app_q = Section("Data quality per participant", "appendix-quality", appendix=True)
+    for t in _quality_tables(result):
+        app_q.blocks.append(t)
+        tables.append(t)
+
+    app_x = Section("Exclusions and missing participants", "exclusions", appendix=True)
+    ex = result.exclusions if getattr(result, "exclusions", None) is not None else pd.DataFrame()
+    tm_ex = tm[tm["excluded"].astype(bool)]
+    reasons = (tm_ex.assign(reason=tm_ex["exclusion_reason"].astype(str))
+               .groupby("reason", sort=True).size().rename("trials").reset_index())
+    t_reasons = Table("exclusion_reasons", "Excluded trials by reason", reasons)
+    t_ex = Table("exclusions", "Every exclusion (trial n/a = the whole participant)", ex.reset_index(drop=True))
+    t_miss = Table("missing_participants", "Participants registered in participants.tsv without data in the "
+                   "analysis, and why", missing_reg)
+    app_x.blocks += [t_reasons, t_ex, t_miss]
+    tables += [t_reasons, t_ex, t_miss]
+
+    app_r = Section("Checks of the paper's reference values", "appendix-reference", appendix=True)
+    quotes = load_text_values()[["value_id", "quote"]].drop_duplicates("quote")
+    app_r.blocks.append(("h3", "Quoted sentences"))
+    app_r.blocks.append([f"{r.value_id.split('_')[0]}: \u201c{r.quote}\u201d" for r in quotes.itertuples()])
+    t = Table("reference_checks", "Consistency checks of the paper's reference values", checks)
+    app_r.blocks.append(t)
+    tables.append(t)
+    appendix = [app_q, app_x, app_r]
+
+    if sim_targets is not None:
+        app_s = Section("Simulation targets", "appendix-simulation", appendix=True)
+        t_sim = Table("simulation_targets", "Paper cell, simulated target and its handling per stimulus "
+                      "(derivatives/ground_truth/generating_parameters.tsv)", sim_targets)
+        app_s.blocks.append(t_sim)
+        tables.append(t_sim)
+        appendix.append(app_s)
+
+    rep = Section("Reproducibility: versions, configuration, input hashes", "reproducibility", appendix=True)
+    vers = Table("versions", "Package versions and the artgaze git commit", _versions())
     seed = getattr(getattr(config, "report", None), "seed", None)
     rep.blocks += [vers,
-                   f"Seeds: report seed {seed} (configuration [report].seed; used by the variational-Bayes "
-                   "fit of the Poisson mixed model). Figures: matplotlib Agg, svg.hashsalt fixed, no dates in "
-                   "metadata.",
+                   f"Seeds: report seed {seed} (configuration [report].seed). Figures: matplotlib Agg, "
+                   "svg.hashsalt fixed, no dates in metadata.",
                    ("h3", "Configuration"), ("pre", _config_text(config))]
-    refs = pd.DataFrame([(p.name, _sha256(p)) for p in (TABLE4_PATH, TEXT_VALUES_PATH)]
+    refs = pd.DataFrame([(p.name, _sha256(p)) for p in (TABLE4_PATH, TEXT_VALUES_PATH, PLAUSIBILITY_PATH)]
                         + ([(f"manifest: {manifest_path}", _sha256(manifest_path))]
                            if manifest_path is not None and Path(manifest_path).is_file() else []),
                         columns=["file", "sha256"])
@@ -351,13 +550,16 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     rep.blocks += [("h3", "Dataset description"),
                    ("pre", "\n".join(f"{k}: {desc[k]}" for k in sorted(desc))), t_ref, t_in]
     tables += [vers, t_ref, t_in]
+    appendix.append(rep)
 
-    return [summary, quality, excl, sec4, st, fsec, notes, rep], tables
+
+    return [summary, sec4, st, fsec, quality, notes_sec, *appendix], tables
 
 
 def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | None = None,
                  manifest_path: str | Path | None = None, progress: bool = True,
-                 timings: dict[str, float] | None = None, parallel: bool = True) -> dict[str, Path]:
+                 timings: dict[str, float] | None = None, parallel: bool = True,
+                 drop_onset_fixation: bool = True) -> dict[str, Any]:
     """Write the whole report for a processed dataset into ``out_dir``.
 
     Parameters
@@ -380,11 +582,17 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
     parallel : bool
         Fit the Poisson GLMM in a second process while the other statistics and the
         figures run (default). The result is the same either way.
+    drop_onset_fixation : bool
+        Heatmaps and scanpaths leave out the fixation already in progress at stimulus
+        onset (begun on the fixation cross; default: True, stated in the captions). See
+        :func:`analysis.figures.heatmap_fixations`.
 
     Returns
     -------
     dict
-        ``html``, ``md``, ``tables``, ``figures`` paths.
+        ``html``, ``md``, ``tables``, ``figures`` paths, ``headline`` (the headline
+        sentences of the Summary, for the terminal) and ``headline_kind`` (what they
+        report, e.g. "crossed random-effects model").
     """
     out = Path(out_dir)
     config = result.config
@@ -451,10 +659,11 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
             p = figs.save_figure(fig, fdir, name)
             made.append(Figure(name, caption, p["png"], p["svg"]))
 
-        add(figs.artwork_means(t4, simulated=simulated), "artwork_means",
-            "Per-artwork mean total fixation time and number of fixations with 95% CIs, both methods.")
-        complete = set(stats.missing["incomplete"])
-        overall = participant_values(tm[~tm["participant"].astype(str).isin(complete)], "overall")
+        add(figs.artwork_means(t4, reference=reference, simulated=simulated), "artwork_means",
+            "Per-artwork mean total fixation time and number of fixations with 95% CIs, both methods (filled "
+            "circles), and the paper's Table 4 values (open diamonds).")
+        incomplete = set(stats.missing["incomplete"])
+        overall = participant_values(tm[~tm["participant"].astype(str).isin(incomplete)], "overall")
         add(figs.paired_lines(overall, simulated=simulated), "paired_lines",
             "Participant-level paired values (mean over the nine artworks per method), complete participants.")
         add(figs.interaction(t4, simulated=simulated), "interaction", "Method x category interaction (95% CIs).")
@@ -463,11 +672,33 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
             lambda r: f"{r['artwork']}_{r['method']}", axis=1)))
         stimuli = [s for s in stimuli if s in set(tm["stimulus_id"])] or sorted(set(tm["stimulus_id"]))
         if fx is not None and len(fx):
-            fx_inc = fx.merge(included(tm)[["participant", "trial"]].drop_duplicates(), on=["participant", "trial"])
+            keys = [k for k in ("participant", "session", "trial") if k in fx.columns and k in tm.columns]
+            inc_keys = included(tm)[keys].drop_duplicates()
+            fx_inc = fx.assign(**{k: fx[k].astype(str) for k in keys}).merge(
+                inc_keys.assign(**{k: inc_keys[k].astype(str) for k in keys}), on=keys)
             aois = aoi_rectangles(Path(data_dir) if data_dir else None, fx_inc, stimuli)
-            add(figs.heatmaps(fx_inc, aois, images=stimulus_images(manifest, manifest_path), simulated=simulated),
-                "heatmaps", "Duration-weighted fixation heatmaps per stimulus over the image (or its on-screen "
-                "rectangle), included trials of all participants.")
+            onsets = _trial_onsets(Path(data_dir) if data_dir else None) if drop_onset_fixation else None
+            shown, n_dropped = figs.heatmap_fixations(fx_inc, onsets, drop_onset_fixation=drop_onset_fixation)
+            names = dict(zip(tm["stimulus_id"].astype(str), zip(tm["artwork"].astype(str), tm["method"].astype(str))))
+            images = stimulus_images(manifest, manifest_path)
+            if drop_onset_fixation and onsets is not None:
+                onset_note = (f"The fixation already in progress at stimulus onset (begun on the fixation cross) is "
+                              f"left out ({n_dropped} fixations; option --keep-onset-fixation keeps it).")
+            elif drop_onset_fixation:
+                onset_note = ("The fixation in progress at stimulus onset could NOT be left out: the events have no "
+                              "stimulus onsets on the tracker clock (tracker_onset_us).")
+            else:
+                onset_note = "The fixation already in progress at stimulus onset is included (--keep-onset-fixation)."
+            add(figs.heatmaps(shown, aois, images=images, names=names, simulated=simulated), "heatmaps",
+                "Duration-weighted fixation heatmaps per stimulus over the image (or its on-screen rectangle): "
+                "fixations inside the stimulus (the ones Table 4 counts), included trials of all participants; "
+                "colour scale: share of each map's maximum (gamma 0.5). " + onset_note)
+            who = sorted(set(included(tm)["participant"].astype(str)) - incomplete)[:3]
+            add(figs.scanpaths(shown, aois, images=images, names=names, participants=who or None,
+                               simulated=simulated), "scanpaths",
+                "Scanpaths of the first three participants (in sort order) with complete data: the first 12 "
+                "fixations inside the stimulus of each trial, numbered in temporal order, circle area proportional "
+                "to duration. " + onset_note)
         add(figs.quality_overview(tm, getattr(result, "recording_quality", None), simulated=simulated),
             "quality", "Data quality per participant: valid-sample fraction of every trial and excluded trials.")
         done("figures", t0)
@@ -488,11 +719,15 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         tdir = out / "tables"
         written = []
         for t in tables:
-            written += [write_csv(t, tdir, simulated), write_latex(t, tdir, simulated)]
+            if t.write:
+                written += [write_csv(t, tdir, simulated), write_latex(t, tdir, simulated)]
+        for name, df in stats.machine_tables.items():
+            written.append(write_machine_csv(name, df, tdir, simulated))
         title = TITLE + (" (SIMULATED DATA)" if simulated else "")
         html_path = out / "report.html"
         md_path = out / "report.md"
-        html_path.write_text(to_html(title, sections, simulated=simulated), encoding="utf-8")
+        html_path.write_text(to_html(title, sections, simulated=simulated,
+                                     nav_extra=[("tab-table4", "Table 4 (the table itself)")]), encoding="utf-8")
         md_path.write_text(to_markdown(title, sections, simulated=simulated), encoding="utf-8")
         done("write", t0)
     finally:
@@ -500,7 +735,8 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return {"html": html_path, "md": md_path, "tables": written,
-            "figures": [p for f in made for p in (f.png, f.svg)]}
+            "figures": [p for f in made for p in (f.png, f.svg)], "headline": headline(stats)[0],
+            "headline_kind": headline(stats)[2]}
 
 
 __all__ = ["build_report", "build_sections", "DEFINITIONS", "MEASURE_WORDS", "METHODS", "format_frame"]

@@ -51,11 +51,12 @@ def test_conclusion_gives_the_same_values_for_both_methods():
     assert ours["stated"] == pytest.approx(9.78) and ours["computed"] == pytest.approx(14.889, abs=1e-3)
 
 
-def test_exactly_two_pix2pix_rows_imply_unphysiological_fixation_durations():
+def test_exactly_three_pix2pix_rows_imply_unphysiological_fixation_durations():
+    # 0.6 s from data/reference/plausibility.toml: the same three cells the simulator caps
     c = _find(check_reference(), check="implied_fixation_duration")
     bad = c[~c["consistent"]]
-    assert sorted(bad["artwork"]) == ["david", "tang_sancai"] and set(bad["method"]) == {"pix2pix"}
-    assert bad["computed"].min() > 1.6
+    assert sorted(bad["artwork"]) == ["david", "tang_sancai", "thinker"] and set(bad["method"]) == {"pix2pix"}
+    assert bad["computed"].min() == pytest.approx(6.76 / 8) and (c["stated"] == 0.6).all()
     assert c[c["artwork"] == "david"].set_index("method").loc["pix2pix", "computed"] == pytest.approx(8.69 / 5)
 
 
@@ -75,3 +76,19 @@ def test_sum_wording_is_flagged_and_text_values_carry_quotes():
     tv = load_text_values()
     assert tv["quote"].str.len().min() > 40
     assert set(tv["value"]) >= {14.89, 64, 9.78, 20, 12.96, 16.44, 15.27, 60, 74, 50}
+
+
+def test_plausibility_file_holds_each_bound_once_with_its_source(tmp_path):
+    from analysis.errors import InputError
+    from analysis.reference import load_plausibility, max_plausible_mean_fixation_s
+
+    bounds = load_plausibility()
+    assert bounds["max_mean_fixation_s"][0] == max_plausible_mean_fixation_s() == 0.6
+    assert "Rayner" in bounds["max_mean_fixation_s"][1]
+    bad = tmp_path / "p.toml"
+    bad.write_text("max_mean_fixation_s = -1\n[source]\nmax_mean_fixation_s = 'x'\n", encoding="utf-8")
+    with pytest.raises(InputError, match="positive number"):
+        load_plausibility(bad)
+    bad.write_text("max_mean_fixation_s = 0.6\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no source"):
+        load_plausibility(bad)

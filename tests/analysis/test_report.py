@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,8 +19,11 @@ from analysis.report.__main__ import main as report_main
 from analysis.report.inputs import check_stimuli, load_manifest
 from tests.analysis.bids_fixture import ARTWORK_CATEGORY, write_bids_dataset
 
-SECTIONS = ["Summary", "Data quality", "Exclusions and missing data", "Table 4, replicated", "Statistics",
-            "Figures", "Notes on the reference values", "Reproducibility"]
+SECTIONS = ["Summary", "Table 4, replicated", "Inferential statistics", "Figures", "Data quality",
+            "Notes on the paper's reported values", "Appendix: Data quality per participant",
+            "Appendix: Exclusions and missing participants", "Appendix: Checks of the paper's reference values",
+            "Appendix: Reproducibility: versions, configuration, input hashes"]
+FIGURES = ("artwork_means", "paired_lines", "interaction", "heatmaps", "scanpaths", "quality")
 
 
 def _trials(duration_s: float = 1.5) -> list[dict]:
@@ -78,7 +82,7 @@ def test_html_parses_and_contains_every_section_table_and_figure(report):
               "tab-by_items", "tab-rm_anova", "tab-lmm_fixed", "tab-glmm_fixed", "tab-sensitivity",
               "tab-reference_checks", "tab-input_files", "tab-exclusions", "tab-versions"):
         assert t in p.tables
-    assert len(p.imgs) == 5 and all(s.startswith("data:image/png;base64,") for s in p.imgs)
+    assert len(p.imgs) == len(FIGURES) and all(s.startswith("data:image/png;base64,") for s in p.imgs)
     assert p.external == []
 
 
@@ -107,6 +111,8 @@ def test_table4_csv_and_latex(report, cohort):
     row = t4[(t4["method"] == "ours") & (t4["artwork"] == "david")].iloc[0]
     assert row["fixation_time_s_mean"] == pytest.approx(sub["total_fixation_s"].mean(), rel=1e-8)
     assert row["fixation_count_n"] == len(sub)
+    assert row["name"] == "David" and t4.loc[t4["artwork"] == "last_supper", "name"].iloc[0] == \
+        "The Last Supper [paper: The last dinner]"
     tex = (out / "tables" / "table4.tex").read_text(encoding="utf-8")
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     notes = pd.read_csv(out / "tables" / "reference_checks.csv", comment="#")
@@ -116,7 +122,7 @@ def test_table4_csv_and_latex(report, cohort):
 def test_figures_written_as_png_and_svg(report):
     out, paths = report
     names = {p.name for p in paths["figures"]}
-    for stem in ("artwork_means", "paired_lines", "interaction", "heatmaps", "quality"):
+    for stem in FIGURES:
         assert {f"{stem}.png", f"{stem}.svg"} <= names
 
 
@@ -177,6 +183,10 @@ def test_cli_builds_the_report(cohort, tmp_path, capsys):
     assert run_cli(report_main, ["--data", str(root), "--out", str(tmp_path / "r"), "--jobs", "1",
                                  "--no-progress"]) == 0
     assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "tables" / "table4.csv").is_file()
+    out = capsys.readouterr().out                  # the headline result and where the report is
+    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
+    assert "For total fixation time (participant means)" in out
+    assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out
     assert Path(tmp_path / "r" / "report.md").read_text(encoding="utf-8").count("## ") >= len(SECTIONS)
 
 
@@ -236,9 +246,20 @@ def test_report_says_what_the_simulator_did_with_implausible_targets(cohort, tmp
     _write_generating_parameters(sim_root, rows)
     paths = build_report(result, tmp_path / "out", data_dir=sim_root, progress=False)
     md = paths["md"].read_text(encoding="utf-8")
-    assert "### Simulation targets" in md
+    assert "## Appendix: Simulation targets" in md
     assert "1 of 2 cells were simulated as printed" in md
-    assert "david_pix2pix: paper mean fixation 1.738 s > 0.6 s: time kept, count raised to 14.48" in md
+    # the deviation the simulator caused is footnoted at the count difference of David, Pix2Pix ...
+    david = [line for line in md.splitlines() if line.startswith("| David |")]
+    assert len(david) == 2 and "<sup>" not in david[0]
+    cells = [c.strip() for c in david[1].strip("|").split("|")]
+    assert cells[8].endswith("<sup>a</sup>") and "<sup>" not in "".join(cells[:8])
+    assert ("a The simulator did not use the paper's value for David, Pix2Pix: paper mean fixation 1.738 s > "
+            "0.6 s: time kept, count raised to 14.48") in md
+    # ... in the HTML and the LaTeX too
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "<sup>a</sup></td>" in html and html.count("<sup>") == 1
+    tex = (tmp_path / "out" / "tables" / "table4.tex").read_text(encoding="utf-8")
+    assert tex.count("\\textsuperscript{a}") == 1 and "The simulator did not use" in tex
     assert (tmp_path / "out" / "tables" / "simulation_targets.csv").is_file()
 
 
@@ -250,3 +271,224 @@ def test_malformed_simulation_parameters_are_a_clear_error(cohort, tmp_path):
     with pytest.raises(InputError) as err:
         build_report(result, tmp_path / "out", data_dir=sim_root, progress=False)
     assert str(path) in str(err.value) and "target_handling" in str(err.value)
+
+
+class _Cells(HTMLParser):
+    """Every table of an HTML page as (id, leaf headers, rows of cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._row, self._in_thead = [], None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append({"id": a.get("id"), "head": [], "rows": []})
+        elif tag == "thead":
+            self._in_thead = True
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("th", "td"):
+            self._cell = [] if a.get("class") != "group" and "colspan" not in a else None
+
+    def handle_endtag(self, tag):
+        if tag == "thead":
+            self._in_thead = False
+        elif tag in ("th", "td") and self._cell is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self.tables:
+            if self._in_thead and self._row:
+                self.tables[-1]["head"] = self._row
+            elif not self._in_thead and self._row:
+                self.tables[-1]["rows"].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_headers_are_words_counts_integers_and_p_values_apa(report):
+    out, paths = report
+    p = _Cells()
+    p.feed(paths["html"].read_text(encoding="utf-8"))
+    assert len(p.tables) >= 15
+    apa = re.compile(r"^(n/a|<\u00a0\.001|>\u00a0\.999|\.\d{3})$")
+    seen_p = seen_n = 0
+    for t in p.tables:
+        for h in t["head"]:
+            assert "_" not in h and h.strip(), (t["id"], h)             # words, not code names
+        for j, h in enumerate(t["head"]):
+            col = [r[j] for r in t["rows"] if len(r) == len(t["head"])]
+            if h == "p" or h.startswith("p (") or h.endswith(" p") or h.startswith("Wilcoxon p"):
+                seen_p += 1
+                assert all(apa.match(v) for v in col), (t["id"], h, col)
+            if h in ("n", "Trials", "Excluded trials", "Zero differences", "df, effect", "df, error"):
+                seen_n += 1
+                assert all(re.fullmatch(r"\d+( / \d+)?|n/a", v) for v in col), (t["id"], h, col)
+        for row in t["rows"]:                                              # no numpy reprs anywhere
+            assert not any("np.float" in v or "nan" == v for v in row), (t["id"], row)
+    assert seen_p >= 5 and seen_n >= 5
+
+
+def test_summary_comes_first_with_the_headline_and_table4_right_after(report):
+    out, paths = report
+    md = paths["md"].read_text(encoding="utf-8")
+    heads = [line for line in md.splitlines() if line.startswith("## ")]
+    assert heads[:2] == ["## Summary", "## Table 4, replicated"]
+    summary = md.split("## Summary", 1)[1].split("## Table 4", 1)[0]
+    assert "### Headline result (by-participant paired t-test)" in summary
+    assert "For total fixation time (participant means)" in summary and "Average over the nine artworks" in summary
+    assert "4 participant(s) registered, 4 with data" in summary
+    html = paths["html"].read_text(encoding="utf-8")
+    assert html.index('id="tab-table4"') < html.index('id="tab-input_files"')
+    assert html.count("<details") == sum(1 for h in SECTIONS if h.startswith("Appendix"))
+    versions = pd.read_csv(out / "tables" / "versions.csv", comment="#")
+    commit = versions.set_index("package").at["artgaze git commit", "version"]
+    assert re.fullmatch(r"[0-9a-f]{40}( \+ uncommitted changes)?|unknown \(.*\)", commit)
+
+
+def test_registered_participants_without_data_are_listed_with_the_reason(cohort, tmp_path):
+    root, result = cohort
+    raw = tmp_path / "raw"
+    shutil.copytree(root, raw)
+    with (raw / "participants.tsv").open("a", encoding="utf-8") as f:
+        f.write("sub-05" + "\tn/a" * (len((raw / "participants.tsv").read_text().splitlines()[0].split("\t")) - 1)
+                + "\n")
+    paths = build_report(result, tmp_path / "out", data_dir=raw, progress=False, parallel=False)
+    md = paths["md"].read_text(encoding="utf-8")
+    assert "5 participant(s) registered, 4 with data (1 missing: sub-05: no session folder (sub-*/ses-*) found)" in md
+    missing = pd.read_csv(tmp_path / "out" / "tables" / "missing_participants.csv", comment="#")
+    assert missing.to_dict("records") == [{"participant": "sub-05", "reason": "no session folder (sub-*/ses-*) found"}]
+    # what the batch provides wins over reading participants.tsv
+    from analysis.report.build import registered_without_data
+
+    given = pd.DataFrame({"participant": ["sub-09"], "reason": "session unreadable: bad header"})
+    with_given = (dataclasses.replace(result, missing_participants=given) if hasattr(result, "missing_participants")
+                  else _with(result, missing_participants=given))
+    assert registered_without_data(with_given, raw).to_dict("records") == given.to_dict("records")
+    assert registered_without_data(result, None).empty
+
+
+def _with(result, **extra):
+    """A copy of ``result`` with extra attributes (fields the batch may provide later)."""
+    import copy
+
+    new = copy.copy(result)
+    for k, v in extra.items():
+        object.__setattr__(new, k, v)
+    return new
+
+
+def test_the_statistics_contract_headline_inference_machine_tables_and_not_run(cohort, tmp_path, monkeypatch):
+    import analysis.report.build as build
+
+    root, result = cohort
+    terms = pd.DataFrame({"measure": ["fixation_time_s"], "term": ["methodours"], "estimate": [0.1 + 0.2],
+                          "p_value": [0.0123456789012345]})
+
+    def fake(tm, **kw):
+        st = compute_statistics(tm, **kw)
+        st.headline = pd.DataFrame({"measure": ["fixation_time_s"], "estimate": [0.4], "df": [12.34],
+                                    "p_value": [0.00029]})
+        st.sentences["headline_fixation_time_s"] = "HEADLINE SENTENCE t(12.3) = 5.04, p < .001."
+        st.inference = [("crossed_models", "Crossed random-effects models (Satterthwaite df)", terms)]
+        st.machine_tables = {"model_terms": terms}
+        st.not_run = ["Power simulation: needs at least 2 artworks."]
+        return st
+
+    monkeypatch.setattr(build, "compute_statistics", fake)
+    paths = build_report(result, tmp_path / "out", data_dir=root, progress=False, parallel=False)
+    md = paths["md"].read_text(encoding="utf-8")
+    summary = md.split("## Summary", 1)[1].split("## Table 4", 1)[0]
+    assert "### Headline result (crossed random-effects model)" in summary and "HEADLINE SENTENCE" in summary
+    assert "### Needs more data" in summary and "Power simulation: needs at least 2 artworks." in summary
+    stats = md.split("## Inferential statistics", 1)[1].split("## Figures", 1)[0]
+    assert "Crossed random-effects models (Satterthwaite df)" in stats and "primary_ttest" not in stats
+    assert "| 12.34 |" in summary and "| < .001 |" in summary.replace("\u00a0", " ")
+    # machine-readable tables verbatim: every digit kept
+    text = (tmp_path / "out" / "tables" / "model_terms.csv").read_text(encoding="utf-8")
+    assert "0.30000000000000004" in text and "0.0123456789012345" in text
+    assert pd.read_csv(tmp_path / "out" / "tables" / "model_terms.csv", comment="#")["estimate"].iloc[0] == 0.1 + 0.2
+    assert paths["headline"] == ["HEADLINE SENTENCE t(12.3) = 5.04, p < .001."]
+
+
+def test_terminal_prints_the_headline_and_where_the_report_is(tmp_path):
+    from analysis.report.__main__ import terminal_summary
+
+    paths = {"html": tmp_path / "r" / "report.html", "md": tmp_path / "r" / "report.md", "tables": [1, 2],
+             "figures": [1], "headline": ["For number of fixations (participant means), ..."],
+             "headline_kind": "by-participant paired t-test"}
+    out = terminal_summary(paths, simulated=True)
+    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
+    assert "For number of fixations (participant means)" in out
+    assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out and "file://" in out
+
+
+def _tex_rows(tex: str) -> tuple[int, list[str]]:
+    spec = re.search(r"\\begin\{tabular\}\{(.*)\}\n", tex).group(1)
+    bare = re.sub(r">\{[^}]*\}", "", spec)
+    ncol = len(re.findall(r"p\{[^}]*\}", bare)) + len(re.sub(r"p\{[^}]*\}", "", bare))
+    body = tex.split("\\midrule", 1)[1].split("\\bottomrule", 1)[0]
+    rows = [r for r in body.split("\\\\\n") if r.strip() and "\\multicolumn" not in r]
+    return ncol, [r for r in rows if r.strip() != "\\midrule"]
+
+
+def test_table4_tex_is_well_formed_booktabs_in_landscape(report):
+    out, _ = report
+    tex = (out / "tables" / "table4.tex").read_text(encoding="utf-8")
+    for env in ("landscape", "table", "tabular"):
+        assert tex.count(f"\\begin{{{env}}}") == tex.count(f"\\end{{{env}}}") == 1, env
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
+    assert "\\cmidrule(lr){2-5} \\cmidrule(lr){6-9}" in tex            # one header group per measure
+    ncol, rows = _tex_rows(tex)
+    assert ncol == 10 and len(rows) == 2 * 13
+    for r in rows:
+        assert r.replace("\\&", "").count("&") == ncol - 1, r
+    assert "Ours (asymmetric CycleGAN)" in tex and "Pix2Pix" in tex          # the two panels
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX engine (apt-get install texlive-latex-base "
+                                                            "texlive-latex-recommended)")
+def test_every_tex_table_compiles_and_fits_the_page(report, tmp_path):
+    import subprocess
+
+    out, _ = report
+    doc = tmp_path / "doc.tex"
+    inputs = "".join(f"\\input{{{f.as_posix()}}}\\clearpage\n" for f in sorted((out / "tables").glob("*.tex")))
+    assert "table4.tex" in inputs and inputs.count("\\input") >= 15
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs,graphicx,lscape,array}\n\\begin{document}\n"
+                   + inputs + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "doc.log").read_text(encoding="latin-1")
+    assert run.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log and "Overfull \\vbox" not in log        # nothing sticks out of the page
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_heatmaps_count_the_fixations_table4_counts_less_the_onset_fixation(cohort):
+    from analysis import figures as figs
+    from analysis.aggregate import included
+    from analysis.report.build import _trial_onsets
+
+    root, result = cohort
+    tm, fx = result.trial_metrics, result.fixations
+    keys = ["participant", "session", "trial"]
+    inc = included(tm)[keys].drop_duplicates().astype(str)
+    fx = fx.assign(**{k: fx[k].astype(str) for k in keys}).merge(inc, on=keys)
+    every, none_dropped = figs.heatmap_fixations(fx, None)
+    counts = included(tm).groupby("stimulus_id")["fixation_count"].sum()
+    assert none_dropped == 0
+    assert every.groupby("stimulus_id").size().reindex(counts.index).tolist() == counts.tolist()
+    onsets = _trial_onsets(root)                       # from the events' tracker_onset_us
+    assert len(onsets) == len(inc)
+    assert figs.heatmap_fixations(fx, onsets)[1] == 0  # the fixture ends each fixation with its segment
+    # make the first fixation of every trial begin 0.1 s before the stimulus (carried over from the cross)
+    fx = fx.sort_values(keys + ["onset_s"]).reset_index(drop=True)
+    first = ~fx.duplicated(keys)
+    on = fx[keys].merge(onsets.assign(**{k: onsets[k].astype(str) for k in keys}), on=keys, how="left")["onset_s"]
+    fx.loc[first, "onset_s"] = on[first].to_numpy() - 0.1
+    shown, dropped = figs.heatmap_fixations(fx, onsets)
+    assert dropped == first.sum() == len(inc) and len(shown) == len(every) - dropped
