@@ -271,7 +271,10 @@ def compute_statistics(tm: pd.DataFrame, *, alpha: float = 0.05, power: float = 
 
     # RM-ANOVA on participant x method x category cell means (complete participants)
     aovs = []
+    cells_ok = sub["category"].nunique() >= 2 and set(sub["method"].astype(str)) == set(METHODS)
     for name, src in MEASURE_SOURCES.items():
+        if not cells_ok:
+            break
         try:
             a = rm_anova_2way(included(sub), src).assign(measure=name)
         except ValueError as exc:
@@ -487,7 +490,8 @@ def _method_tests(st: Statistics) -> pd.DataFrame:
                          "Estimate": r["ratio"], "95% CI low": r["ratio_ci_low"], "95% CI high": r["ratio_ci_high"],
                          "Statistic": "t" if np.isfinite(r["df"]) else "z", "Value": r["statistic"],
                          "df": r["df"], "p": r["p_value"]})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out[np.isfinite(out["Value"].to_numpy(dtype=float))].reset_index(drop=True) if len(out) else out
 
 
 def _random_part(formula: str) -> str:
@@ -568,6 +572,9 @@ def _not_run(st: Statistics) -> list[str]:
         out.append(f"Every method comparison (paired tests, min F', mixed models, power): the included trials "
                    f"hold only {', '.join(sorted(methods)) or 'no'} method(s); both ours and pix2pix are needed.")
     n_c = int(st.missing.get("complete", 0))
+    if len(tm) and tm["category"].nunique() < 2:
+        out.append("Two-way RM-ANOVA (method x category): the included trials hold one category; at least 2 are "
+                   "needed.")
     if n_c < 2:
         out.append(f"By-participant paired tests (and min F'): {n_c} participant(s) with complete data; at least 2 "
                    "are needed (at least 3 for the RM-ANOVA).")
@@ -579,7 +586,8 @@ def _not_run(st: Statistics) -> list[str]:
                       ("glmm", "Crossed Poisson mixed model of fixation counts (and the dispersion check)")):
         if key in st.model_errors:
             out.append(f"{what}: {st.model_errors[key]}.")
-    if n_part and n_part < 5 or n_art and n_art < 5:
+    fitted = st.lmm is not None or st.glmm is not None
+    if fitted and (n_part < 5 or n_art < 5):
         out.append(f"Random-effect variances are estimated from {n_part} participant(s) and {n_art} artwork(s); "
                    "with fewer than 5 levels of a grouping factor they are unreliable (lme4 warns below 5): "
                    "treat the mixed-model results as a pilot check, not as inference.")

@@ -52,7 +52,7 @@ class MixedResult:
     model : str
         Human-readable model description.
     fixed : pandas.DataFrame
-        One row per fixed effect of the model used: ``term`` (name in the formula),
+        One row per fixed effect of the model used: ``model`` ("lmer" or "glmer"), ``term`` (name in the formula),
         ``label`` (in words), ``estimate``, ``std_error``, ``df``, ``statistic`` (t for
         LMMs, z for GLMMs), ``p_value``, ``ci_low``, ``ci_high``, ``ratio``,
         ``ratio_ci_low``, ``ratio_ci_high`` (exp of the estimate and CI: time ratio or
@@ -277,7 +277,8 @@ def _fixed_terms(fit, lmm: bool, confidence: float) -> tuple[pd.DataFrame, str]:
         p = 2 * stats.norm.sf(np.abs(stat))
         crit = np.full(len(names), stats.norm.ppf(0.5 + confidence / 2))
         method = "none: Wald z (asymptotic, as lme4 glmer)"
-    out = pd.DataFrame({"term": names, "label": [_label(n) for n in names], "estimate": est, "std_error": se,
+    out = pd.DataFrame({"model": "lmer" if lmm else "glmer", "term": names, "label": [_label(n) for n in names],
+                        "estimate": est, "std_error": se,
                         "df": ddf, "statistic": stat, "p_value": p, "ci_low": est - crit * se,
                         "ci_high": est + crit * se})
     return out, method
@@ -303,7 +304,7 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
         steps.append({"step": len(steps) + 1, "formula": formula, "reason": reason, "converged": conv,
                       "singular": sing, "parameters": _n_params(struct), "log_likelihood": ll,
                       "lrt_chi2": np.nan, "lrt_df": np.nan, "lrt_p": np.nan, "decision": ""})
-        t = fx.drop(columns="label").assign(model=name, formula=formula, family=family.split("(")[0].strip())
+        t = fx.drop(columns=["label", "model"]).assign(model=name, formula=formula, family=family.split("(")[0].strip())
         r = var.rename(columns={"sd": "estimate"})
         r["estimate"] = r["estimate"].fillna(r["correlation"])
         r = r[["term", "estimate"]].assign(model=name, formula=formula, family=t["family"].iloc[0])
@@ -592,13 +593,35 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
         terms=out["terms"], data=df, loglik=out["loglik"], fitted=np.asarray(out["fit"].fitted(), dtype=float))
 
 
-#: Search interval of the negative-binomial size theta (variance mu + mu^2 / theta): an
-#: optimum at the upper end means no overdispersion (the NB reduces to the Poisson).
-THETA_BOUNDS = (0.1, 1e5)
+#: Upper bound of the negative-binomial size theta (variance mu + mu^2 / theta): an estimate
+#: at this bound means no overdispersion (the NB reduces to the Poisson).
+THETA_MAX = 1e6
 
 
-def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 0.05, max_evals: int = 12,
-                     xatol: float = 0.05) -> pd.DataFrame:
+def theta_ml(y, mu) -> float:
+    """Maximum-likelihood negative-binomial size ``theta`` for counts ``y`` with means ``mu``.
+
+    Maximises sum log NB(y; mu, theta) (variance mu + mu^2 / theta) over log theta in
+    [1e-3, :data:`THETA_MAX`], the step ``MASS::theta.ml`` performs inside lme4's
+    ``glmer.nb`` (Venables & Ripley, 2002, 7.4).
+    """
+    from scipy import special
+
+    y = np.asarray(y, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+
+    def negll(lt: float) -> float:
+        th = np.exp(lt)
+        return -float(np.sum(special.gammaln(th + y) - special.gammaln(th) + th * np.log(th / (th + mu))
+                             + y * np.log(mu / (th + mu))))
+
+    res = optimize.minimize_scalar(negll, bounds=(np.log(1e-3), np.log(THETA_MAX)), method="bounded",
+                                   options={"xatol": 1e-6, "maxiter": 500})
+    return float(np.exp(res.x))
+
+
+def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 0.05, max_refits: int = 3,
+                     step: float = 0.25, tol: float = 0.02) -> pd.DataFrame:
     """Dispersion check of a Poisson GLMM: Pearson ratio and a negative-binomial refit.
 
     1. Pearson dispersion ratio: sum of squared Pearson residuals / residual df (df = n -
@@ -609,13 +632,16 @@ def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 
        overdispersion (p < ``alpha``, default .05): an NB GLMM fit costs about six
        Poisson fits in mixedlm 1.3, and with no Pearson overdispersion the NB cannot
        change the conclusion. ``"always"`` fits it whenever the ratio exceeds 1 (an NB
-       cannot describe underdispersion); ``"never"`` skips it. Its
-       theta maximises the Laplace log-likelihood of the GLMM, found by a bounded Brent
-       search over log theta in :data:`THETA_BOUNDS` (default 0.1 to 1e5) with tolerance
-       ``xatol`` (default 0.05 on log theta) and at most ``max_evals`` (default 12) GLMM
-       fits (each at fixed theta, as ``glmer(family = negative.binomial(theta))``). This is
-       the profile likelihood that glmmTMB maximises jointly; lme4's ``glmer.nb``
-       alternates instead and can stop early on a flat profile.
+       cannot describe underdispersion); ``"never"`` skips it. theta maximises the Laplace
+       log-likelihood of the NB GLMM (as lme4's ``glmer.nb`` and glmmTMB's ``nbinom2``):
+       starting from the ML theta given the Poisson GLMM's conditional means
+       (:func:`theta_ml`, the start ``glmer.nb`` uses), fit the GLMM at fixed theta
+       (``glmer(family = negative.binomial(theta))``) at log theta +- ``step`` (default 0.25)
+       and at the vertex of the parabola through the three log-likelihoods; repeat with the
+       three best points, at most ``max_refits`` (default 3) times, until the vertex is
+       within ``tol`` (default 0.02) of the best point on the log theta scale
+       (``theta_converged``). An NB GLMM fit costs several Poisson fits in mixedlm 1.3,
+       hence the few evaluations.
     3. Likelihood-ratio test Poisson vs NB; theta = infinity is on the boundary, so the p
        value is halved (chi-bar-squared 50:50 mixture; Self & Liang, 1987). AIC of both.
 
@@ -625,7 +651,7 @@ def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 
         One row: ``pearson_chi2``, ``residual_df``, ``dispersion_ratio``, ``p_overdispersion``,
         ``theta`` (inf when not fitted or at the upper bound), ``loglik_poisson``, ``loglik_negbin``, ``lrt_chi2``, ``lrt_p``,
         ``aic_poisson``, ``aic_negbin``, ``preferred`` ("poisson" unless the LRT p < alpha),
-        ``negbin_fitted`` (NB columns are NaN when it was not fitted),
+        ``negbin_fitted`` (NB columns are NaN when it was not fitted), ``theta_converged``,
         ``negbin_method_estimate``, ``negbin_method_std_error``, ``negbin_formula``.
     """
     if glmm.data is None or glmm.fitted is None or glmm.family != "poisson":
@@ -642,26 +668,42 @@ def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 
     p_over = float(stats.chi2.sf(pearson, rdf)) if rdf > 0 else np.nan
     rhs = glmm.formula.split("~", 1)[1].strip()
     nb_formula = f"{response} ~ {rhs}"
-    cache: dict[float, object] = {}
-
-    def negll(log_theta: float) -> float:
-        fit, _w, _c = _fit(nb_formula, df, f"negbin({float(np.exp(log_theta))!r})")
-        cache[log_theta] = fit
-        return -float(fit.logLik().value)
-
-    theta, nb_fit = np.inf, None
+    theta, nb_fit, theta_converged = np.inf, None, False
     if negbin not in ("auto", "always", "never"):
         raise ValueError("negbin must be 'auto', 'always' or 'never'")
     want = negbin == "always" or (negbin == "auto" and np.isfinite(p_over) and p_over < alpha)
     if want and np.isfinite(ratio) and ratio > 1.0:  # an NB cannot describe underdispersion
-        lo, hi = np.log(THETA_BOUNDS[0]), np.log(THETA_BOUNDS[1])
-        res = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded",
-                                       options={"xatol": xatol, "maxiter": max_evals})
-        if res.x < hi - 2 * xatol:
-            theta, nb_fit = float(np.exp(res.x)), cache.get(res.x)
-            if nb_fit is None:
-                negll(res.x)
-                nb_fit = cache[res.x]
+        theta0 = theta_ml(y, mu)
+        if theta0 < THETA_MAX * 0.99:
+            fits: dict[float, tuple[float, object]] = {}
+
+            def at(lt: float) -> float:
+                lt = round(float(lt), 6)
+                if lt not in fits:
+                    f, _w, _c = _fit(nb_formula, df, f"negbin({float(np.exp(lt))!r})")
+                    fits[lt] = (float(f.logLik().value), f)
+                return fits[lt][0]
+
+            l0 = np.log(theta0)
+            pts = [l0 - step, l0, l0 + step]
+            for _ in range(max_refits):
+                vals = [at(x) for x in pts]
+                # vertex of the parabola through the three points (log-likelihood vs log theta)
+                x1, x2, x3 = pts
+                y1, y2, y3 = vals
+                den = (x1 - x2) * (x1 - x3) * (x2 - x3)
+                a_ = (x3 * (y2 - y1) + x2 * (y1 - y3) + x1 * (y3 - y2)) / den
+                b_ = (x3 ** 2 * (y1 - y2) + x2 ** 2 * (y3 - y1) + x1 ** 2 * (y2 - y3)) / den
+                best = max(fits, key=lambda k: fits[k][0])
+                vertex = -b_ / (2 * a_) if a_ < 0 else best + (step if best == max(pts) else -step)
+                vertex = float(np.clip(vertex, best - 2 * step, best + 2 * step))
+                at(vertex)
+                if abs(vertex - best) < tol:
+                    theta_converged = True
+                    break
+                pts = sorted(sorted(fits, key=lambda k: -fits[k][0])[:3])
+            best = max(fits, key=lambda k: fits[k][0])
+            theta, nb_fit = float(np.exp(best)), fits[best][1]
     if nb_fit is not None:
         ll_nb = float(nb_fit.logLik().value)
         fe = nb_fit.fixef()
@@ -680,6 +722,6 @@ def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 
         "theta": theta, "loglik_poisson": glmm.loglik, "loglik_negbin": ll_nb, "lrt_chi2": chi2, "lrt_p": p,
         "aic_poisson": -2 * glmm.loglik + 2 * k, "aic_negbin": -2 * ll_nb + 2 * (k + 1) if fitted_nb else np.nan,
         "preferred": "negative binomial" if fitted_nb and p < alpha else "poisson",
-        "negbin_fitted": fitted_nb,
+        "negbin_fitted": fitted_nb, "theta_converged": theta_converged,
         "negbin_method_estimate": nb_est, "negbin_method_std_error": nb_se,
         "negbin_formula": f"glmer.nb({response} ~ {rhs})"}])
