@@ -523,7 +523,8 @@ def _fixed(st: Statistics) -> pd.DataFrame:
         if res is None:
             continue
         f = res.fixed
-        out.append(pd.DataFrame({"Measure": MEASURE_WORDS[name], "Term": f["label"], "Estimate (log scale)": f["estimate"],
+        out.append(pd.DataFrame({"Measure": MEASURE_WORDS[name], "Term": f["label"],
+                                 "Estimate (log scale)": f["estimate"],
                                  "Std. error": f["std_error"], "df": f["df"],
                                  "Statistic": np.where(np.isfinite(f["df"]), "t", "z"), "Value": f["statistic"],
                                  "p": f["p_value"], "95% CI low": f["ci_low"], "95% CI high": f["ci_high"],

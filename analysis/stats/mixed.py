@@ -649,7 +649,8 @@ def count_dispersion(glmm: MixedResult, *, negbin: str = "auto", alpha: float = 
     -------
     pandas.DataFrame
         One row: ``pearson_chi2``, ``residual_df``, ``dispersion_ratio``, ``p_overdispersion``,
-        ``theta`` (inf when not fitted or at the upper bound), ``loglik_poisson``, ``loglik_negbin``, ``lrt_chi2``, ``lrt_p``,
+        ``theta`` (inf when not fitted or at the upper bound), ``loglik_poisson``,
+        ``loglik_negbin``, ``lrt_chi2``, ``lrt_p``,
         ``aic_poisson``, ``aic_negbin``, ``preferred`` ("poisson" unless the LRT p < alpha),
         ``negbin_fitted`` (NB columns are NaN when it was not fitted), ``theta_converged``,
         ``negbin_method_estimate``, ``negbin_method_std_error``, ``negbin_formula``.

@@ -14,11 +14,11 @@ the CSV that ``lme4_dataset()`` + ``design_columns`` + ``log`` produce, with:
     coef(summary(g)); as.data.frame(VarCorr(g)); logLik(g); isSingular(g)       # FALSE
     sum(residuals(g, type = "pearson")^2); df.residual(g)
 
-Tolerances: LMM fixed effects 1e-6, GLMM fixed effects 5e-5 absolute (lme4's Nelder-Mead stops 4e-7
-log-likelihood units below the optimum mixedlm reaches); LMM standard errors and Satterthwaite df 1e-4 (relative; both are
-numerical derivatives); GLMM standard errors 2e-3 (lme4 takes them from a finite-difference Hessian
-of the Laplace deviance); random-effect SDs 5e-4, correlations 2e-3 (the
-REML surface is flat in them: the criteria agree to 1e-9).
+Tolerances: LMM fixed effects 1e-6; GLMM fixed effects 5e-5 absolute (lme4's Nelder-Mead stops
+4e-7 log-likelihood units below the optimum mixedlm reaches); LMM standard errors and Satterthwaite
+df 1e-4 relative (both are numerical derivatives); GLMM standard errors 2e-3 (lme4 takes them from
+a finite-difference Hessian of the Laplace deviance); random-effect SDs 5e-4, correlations 2e-3
+(the REML surface is flat in them: the criteria agree to 1e-9).
 """
 
 from __future__ import annotations
