@@ -169,3 +169,42 @@ def test_simplification_keeps_a_simpler_structure_only_when_the_lrt_allows(data,
     assert s["decision"].iloc[2].startswith("rejected (LRT p = ") and s["lrt_p"].iloc[2] < 0.20
     chi2 = 2 * (s["log_likelihood"].iloc[0] - s["log_likelihood"].iloc[1])
     assert s["lrt_chi2"].iloc[1] == pytest.approx(max(chi2, 0.0)) and s["lrt_df"].iloc[1] == 2
+
+
+R_SCRIPT = """
+suppressMessages(library(lmerTest))
+d <- read.csv(commandArgs(TRUE)[1])
+f <- as.formula(commandArgs(TRUE)[2])
+m <- lmer(f, data = d, REML = TRUE)
+s <- coef(summary(m))
+write.csv(data.frame(term = rownames(s), estimate = s[, 1], std_error = s[, 2], df = s[, 3]),
+          commandArgs(TRUE)[3], row.names = FALSE)
+"""
+
+
+def _r_has_lmertest() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    return subprocess.run(["Rscript", "-e", "library(lmerTest)"], capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.mark.skipif(not _r_has_lmertest(), reason="live oracle: needs Rscript with lmerTest (the pinned tests above "
+                                                  "always run)")
+def test_live_lmertest_refits_the_model_used_from_the_written_columns(tmp_path, data):
+    """Refit the simplified model in R from the fitted data, as a reader of trial_metrics.csv would."""
+    import subprocess
+
+    res = crossed_lmm(data)
+    csv, out, script = tmp_path / "trial_metrics.csv", tmp_path / "r.csv", tmp_path / "fit.R"
+    res.data.to_csv(csv, index=False)
+    script.write_text(R_SCRIPT, encoding="utf-8")
+    subprocess.run(["Rscript", str(script), str(csv), res.formula, str(out)], check=True, timeout=120,
+                   capture_output=True)
+    ref = pd.read_csv(out)
+    assert ref["term"].tolist() == res.fixed["term"].tolist()
+    np.testing.assert_allclose(res.fixed["estimate"], ref["estimate"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(res.fixed["std_error"], ref["std_error"], rtol=1e-4)
+    np.testing.assert_allclose(res.fixed["df"], ref["df"], rtol=1e-3)
