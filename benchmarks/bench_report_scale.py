@@ -59,7 +59,7 @@ def main() -> None:
     from analysis.batch import process_dataset
     from analysis.config import AnalysisConfig
     from analysis.report import build_report
-    from analysis.report.analyses import compute_statistics
+    from analysis.report.analyses import _random_part, compute_statistics
 
     base = process_dataset(args.data, AnalysisConfig(), jobs=args.jobs, progress=False)
     print(f"source: {args.data} ({base.trial_metrics['participant'].nunique()} participants)")
@@ -81,8 +81,8 @@ def main() -> None:
                      "statistics CPU s": stats_cpu, "report wall s": wall, "report CPU s (parent)": cpu,
                      "report CPU s (worker)": child,
                      **{f"stage {k} s": v for k, v in stages.items()},
-                     "time model": st.lmm.formula.split("~")[1].split("+ (", 1)[1] if st.lmm else "",
-                     "count model": st.glmm.formula.split("~")[1].split("+ (", 1)[1] if st.glmm else ""})
+                     "time model (random part)": _random_part(st.lmm.formula) if st.lmm else "not fitted",
+                     "count model (random part)": _random_part(st.glmm.formula) if st.glmm else "not fitted"})
         print(pd.Series(rows[-1]).to_string(), flush=True)
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]
