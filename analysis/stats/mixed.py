@@ -63,7 +63,8 @@ class MixedResult:
     converged : bool
         The optimiser's convergence flag for the model used.
     warnings : list of str
-        Every warning captured during all fits (reported, never hidden).
+        Every warning captured during all fits, prefixed with the step of the selection
+        whose fit raised it (reported, never hidden).
     n_obs, n_participants, n_artworks, n_dropped : int
     note : str
         How zeros or other special cases were handled.
@@ -295,7 +296,7 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
     def run(struct: dict[str, str], reason: str):
         formula = f"{response} ~ {fixed_rhs} + {_random_formula(struct)}"
         fit, w, conv = _fit(formula, df, family)
-        texts.extend(w)
+        texts.extend(f"step {len(steps) + 1} ({_random_formula(struct)}): {t}" for t in w)
         sing = _singular(fit, lmm)
         ll = float(fit.logLik().value)
         fx, dfm = _fixed_terms(fit, lmm, confidence)
@@ -366,7 +367,7 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
     terms["model"] = terms["model"].map(lambda m: f"{m} (used)" if m == cur else m)
     return {"fit": fit, "converged": conv, "singular": sing, "loglik": ll, "fixed": fx, "variance": var,
             "df_method": dfm, "formula": formula, "steps": pd.DataFrame(steps), "terms": terms,
-            "warnings": sorted(set(texts))}
+            "warnings": list(dict.fromkeys(texts))}
 
 
 def _groups_ok(df: pd.DataFrame, what: str) -> list[str]:
