@@ -1,5 +1,12 @@
 """Every statistical analysis of the report, computed from trial metrics into tidy tables.
 
+The headline is the crossed random-effects model of each measure (participants and
+artworks random; :func:`analysis.stats.crossed_lmm`, :func:`analysis.stats.crossed_poisson_glmm`),
+shown beside the by-participant and by-items paired tests and min F' (docs/statistics.md).
+:func:`finalise` turns the parts into ``Statistics.headline``, ``inference``,
+``machine_tables`` and ``not_run``; it runs again when the count model arrives from its
+worker process (:func:`attach_glmm`).
+
 Missing data (docs/statistics.md, "Missing data"): excluded trials are removed first.
 A participant with any missing (excluded or absent) trial is dropped listwise from the
 paired tests, the by-category/by-artwork tests and the RM-ANOVA, and kept in the mixed
