@@ -36,7 +36,7 @@ from analysis.stats import (
     shapiro_wilk,
     wilcoxon_signed_rank,
 )
-from analysis.stats.mixed import METHOD_CODE, design_columns
+from analysis.stats.mixed import FIT_ERRORS, METHOD_CODE, design_columns
 
 logger = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def compute_statistics(tm: pd.DataFrame, *, alpha: float = 0.05, power: float = 
     try:
         lmm = crossed_lmm(inc, "total_fixation_s", zero_offset=zero_offset)
         sentences["lmm"] = apa_mixed(lmm, "log total fixation time", ratio_word="time ratio")
-    except (ValueError, np.linalg.LinAlgError) as exc:
+    except FIT_ERRORS as exc:
         errors["lmm"] = str(exc)
 
     n_now = len(complete)
@@ -388,11 +388,11 @@ def fit_count_model(tm: pd.DataFrame, seed: int) -> tuple[MixedResult, pd.DataFr
     """
     try:
         glmm = crossed_poisson_glmm(included(tm), "fixation_count")
-    except (ValueError, np.linalg.LinAlgError) as exc:
+    except FIT_ERRORS as exc:
         return str(exc)
     try:
         disp = count_dispersion(glmm)
-    except (ValueError, np.linalg.LinAlgError) as exc:
+    except FIT_ERRORS as exc:
         logger.warning("dispersion check not computed: %s", exc)
         disp = None
     return glmm, disp

@@ -230,6 +230,10 @@ def _smallest_slope(fit, structure: dict[str, str], lmm: bool) -> str | None:
     return best
 
 
+#: Exceptions a fit may raise on degenerate data; they become a "fit failed" step (or, for the
+#: maximal model, a ValueError naming the formula) instead of a traceback.
+FIT_ERRORS = (ValueError, np.linalg.LinAlgError, RuntimeError, FloatingPointError, ZeroDivisionError,
+              OverflowError, KeyError, IndexError)
 _FAILURE_TEXTS = ("did not converge", "failed to converge", "optimization failed", "not converge")
 
 
@@ -293,28 +297,39 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
     steps, all_terms, texts = [], [], []
     fits: dict[str, tuple] = {}
 
-    def run(struct: dict[str, str], reason: str):
+    def run(struct: dict[str, str], reason: str, *, required: bool = False) -> str | None:
         formula = f"{response} ~ {fixed_rhs} + {_random_formula(struct)}"
-        fit, w, conv = _fit(formula, df, family)
-        texts.extend(f"step {len(steps) + 1} ({_random_formula(struct)}): {t}" for t in w)
-        sing = _singular(fit, lmm)
-        ll = float(fit.logLik().value)
-        fx, dfm = _fixed_terms(fit, lmm, confidence)
-        var = _variance_table(fit, lmm)
         name = f"step {len(steps) + 1}"
+        try:
+            fit, w, conv = _fit(formula, df, family)
+            sing = _singular(fit, lmm)
+            ll = float(fit.logLik().value)
+            fx, dfm = _fixed_terms(fit, lmm, confidence)
+            var = _variance_table(fit, lmm)
+        except FIT_ERRORS as exc:
+            if required:
+                raise ValueError(f"the model {formula} could not be fitted ({type(exc).__name__}: {exc})") from exc
+            texts.append(f"{name} ({_random_formula(struct)}): fit failed: {type(exc).__name__}: {exc}")
+            steps.append({"step": len(steps) + 1, "formula": formula, "reason": reason, "converged": False,
+                          "singular": False, "parameters": _n_params(struct), "log_likelihood": np.nan,
+                          "lrt_chi2": np.nan, "lrt_df": np.nan, "lrt_p": np.nan,
+                          "decision": f"fit failed ({type(exc).__name__})"})
+            return None
+        texts.extend(f"{name} ({_random_formula(struct)}): {t}" for t in w)
         steps.append({"step": len(steps) + 1, "formula": formula, "reason": reason, "converged": conv,
                       "singular": sing, "parameters": _n_params(struct), "log_likelihood": ll,
                       "lrt_chi2": np.nan, "lrt_df": np.nan, "lrt_p": np.nan, "decision": ""})
-        t = fx.drop(columns=["label", "model"]).assign(model=name, formula=formula, family=family.split("(")[0].strip())
+        fam = family.split("(")[0].strip()
+        t = fx.drop(columns=["label", "model"]).assign(model=name, formula=formula, family=fam)
         r = var.rename(columns={"sd": "estimate"})
         r["estimate"] = r["estimate"].fillna(r["correlation"])
-        r = r[["term", "estimate"]].assign(model=name, formula=formula, family=t["family"].iloc[0])
+        r = r[["term", "estimate"]].assign(model=name, formula=formula, family=fam)
         all_terms.append(pd.concat([t, r], ignore_index=True))
         fits[name] = (fit, struct, conv, sing, ll, fx, var, dfm, formula)
         return name
 
     cur = run(structure, "maximal: by-participant and by-artwork method slopes with their correlations "
-                         "(Barr et al., 2013)")
+                         "(Barr et al., 2013)", required=True)
     if simplify:
         # 1) while singular or not converged: drop correlations, then the smallest slope (Bates et al., 2015)
         while True:
@@ -332,6 +347,8 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
                 new = dict(struct, **{g: "intercept"})
                 why = "previous fit singular" if sing else "previous fit did not converge"
                 nxt = run(new, f"{why}: by-{g} method slope removed (smallest variance; Bates et al., 2015)")
+            if nxt is None:  # the simpler fit failed: keep the current one (reported as it is)
+                break
             steps[-2]["decision"] = "rejected (" + ("singular" if sing else "not converged") + ")"
             cur = nxt
         # 2) non-singular: backward LRT at alpha_LRT (Matuschek et al., 2017)
@@ -347,6 +364,8 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
                 new = dict(struct, **{g: "intercept"})
                 what = f"by-{g} method slope removed"
             cand = run(new, f"candidate: {what} (likelihood-ratio test, Matuschek et al., 2017)")
+            if cand is None:
+                break
             c_ll, c_conv = fits[cand][4], fits[cand][2] and not fits[cand][3]
             chi2 = max(0.0, 2.0 * (ll - c_ll))
             ddf = _n_params(struct) - _n_params(new)
