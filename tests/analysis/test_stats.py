@@ -195,3 +195,26 @@ def test_mixed_models_refuse_designs_they_cannot_fit():
         crossed_lmm(df[df["participant"] == "s00"])
     with pytest.raises(ValueError, match="both methods"):
         crossed_poisson_glmm(df[df["method"] == "ours"])
+
+
+def test_a_failing_simplification_fit_is_reported_not_raised(monkeypatch):
+    import analysis.stats.mixed as mixed
+
+    real = mixed._fit
+
+    def flaky(formula, df, family):
+        if "||" in formula:
+            raise FloatingPointError("overflow in the deviance")
+        return real(formula, df, family)
+
+    monkeypatch.setattr(mixed, "_fit", flaky)
+    res = crossed_lmm(_design(6, 3))  # maximal fit singular -> zero-correlation fit fails -> maximal kept
+    assert res.steps["decision"].tolist() == ["USED", "fit failed (FloatingPointError)"]
+    assert res.singular and any("fit failed" in w for w in res.warnings)
+
+    def broken(formula, df, family):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(mixed, "_fit", broken)
+    with pytest.raises(ValueError, match="could not be fitted"):
+        crossed_lmm(_design(6, 3))
