@@ -455,7 +455,8 @@ def _headline_sentence(st: Statistics, name: str) -> str:
             extra = f"; min F'(1, {m['df_den']:.1f}) = {m['min_F']:.2f}, {_p(m['p_value'])}"
     return (f"Ours vs Pix2Pix, {words}, generalising over participants and artworks: {ratio_word} = "
             f"{r['ratio']:.2f}, 95% CI [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}], {test} "
-            f"({'Satterthwaite df' if np.isfinite(r['df']) else 'Wald z'}{'; singular fit' if res.singular else ''}; "
+            f"({'Satterthwaite df' if np.isfinite(r['df']) else 'Wald z, asymptotic: optimistic with few artworks'}"
+            f"{'; singular fit' if res.singular else ''}; "
             f"{res.n_participants} participants, {res.n_artworks} artworks){extra}.")
 
 
