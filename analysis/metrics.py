@@ -540,12 +540,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.aoi import read_aois
     from analysis.batch import process_dataset, write_derivatives
     from analysis.config import load_config
-    from analysis.errors import InputError
+    from analysis.errors import InputError, check_output_dir
 
     data = Path(args.data)
+    if data.is_file():
+        raise InputError("--data names a file, not the dataset folder", file=data,
+                         expected="the root folder of a BIDS dataset", fix="pass --data the folder that holds it")
     if not data.is_dir():
         raise InputError("dataset folder not found", file=data, expected="the root folder of a BIDS dataset",
                          fix="pass --data the folder that holds dataset_description.json")
+    check_output_dir(args.out, "--out")  # before any work: a typo must not cost a whole run
     cfg = load_config(args.config)
     if args.algorithm is not None:
         cfg = dataclasses.replace(cfg, report=dataclasses.replace(cfg.report, algorithm=args.algorithm))

@@ -43,9 +43,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from analysis.config import load_config
-    from analysis.errors import InputError
+    from analysis.errors import InputError, check_output_dir
     from analysis.report.inputs import check_data_dir
 
+    check_output_dir(args.out, "--out")  # before any work: a typo must not cost a whole run
     config = load_config(args.config)
     data = args.data if args.data is not None else DEFAULT_DATA
     check_data_dir(data, is_default=args.data is None)

@@ -28,6 +28,10 @@ def check_data_dir(data: Path, *, is_default: bool) -> None:
     """Raise a clear InputError when the dataset folder is missing (with the demo hint)."""
     if data.is_dir() and (data / "dataset_description.json").is_file():
         return
+    if data.is_file():
+        raise InputError("--data names a file, not the dataset folder", file=data,
+                         expected="the root of an Eye-Tracking-BIDS dataset (docs/formats.md section 2)",
+                         fix="give the folder that holds dataset_description.json with --data")
     if is_default:
         raise InputError("the bundled demo cohort is missing", file=data,
                          expected="a simulated Eye-Tracking-BIDS dataset in data/demo",
