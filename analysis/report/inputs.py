@@ -41,6 +41,35 @@ def check_data_dir(data: Path, *, is_default: bool) -> None:
                      fix="give the folder that holds dataset_description.json with --data")
 
 
+def participant_accounting(result) -> dict:
+    """Who was registered, who was analysed and who is missing, for the report.
+
+    Parameters
+    ----------
+    result : analysis.batch.DatasetResult
+        Uses ``registered_participants`` (``participants.tsv``), ``trial_metrics`` and
+        ``missing_participants`` (participant, reason; docs/derivatives.md).
+
+    Returns
+    -------
+    dict
+        ``registered`` (int, rows of participants.tsv), ``with_trials`` (int, participants with at
+        least one trial row), ``unregistered`` (list of participants with data but not in
+        participants.tsv) and ``missing`` (DataFrame participant, reason). A report must count
+        participants against ``max(registered, with_trials + len(missing))``, never only those with
+        data (issue 11: "Complete participants: 3 of 3" when 4 were registered).
+    """
+    tm = result.trial_metrics
+    with_trials = sorted(set(tm["participant"].astype(str))) if len(tm) else []
+    registered = list(getattr(result, "registered_participants", ()) or ())
+    missing = getattr(result, "missing_participants", None)
+    if missing is None:
+        missing = pd.DataFrame(columns=["participant", "reason"])
+    return {"registered": len(registered), "with_trials": len(with_trials),
+            "unregistered": [p for p in with_trials if registered and p not in registered],
+            "missing": missing.reset_index(drop=True)}
+
+
 def load_manifest(path: Path | None) -> pd.DataFrame | None:
     """Read the stimulus manifest (docs/formats.md section 1); ``None`` when absent."""
     if path is None or not Path(path).is_file():
