@@ -31,7 +31,7 @@ from analysis.io._common import (
     read_table,
     build_samples,
 )
-from analysis.io.units import check_time_unit
+from analysis.io.units import check_time_jumps, check_time_unit
 from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
@@ -290,6 +290,7 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     raw_t = df["timestamp"].to_numpy(dtype=np.float64)
     t = raw_t * _TIME_UNITS[unit]
     check_timestamps(t, physio, file_lines, "timestamp")
+    check_time_jumps(t, physio, file_lines, "timestamp")
     check_time_unit(raw_t, unit, declared, physio, "timestamp",
                     fix=f'set "timestamp": {{"Units": "<unit>"}} in {sc_path.name} to the unit the file uses')
     nominal, missing = check_sampling(t, declared, physio, file_lines, "timestamp")

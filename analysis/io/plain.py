@@ -31,7 +31,7 @@ from analysis.io._common import (
     sniff_delimiter,
     to_float,
 )
-from analysis.io.units import UNIT_SECONDS, check_time_unit
+from analysis.io.units import UNIT_SECONDS, check_time_jumps, check_time_unit
 from analysis.recording import Geometry, Recording, RecordingMeta
 
 TIME_UNITS = UNIT_SECONDS
@@ -103,6 +103,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     raw_t = to_float(s, tcol, n)
     t = raw_t * TIME_UNITS[time_unit]
     check_timestamps(t, path, lines_s, tcol)
+    check_time_jumps(t, path, lines_s, tcol)
     check_time_unit(raw_t, time_unit, float(rate_hz), path, tcol,
                     fix="give the unit of the time column: --time-unit <unit> (time_unit='<unit>')")
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)

@@ -113,3 +113,34 @@ def check_time_unit(raw_t: np.ndarray, unit: str, declared_hz: float | None, pat
         file=path, column=column,
         expected=f"timestamps in {_UNIT_WORDS[unit]} at about {target.removeprefix('the declared ')}",
         fix=fix.replace("<unit>", other))
+
+
+#: Longest plausible interval between two samples of one recording: one day. An eye-tracking
+#: session lasts minutes to hours; a larger jump is a corrupt timestamp (e.g. ``1e308``), not a gap.
+MAX_INTERVAL_S = 86400.0
+
+
+def check_time_jumps(t_s: np.ndarray, path: str | Path, lines: np.ndarray, column: str) -> None:
+    """Refuse an interval longer than :data:`MAX_INTERVAL_S` between consecutive samples.
+
+    Parameters
+    ----------
+    t_s : array
+        Timestamps in seconds, finite and increasing (checked before).
+    path, lines, column :
+        File, 1-based file line of each sample, and the timestamp column, for the message.
+
+    Raises
+    ------
+    InputError
+        At the line after the jump.
+    """
+    d = np.diff(np.asarray(t_s, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        big = ~(np.abs(d) <= MAX_INTERVAL_S)
+    if big.any():
+        i = int(np.flatnonzero(big)[0]) + 1
+        raise InputError(f"the timestamp jumps by {float(d[i - 1]):.4g} s from line {int(lines[i - 1])}",
+                         file=path, line=int(lines[i]), column=column,
+                         expected=f"consecutive samples of one recording at most {MAX_INTERVAL_S:g} s (one day) apart",
+                         fix="correct the timestamp; the cell is corrupt, or the file joins unrelated recordings")
