@@ -179,3 +179,32 @@ def test_config_syntax_error_has_line_and_column(tmp_path):
 def test_config_folder(tmp_path):
     with pytest.raises(InputError, match="folder"):
         load_config(tmp_path)
+
+
+def test_bad_input_table_lists_every_case():
+    """docs/bad-input.md is generated from docs/make_bad_input_table.py: every case has its row."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_bad_input_table", ROOT / "docs" / "make_bad_input_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    table = (ROOT / "docs" / "bad-input.md").read_text(encoding="utf-8")
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| case")]
+    assert len(rows) == len(mod.CASES)
+    for (case, _), row in zip(mod.CASES, rows):
+        assert row.startswith(f"| {mod._cell(case)} |")
+        assert "Traceback" not in row and "np.float" not in row
+
+
+def test_one_bad_input_case_runs_as_documented(tmp_path):
+    """The generator's own runner on one case gives the documented exit code and message."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_bad_input_table", ROOT / "docs" / "make_bad_input_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    case, build = next(c for c in mod.CASES if "trial 1 twice" in c[0])
+    command, code, message = mod.run_case(build)
+    row = next(line for line in (ROOT / "docs" / "bad-input.md").read_text().splitlines()
+               if line.startswith(f"| {mod._cell(case)} |"))
+    assert code == 2 and f"| {code} | {mod._cell(message)} |" in row
