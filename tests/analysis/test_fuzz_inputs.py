@@ -259,3 +259,33 @@ def test_mutated_inputs_exit_2_through_the_cli(tmp_path, session, case):
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.startswith("error: ")
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------------ AOI file
+
+AOIS = "stimulus_id\taoi_name\tvertices\ndavid_ours\tface\t0.1,0.1 0.9,0.1 0.5,0.8\nthinker_ours\thead\t0,0 1,0 1,1 0,1\n"
+
+
+@FUZZ
+@given(edits=_bytes, cells=_edits, bytewise=st.booleans())
+def test_aoi_file(tmp_path_factory, edits, cells, bytewise):
+    from analysis.aoi import read_aois
+
+    p = tmp_path_factory.mktemp("aoi") / "aois.tsv"
+    if bytewise:
+        p.write_bytes(_mutate_bytes(AOIS.encode(), edits))
+    else:
+        p.write_text(_set_cells(AOIS, cells), encoding="utf-8")
+    _only_input_error(lambda: read_aois(p))
+
+
+def test_aoi_file_that_is_a_folder_or_latin1(tmp_path):
+    from analysis.aoi import read_aois
+
+    with pytest.raises(InputError, match="folder"):
+        read_aois(tmp_path)
+    p = tmp_path / "aois.tsv"
+    p.write_bytes(AOIS.replace("face", "visage café").encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        read_aois(p)
+    assert err.value.line == 2 and "not UTF-8" in err.value.problem
