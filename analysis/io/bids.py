@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
+    RATE_TOLERANCE,
     check_coordinates,
     check_geometry,
     check_sampling,
@@ -283,9 +284,9 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
             0 < declared_raw < float("inf")):
         raise InputError(f"SamplingFrequency {json.dumps(declared_raw)[:60]} is not a positive number",
                          file=sc_path if rate_override is None else None,
-                         column="SamplingFrequency" if rate_override is None else "--rate",
+                         column="SamplingFrequency" if rate_override is None else "rate_hz",
                          expected="the sampling rate in Hz, e.g. 60",
-                         fix="correct the sidecar or pass rate_hz (--rate)")
+                         fix="correct the sidecar or pass rate_hz (--rate / --rate-hz)")
     declared = float(declared_raw)
     raw_t = df["timestamp"].to_numpy(dtype=np.float64)
     t = raw_t * _TIME_UNITS[unit]
@@ -293,6 +294,19 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     check_time_jumps(t, physio, file_lines, "timestamp")
     check_time_unit(raw_t, unit, declared, physio, "timestamp",
                     fix=f'set "timestamp": {{"Units": "<unit>"}} in {sc_path.name} to the unit the file uses')
+    d = np.diff(t)
+    if len(d) and abs(1.0 / float(np.median(d)) - declared) / declared > RATE_TOLERANCE:
+        # the timestamps are in the declared unit (checked above), so the declared rate is at fault:
+        # name where it came from (the sidecar key, or the --rate flag), not the physio file
+        measured = 1.0 / float(np.median(d))
+        raise InputError(f"{'SamplingFrequency' if rate_override is None else 'the given rate'} {declared:g} Hz disagrees "
+                         f"with the timestamps of {physio.name}: they are {measured:.4g} Hz (median interval "
+                         f"{float(np.median(d)) * 1000:.4g} ms)",
+                         file=sc_path if rate_override is None else None,
+                         column="SamplingFrequency" if rate_override is None else "rate_hz",
+                         expected=f"the rate the timestamps show, within {RATE_TOLERANCE:.0%}",
+                         fix="correct SamplingFrequency in the sidecar" if rate_override is None
+                         else "give the true rate (rate_hz, --rate / --rate-hz), or omit it to use the sidecar's")
     nominal, missing = check_sampling(t, declared, physio, file_lines, "timestamp")
     if "validity" in df.columns:
         v = df["validity"].to_numpy(dtype=np.float64)

@@ -254,7 +254,14 @@ def test_declared_rate_disagrees_with_timestamps(tmp_path):
                                                          "right": {"SamplingFrequency": 50.0}})
     with pytest.raises(InputError) as err:
         read_recording(ses)
-    assert "differs from the declared 50 Hz" in err.value.problem and err.value.column == "timestamp"
+    # the sidecar's key is at fault (the timestamps are in the declared unit), so the sidecar is named
+    assert "SamplingFrequency 50 Hz disagrees with the timestamps" in err.value.problem
+    assert "they are 60 Hz" in err.value.problem
+    assert err.value.column == "SamplingFrequency" and err.value.file == _sidecar(ses, "left")
+    with pytest.raises(InputError) as err:
+        read_recording(ses, rate_hz=120.0)
+    assert err.value.column == "rate_hz" and err.value.file is None
+    assert read_recording(ses, rate_hz=60.0).meta.sampling_rate_hz == 60.0
 
 
 def test_a_faster_stretch_inside_a_file_is_mixed_rates(tmp_path):
