@@ -208,3 +208,34 @@ def test_one_bad_input_case_runs_as_documented(tmp_path):
     row = next(line for line in (ROOT / "docs" / "bad-input.md").read_text().splitlines()
                if line.startswith(f"| {mod._cell(case)} |"))
     assert code == 2 and f"| {code} | {mod._cell(message)} |" in row
+
+
+# -------------------------------------------------------------------- report inputs
+
+
+def test_manifest_that_is_not_utf8_or_malformed(tmp_path):
+    from analysis.report.inputs import load_manifest
+
+    p = tmp_path / "manifest.csv"
+    p.write_bytes("stimulus_id,artwork,category,method,file\ndavid_ours,david,sculpture,ours,café.png\n"
+                  .encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        load_manifest(p)
+    assert err.value.file == p and err.value.line == 2 and "not UTF-8" in err.value.problem
+    p.write_text('stimulus_id,artwork,category,method,file\n"david_ours,david\n')
+    with pytest.raises(InputError, match="malformed"):
+        load_manifest(p)
+
+
+def test_inconsistent_stimulus_labels_name_the_sessions():
+    import pandas as pd
+
+    from analysis.report.inputs import check_stimuli
+
+    tm = pd.DataFrame({"participant": ["sub-01", "sub-02"], "session": ["1", "1"],
+                       "stimulus_id": ["david_ours", "david_ours"], "artwork": ["david", "david"],
+                       "category": ["sculpture", "sculpture"], "method": ["ours", "pix2pix"],
+                       "total_fixation_s": [1.0, 1.0], "fixation_count": [3, 3], "excluded": [False, False]})
+    with pytest.raises(InputError) as err:
+        check_stimuli(tm, None)
+    assert "first in sub-01/ses-1" in err.value.problem and "first in sub-02/ses-1" in err.value.problem
