@@ -77,6 +77,9 @@ def read_dataset_description(root: str | Path) -> dict[str, Any]:
     """
     root = Path(root)
     path = root / "dataset_description.json"
+    if path.is_dir():
+        raise InputError("dataset_description.json is a folder", file=path, expected="a JSON file",
+                         fix="restore it (the study writes it)")
     if not path.is_file():
         raise InputError("not a BIDS dataset: dataset_description.json is missing", file=root,
                          expected="a dataset root with dataset_description.json, participants.tsv and sub-*/ses-*",
@@ -95,6 +98,9 @@ def read_participants(root: str | Path) -> pd.DataFrame:
     """Read ``participants.tsv``: ``participant_id`` unique, matching ``sub-[A-Za-z0-9]+``."""
     root = Path(root)
     path = root / "participants.tsv"
+    if path.is_dir():
+        raise InputError("participants.tsv is a folder", file=path, expected="a tab-separated file",
+                         fix="restore it; the study writes it with one row per participant")
     if not path.is_file():
         raise InputError("participants.tsv is missing", file=root, expected="participants.tsv at the dataset root",
                          fix="restore it; the study writes it with one row per participant")
@@ -104,7 +110,7 @@ def read_participants(root: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputError("participants.tsv is empty", file=path, expected="a header with participant_id",
                          fix="restore it") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"participants.tsv could not be read ({exc})", file=path, fix="restore it") from None
     if "participant_id" not in df.columns:
         raise InputError("column participant_id is missing", file=path, line=1, column="participant_id",

@@ -289,3 +289,32 @@ def test_aoi_file_that_is_a_folder_or_latin1(tmp_path):
     with pytest.raises(InputError) as err:
         read_aois(p)
     assert err.value.line == 2 and "not UTF-8" in err.value.problem
+
+
+# ------------------------------------------------------------------------------------------ dataset files
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          database=None)
+@given(which=st.sampled_from(["participants.tsv", "dataset_description.json"]), edits=_bytes)
+def test_dataset_level_files(tmp_path_factory, session, which, edits):
+    from analysis.batch import process_dataset
+
+    root = tmp_path_factory.mktemp("dsmut") / "raw"
+    shutil.copytree(session.parent.parent, root)
+    p = root / which
+    p.write_bytes(_mutate_bytes(p.read_bytes(), edits))
+    _only_input_error(lambda: process_dataset(root, jobs=1, progress=False))
+
+
+@pytest.mark.parametrize("which", ["participants.tsv", "dataset_description.json"])
+def test_dataset_file_that_is_a_folder(tmp_path, session, which):
+    from analysis.batch import process_dataset
+
+    root = tmp_path / "raw"
+    shutil.copytree(session.parent.parent, root)
+    (root / which).unlink()
+    (root / which).mkdir()
+    with pytest.raises(InputError) as err:
+        process_dataset(root, jobs=1, progress=False)
+    assert err.value.file == root / which and "folder" in err.value.problem
