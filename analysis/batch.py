@@ -345,7 +345,10 @@ def process_dataset(
     done = [o for o in outputs if o is not None]
     failed = [o for o in done if o["error"] is not None]
     if failed and on_error == "raise":
-        raise InputError(**failed[0]["error"])
+        err = dict(failed[0]["error"])
+        if not err.get("file"):  # a later step's error without a file: name the session it came from
+            err["file"] = str(sessions[failed[0]["index"]])
+        raise InputError(**err)
     ok = [o for o in done if o["error"] is None]
     ok.sort(key=lambda o: (o["participant"], o["session"], o["index"]))
 

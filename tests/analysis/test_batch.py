@@ -344,3 +344,18 @@ def test_registered_participants_without_data_are_listed_not_dropped(dataset, tm
 def test_complete_dataset_has_no_missing_participants(result):
     assert result.registered_participants == PARTICIPANTS
     assert len(result.missing_participants) == 0
+
+
+def test_a_later_step_error_without_a_file_names_the_session(tmp_path):
+    import gzip
+
+    from tests.analysis.bids_fixture import physio_path, write_bids_session
+
+    ses = write_bids_session(tmp_path / "raw", instructions_s=0.2, cross_s=0.1, blank_s=0.1)
+    for eye in ("left", "right"):  # one sample: read fine, refused by the fixation filter
+        p = physio_path(ses, eye)
+        first = gzip.decompress(p.read_bytes()).decode().splitlines()[0]
+        p.write_bytes(gzip.compress((first + "\n").encode()))
+    with pytest.raises(InputError) as err:
+        process_dataset(tmp_path / "raw", jobs=1, progress=False)
+    assert Path(err.value.file) == ses.resolve() and "two samples" in err.value.problem
