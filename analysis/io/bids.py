@@ -32,7 +32,7 @@ from analysis.io._common import (
     read_table,
     build_samples,
 )
-from analysis.io.units import check_time_jumps, check_time_unit
+from analysis.io.units import MAX_INTERVAL_S, check_time_jumps, check_time_unit
 from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
@@ -374,8 +374,21 @@ def _trial_numbers(st: pd.DataFrame, path: Path, lines: np.ndarray) -> np.ndarra
     return trial
 
 
-def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
-    """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2)."""
+def read_events(path: Path, timestamp_zero_s: float | None,
+                recording_span_s: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2).
+
+    Parameters
+    ----------
+    path : Path
+        The events file.
+    timestamp_zero_s : float or None
+        Tracker-clock time of onset 0 (for rows without ``tracker_onset_us``).
+    recording_span_s : (float, float), optional
+        First and last sample time of the recording. A stimulus onset more than
+        :data:`analysis.io.units.MAX_INTERVAL_S` (one day) away from it is a corrupt cell
+        (e.g. ``tracker_onset_us = 1e30``), refused at its line (default: None, unchecked).
+    """
     try:
         ev = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["n/a", ""],
                          skip_blank_lines=False)
@@ -403,17 +416,32 @@ def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
     onset = pd.to_numeric(st["onset"]).to_numpy(dtype=np.float64)
     duration = pd.to_numeric(st["duration"]).to_numpy(dtype=np.float64)
     for arr, col in ((onset, "onset"), (duration, "duration")):
-        bad = ~np.isfinite(arr) | ((arr < 0) if col == "duration" else np.zeros(len(arr), bool))
+        bad = ~np.isfinite(arr) | (((arr < 0) | (arr > MAX_INTERVAL_S)) if col == "duration"
+                                   else np.zeros(len(arr), bool))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{col} missing or negative on a stimulus row", file=path, line=int(lines[i]),
-                             column=col, expected="seconds", fix="restore the file")
+            raise InputError(f"{col} {st[col].iloc[i]!s} on a stimulus row is missing, negative or over a day",
+                             file=path, line=int(lines[i]), column=col,
+                             expected="seconds" + (f", 0..{MAX_INTERVAL_S:g}" if col == "duration" else ""),
+                             fix="restore the file")
     if "tracker_onset_us" in st.columns:
         tracker = pd.to_numeric(st["tracker_onset_us"]).to_numpy(dtype=np.float64) / 1e6
     else:
         tracker = np.full(len(st), np.nan)
     if timestamp_zero_s is not None:
         tracker = np.where(np.isnan(tracker), timestamp_zero_s + onset, tracker)
+    if recording_span_s is not None:
+        lo, hi = recording_span_s
+        with np.errstate(invalid="ignore"):
+            far = (tracker < lo - MAX_INTERVAL_S) | (tracker > hi + MAX_INTERVAL_S) | np.isinf(tracker)
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            col_at_fault = "tracker_onset_us" if "tracker_onset_us" in st.columns and pd.notna(
+                st["tracker_onset_us"].iloc[i]) else "onset"
+            raise InputError(f"stimulus onset {float(tracker[i]):.6g} s (tracker clock) lies more than one day "
+                             f"outside the recording ({lo:.6g}..{hi:.6g} s)", file=path, line=int(lines[i]),
+                             column=col_at_fault, expected="an onset within the recording of this session",
+                             fix="restore the events file; the cell is corrupt")
     if np.isnan(tracker).any():
         i = int(np.flatnonzero(np.isnan(tracker))[0])
         raise InputError("stimulus onset cannot be placed on the tracker clock", file=path, line=int(lines[i]),
@@ -560,7 +588,7 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     if not events:
         raise InputError("no *_events.tsv in the session", file=beh,
                          expected="sub-XX_ses-N_task-<task>_events.tsv", fix="restore the events file")
-    trials = read_events(events[0], tz_s)
+    trials = read_events(events[0], tz_s, (float(all_t[0]), float(all_t[-1])))
 
     participant = ses.parent.name if PARTICIPANT_RE.fullmatch(ses.parent.name) else None
     session = ses.name.removeprefix("ses-") if SESSION_RE.fullmatch(ses.name) else None

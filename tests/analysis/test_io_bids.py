@@ -379,3 +379,19 @@ def test_identifiers_are_full_matches(tmp_path):
     tsv.write_text('participant_id\n"sub-01\n"\n')
     with pytest.raises(InputError, match="not a BIDS label"):
         read_participants(tmp_path)
+
+
+@pytest.mark.parametrize("column, value", [("tracker_onset_us", "1e30"), ("onset", "1e30"), ("duration", "1e30"),
+                                           ("duration", "-1")])
+def test_corrupt_onset_or_duration_is_refused_at_its_cell(tmp_path, column, value):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ev = events_path(ses)
+    df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False)
+    if column == "onset":
+        df = df.drop(columns="tracker_onset_us")
+    i = int(df.index[df["trial_type"] == "stimulus"][1])
+    df.loc[i, column] = value
+    df.to_csv(ev, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == ev and err.value.line == i + 2 and err.value.column == column
