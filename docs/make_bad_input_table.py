@@ -195,6 +195,30 @@ def _c_physio_cell(d):
     return _fix(SES)
 
 
+def _c_rate_mismatch(d):
+    _sidecars(_dataset(d), lambda s: s.__setitem__("SamplingFrequency", 50))
+    return _fix(SES)
+
+
+def _c_onset_huge(d):
+    ev = events_path(_dataset(d))
+    lines = ev.read_text().splitlines()
+    col = lines[0].split("\t").index("tracker_onset_us")
+    row = next(i for i, line in enumerate(lines) if "\tstimulus\t" in line)
+    cells = lines[row].split("\t")
+    cells[col] = "1e30"
+    lines[row] = "\t".join(cells)
+    ev.write_text("\n".join(lines) + "\n")
+    return _fix(SES)
+
+
+def _c_participants_folder(d):
+    _dataset(d)
+    (d / "raw" / "participants.tsv").unlink()
+    (d / "raw" / "participants.tsv").mkdir()
+    return ["analysis.metrics", "--data", "raw", "--out", "deriv"]
+
+
 def _c_registered_without_data(d):
     _dataset(d)
     write_dataset_files(d / "raw", ["sub-01", "sub-02"])
@@ -216,8 +240,11 @@ CASES: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("BIDS sidecar `ScreenResolution [-1280, 1024]`", _c_negative_resolution),
     ("BIDS physio cell `abc`", _c_physio_cell),
     ("BIDS events.tsv is a folder", _c_events_folder),
+    ("BIDS sidecar `SamplingFrequency 50` over 60 Hz timestamps", _c_rate_mismatch),
+    ("BIDS events `tracker_onset_us` = `1e30`", _c_onset_huge),
     ("BIDS events `trial` = `1e30`", _c_trial_huge),
     ("BIDS events: trial 1 twice", _c_trial_duplicate),
+    ("participants.tsv is a folder", _c_participants_folder),
     ("participants.tsv lists a participant without data", _c_registered_without_data),
     ("analysis config saved as Latin-1", _c_latin1_config),
     ("analysis config `velocity_threshold_deg_s = nan`", _c_config_nan),
