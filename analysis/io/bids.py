@@ -603,8 +603,15 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
         extra["simulated"] = bool(read_dataset_description(root).get("Simulated", False))
 
     def _num(key: str) -> float | None:
+        """A data-quality value in degrees: absent, null or NaN = not measured; else a number >= 0."""
         v = sc0.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+            raise InputError(f"{key} is {json.dumps(v)[:60]}, not an angle in degrees", file=sidecar_paths[first_eye],
+                             column=key, expected="a number of degrees >= 0, or null when not measured",
+                             fix="correct the sidecar")
+        return float(v)
 
     meta = RecordingMeta(
         source=str(ses), format="bids", sampling_rate_hz=float(eyes[first_eye]["rate"]), geometry=geom,

@@ -395,3 +395,15 @@ def test_corrupt_onset_or_duration_is_refused_at_its_cell(tmp_path, column, valu
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.file == ev and err.value.line == i + 2 and err.value.column == column
+
+
+@pytest.mark.parametrize("value, ok", [(None, True), (0.4, True), (-1, False), ("0.4", False), (True, False)])
+def test_quality_values_in_the_sidecar(tmp_path, value, ok):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    _edit_sidecars(ses, lambda d: d.__setitem__("AverageCalibrationError", value))
+    if ok:
+        assert read_recording(ses).meta.accuracy_deg == value
+    else:
+        with pytest.raises(InputError) as err:
+            read_recording(ses)
+        assert err.value.column == "AverageCalibrationError" and err.value.file == _sidecar_path(ses)
