@@ -549,6 +549,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_not_raw(out, data) -> None:
+    """Refuse an ``--out`` that is the raw dataset (or any folder holding a raw ``dataset_description.json``):
+    the derivatives' ``dataset_description.json`` would overwrite the raw one (nothing recorded may be lost)."""
+    import json
+
+    desc = out / "dataset_description.json"
+    raw = out.resolve() == data.resolve()
+    if not raw and desc.is_file():
+        try:
+            raw = json.loads(desc.read_text(encoding="utf-8")).get("DatasetType", "raw") != "derivative"
+        except (OSError, ValueError, AttributeError):
+            raw = True  # not ours to overwrite
+    if raw:
+        raise InputError("--out is a raw dataset: writing the derivatives there would overwrite its "
+                         "dataset_description.json", file=out,
+                         expected="a separate folder for the derivatives, e.g. data/derivatives",
+                         fix="give another --out folder")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.metrics`` (see :func:`build_parser`)."""
     import dataclasses
@@ -570,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise InputError("dataset folder not found", file=data, expected="the root folder of a BIDS dataset",
                          fix="pass --data the folder that holds dataset_description.json")
     check_output_dir(args.out, "--out")  # before any work: a typo must not cost a whole run
+    _check_not_raw(Path(args.out), data)
     cfg = load_config(args.config)
     if args.algorithm is not None:
         cfg = dataclasses.replace(cfg, report=dataclasses.replace(cfg.report, algorithm=args.algorithm))

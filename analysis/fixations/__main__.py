@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_output_file(args.out, "--out")  # before any work
     if args.labels:
         check_output_file(args.labels, "--labels")
+        if Path(args.labels).resolve() == Path(args.out).resolve():
+            raise InputError("--labels and --out name the same file", file=args.out,
+                             expected="two different files", fix="give --labels another name")
     if args.rate is not None and not 0 < args.rate < float("inf"):
         raise InputError(f"--rate {args.rate:g} is not a positive number", column="--rate",
                          expected="the nominal sampling rate in Hz, e.g. 60", fix="correct --rate")

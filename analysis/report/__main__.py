@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise InputError("--jobs must be >= 0", column="--jobs", expected="0 (all cores) or a positive number",
                          fix="give e.g. --jobs 2")
     manifest = args.manifest
+    if manifest is not None and manifest.is_dir():
+        raise InputError("--manifest names a folder", file=manifest, expected="the stimulus manifest.csv file",
+                         fix="give the manifest file itself, e.g. data/stimuli/manifest.csv")
     if manifest is not None and not manifest.is_file():
         raise InputError("manifest not found", file=manifest, fix="give an existing manifest.csv or omit --manifest")
     if manifest is None and DEFAULT_MANIFEST.is_file():

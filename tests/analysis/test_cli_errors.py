@@ -239,3 +239,37 @@ def test_inconsistent_stimulus_labels_name_the_sessions():
     with pytest.raises(InputError) as err:
         check_stimuli(tm, None)
     assert "first in sub-01/ses-1" in err.value.problem and "first in sub-02/ses-1" in err.value.problem
+
+
+def test_metrics_out_into_the_raw_dataset_is_refused(tmp_path, dataset):
+    import shutil
+
+    root = tmp_path / "raw"
+    shutil.copytree(dataset, root)
+    before = (root / "dataset_description.json").read_bytes()
+    for out in (root, root / "."):
+        err = _exit2(_cli("analysis.metrics", "--data", str(root), "--out", str(out), "--no-progress", cwd=tmp_path))
+        assert "--out is a raw dataset" in err
+    assert (root / "dataset_description.json").read_bytes() == before
+    # a derivatives folder of an earlier run may be written again
+    r = _cli("analysis.metrics", "--data", str(root), "--out", str(tmp_path / "d"), "--jobs", "1", "--no-progress",
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = _cli("analysis.metrics", "--data", str(root), "--out", str(tmp_path / "d"), "--jobs", "1", "--no-progress",
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fixations_labels_and_out_must_differ(tmp_path, plain):
+    from analysis.fixations.__main__ import main
+
+    code = run_cli(main, [str(plain), "--out", str(tmp_path / "f.tsv"), "--labels", str(tmp_path / "f.tsv"),
+                          "--format", "plain", "--rate", "60", "--screen-px", "1280", "1024", "--screen-mm", "338",
+                          "270", "--distance-mm", "650"])
+    assert code == 2 and not (tmp_path / "f.tsv").exists()
+
+
+def test_report_manifest_folder(tmp_path, dataset):
+    err = _exit2(_cli("analysis.report", "--data", str(dataset), "--manifest", str(tmp_path), "--out",
+                      str(tmp_path / "r"), cwd=tmp_path))
+    assert "--manifest names a folder" in err
