@@ -121,6 +121,11 @@ def _c_metrics_out_file(d):
     return ["analysis.metrics", "--data", "raw", "--out", "deriv.tsv"]
 
 
+def _c_metrics_out_raw(d):
+    _dataset(d)
+    return ["analysis.metrics", "--data", "raw", "--out", "raw"]
+
+
 def _c_fix_out_folder(d):
     _dataset(d)
     (d / "out").mkdir()
@@ -250,6 +255,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("analysis config `velocity_threshold_deg_s = nan`", _c_config_nan),
     ("`report --out` names a file", _c_report_out_file),
     ("`metrics --out` names a file", _c_metrics_out_file),
+    ("`metrics --out` is the raw dataset", _c_metrics_out_raw),
     ("`fixations --out` names a folder", _c_fix_out_folder),
     ("`metrics --data` names a file", _c_data_file),
 ]
