@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
+    COORD_TOLERANCE_SCREENS,
     RATE_TOLERANCE,
     check_coordinates,
     check_geometry,
@@ -374,8 +375,38 @@ def _trial_numbers(st: pd.DataFrame, path: Path, lines: np.ndarray) -> np.ndarra
     return trial
 
 
+def _check_aoi_rectangles(aoi: dict[str, np.ndarray], path: Path, lines: np.ndarray,
+                          screen_px: tuple[int, int] | None) -> None:
+    """A stimulus row's AOI rectangle: all four edges or none, left < right, top < bottom, and within
+    one screen of the display (the tolerance of :func:`analysis.io._common.check_coordinates`)."""
+    edges = np.column_stack([aoi[s] for s in ("left", "top", "right", "bottom")])
+    known = np.isfinite(edges)
+    partial = known.any(axis=1) & ~known.all(axis=1)
+    with np.errstate(invalid="ignore"):
+        inverted = known.all(axis=1) & ((edges[:, 0] >= edges[:, 2]) | (edges[:, 1] >= edges[:, 3]))
+        if screen_px is not None:
+            w, h = screen_px
+            k = COORD_TOLERANCE_SCREENS
+            lim = np.array([[-k * w, -k * h, -k * w, -k * h]]), np.array([[(1 + k) * w, (1 + k) * h] * 2])
+            outside = (known & ((edges < lim[0]) | (edges > lim[1]))).any(axis=1)
+        else:
+            outside = np.zeros(len(edges), bool)
+    for bad, what in ((partial, "has only some of aoi_left/top/right/bottom"),
+                      (outside, f"lies more than one screen outside the {screen_px and 'x'.join(map(str, screen_px))} "
+                                "px display"),
+                      (inverted, "is empty or inverted (left >= right or top >= bottom)")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cells = ", ".join(f"{v:g}" if np.isfinite(v) else "n/a" for v in edges[i])
+            raise InputError(f"the AOI rectangle ({cells}) {what}", file=path, line=int(lines[i]),
+                             column="aoi_left/aoi_top/aoi_right/aoi_bottom",
+                             expected="the image's rectangle on the screen in pixels, left < right, top < bottom "
+                                      "(all four, or n/a for none)", fix="restore the events file")
+
+
 def read_events(path: Path, timestamp_zero_s: float | None,
-                recording_span_s: tuple[float, float] | None = None) -> pd.DataFrame:
+                recording_span_s: tuple[float, float] | None = None,
+                screen_px: tuple[int, int] | None = None) -> pd.DataFrame:
     """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2).
 
     Parameters
@@ -388,6 +419,9 @@ def read_events(path: Path, timestamp_zero_s: float | None,
         First and last sample time of the recording. A stimulus onset more than
         :data:`analysis.io.units.MAX_INTERVAL_S` (one day) away from it is a corrupt cell
         (e.g. ``tracker_onset_us = 1e30``), refused at its line (default: None, unchecked).
+    screen_px : (int, int), optional
+        Display resolution: AOI rectangles must lie within one screen of it (default: None,
+        only their shape is checked).
     """
     try:
         ev = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["n/a", ""],
@@ -461,6 +495,8 @@ def read_events(path: Path, timestamp_zero_s: float | None,
             return np.full(len(st), np.nan)
         return pd.to_numeric(st[name]).to_numpy(dtype=np.float64)
 
+    _check_aoi_rectangles({side: num(f"aoi_{side}") for side in ("left", "top", "right", "bottom")}, path, lines,
+                          screen_px)
     trials = pd.DataFrame({
         "trial": trial, "stimulus_id": col("stimulus_id"), "artwork": col("artwork"), "category": col("category"),
         "method": col("method"), "onset_s": tracker, "offset_s": tracker + duration,
@@ -588,7 +624,7 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     if not events:
         raise InputError("no *_events.tsv in the session", file=beh,
                          expected="sub-XX_ses-N_task-<task>_events.tsv", fix="restore the events file")
-    trials = read_events(events[0], tz_s, (float(all_t[0]), float(all_t[-1])))
+    trials = read_events(events[0], tz_s, (float(all_t[0]), float(all_t[-1])), tuple(geom.screen_px))
 
     participant = ses.parent.name if PARTICIPANT_RE.fullmatch(ses.parent.name) else None
     session = ses.name.removeprefix("ses-") if SESSION_RE.fullmatch(ses.name) else None

@@ -407,3 +407,19 @@ def test_quality_values_in_the_sidecar(tmp_path, value, ok):
         with pytest.raises(InputError) as err:
             read_recording(ses)
         assert err.value.column == "AverageCalibrationError" and err.value.file == _sidecar_path(ses)
+
+
+@pytest.mark.parametrize("edits, words", [({"aoi_left": "1e30"}, "outside the 1280x1024 px display"),
+                                          ({"aoi_left": "2000", "aoi_right": "100"}, "inverted"),
+                                          ({"aoi_top": "n/a"}, "only some of")])
+def test_aoi_rectangle_in_events_is_checked(tmp_path, edits, words):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ev = events_path(ses)
+    df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False)
+    i = int(df.index[df["trial_type"] == "stimulus"][0])
+    for k, v in edits.items():
+        df.loc[i, k] = v
+    df.to_csv(ev, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert words in err.value.problem and err.value.line == i + 2 and err.value.file == ev
