@@ -217,6 +217,18 @@ def _c_onset_huge(d):
     return _fix(SES)
 
 
+def _c_aoi_inverted(d):
+    ev = events_path(_dataset(d))
+    lines = ev.read_text().splitlines()
+    head = lines[0].split("\t")
+    row = next(i for i, line in enumerate(lines) if "\tstimulus\t" in line)
+    cells = lines[row].split("\t")
+    cells[head.index("aoi_left")], cells[head.index("aoi_right")] = "1040", "240"
+    lines[row] = "\t".join(cells)
+    ev.write_text("\n".join(lines) + "\n")
+    return _fix(SES)
+
+
 def _c_participants_folder(d):
     _dataset(d)
     (d / "raw" / "participants.tsv").unlink()
@@ -249,6 +261,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]]]] = [
     ("BIDS events `tracker_onset_us` = `1e30`", _c_onset_huge),
     ("BIDS events `trial` = `1e30`", _c_trial_huge),
     ("BIDS events: trial 1 twice", _c_trial_duplicate),
+    ("BIDS events: AOI left > right", _c_aoi_inverted),
     ("participants.tsv is a folder", _c_participants_folder),
     ("participants.tsv lists a participant without data", _c_registered_without_data),
     ("analysis config saved as Latin-1", _c_latin1_config),
