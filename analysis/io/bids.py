@@ -320,7 +320,7 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
         bad = ~(np.isnan(v) | (v == 0) | (v == 1))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"validity {v[i]!r} is not 0 or 1", file=physio, line=int(file_lines[i]),
+            raise InputError(f"validity {v[i]:g} is not 0 or 1", file=physio, line=int(file_lines[i]),
                              column="validity", expected="0 (invalid) or 1 (valid)", fix="restore the file")
         valid = v == 1
     else:

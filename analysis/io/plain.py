@@ -70,7 +70,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
                          expected="the tracker's nominal sampling rate in Hz", fix="pass rate_hz= or --rate-hz")
     check_geometry(geometry, file=None)
     if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, float)) or not 0 < rate_hz < float("inf"):
-        raise InputError(f"sampling rate {rate_hz!r} is not a positive number", file=path,
+        raise InputError(f"sampling rate {rate_hz} is not a positive number", file=path,
                          expected="the tracker's nominal sampling rate in Hz, e.g. 60", fix="correct --rate")
     if time_unit not in TIME_UNITS:
         raise InputError(f"unknown time unit {time_unit!r}", file=path, expected="s, ms or us",

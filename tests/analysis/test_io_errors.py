@@ -226,6 +226,7 @@ def test_bids_validity_must_be_binary(tmp_path):
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.line == 3 and err.value.column == "validity"
+    assert err.value.problem == "validity 2 is not 0 or 1"  # a plain number, not np.float64(2.0)
 
 
 def test_bids_columns_do_not_match_sidecar(tmp_path):
