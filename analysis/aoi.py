@@ -216,13 +216,23 @@ def read_aois(path: str | Path) -> list[PolygonAOI]:
         expected and how to fix it.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError("a folder was given where the AOI file was expected", file=path,
+                         expected="a TSV file with columns " + ", ".join(AOI_FILE_COLUMNS),
+                         fix="give the AOI file itself (--aois FILE)")
     if not path.is_file():
         raise InputError("AOI file not found", file=path, expected="a TSV file with columns " +
                          ", ".join(AOI_FILE_COLUMNS), fix="give the path of an existing AOI file")
     try:
         text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("AOI file is not UTF-8 text", file=path, fix="save the file as UTF-8 TSV") from None
+    except UnicodeDecodeError as exc:
+        raw = path.read_bytes()
+        raise InputError(f"AOI file is not UTF-8 text (byte 0x{raw[exc.start]:02x})", file=path,
+                         line=raw[: exc.start].count(b"\n") + 1, expected="UTF-8 text",
+                         fix="save the file as UTF-8 TSV") from None
+    except OSError as exc:
+        raise InputError(f"AOI file could not be read ({exc.strerror})", file=path,
+                         fix="check the file's permissions") from None
     lines = text.splitlines()
     header_no = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")), None)
     if header_no is None:

@@ -77,6 +77,9 @@ INPUT_FILE_COLUMNS: tuple[str, ...] = ("path", "bytes", "sha256")
 #: Leading columns of ``recording_quality.tsv``; the quality module's own columns follow.
 RECORDING_ID_COLUMNS: tuple[str, ...] = ("participant", "session", "readable")
 
+#: Columns of ``DatasetResult.missing_participants`` and ``missing_participants.tsv``.
+MISSING_PARTICIPANT_COLUMNS: tuple[str, ...] = ("participant", "reason")
+
 #: Sample counts appended to ``recording_quality`` (``Recording.counts``; nothing dropped silently).
 COUNT_COLUMNS: tuple[str, ...] = ("n_samples_total", "invalid_left", "invalid_right", "invalid_both",
                                   "missing_samples")
@@ -114,6 +117,17 @@ class DatasetResult:
         no AOI file was given.
     aois_given : bool
         Whether polygon AOIs were given (then ``aoi_metrics.tsv`` is written).
+    registered_participants : tuple of str
+        ``participant_id`` of every row of ``participants.tsv``, in file order.
+    missing_participants : DataFrame
+        :data:`MISSING_PARTICIPANT_COLUMNS` (participant, reason): every participant who
+        contributes no trial row to ``trial_metrics``, with the reason: registered in
+        ``participants.tsv`` but without a data folder (``no data: ...``) or without a
+        session folder, every session unreadable (``unreadable: ...``, only with
+        ``on_error="exclude"``), or no stimulus trial in the events. Sorted by participant.
+        Registered participants without data also get an ``exclusions`` row (trial and
+        session n/a), so no registered participant is dropped silently (issue 11: "Complete
+        participants: 3 of 3" when 4 were registered).
     """
 
     trial_metrics: pd.DataFrame
@@ -126,6 +140,9 @@ class DatasetResult:
     config: AnalysisConfig
     aoi_metrics: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(AOI_METRICS_COLUMNS)))
     aois_given: bool = False
+    registered_participants: tuple[str, ...] = ()
+    missing_participants: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(MISSING_PARTICIPANT_COLUMNS)))
 
     @property
     def simulated(self) -> bool:
@@ -286,7 +303,7 @@ def process_dataset(
         Root missing or without sessions, or (``on_error="raise"``) an unreadable
         session (the reader's error, naming the file).
     """
-    from analysis.io import find_sessions, read_dataset_description
+    from analysis.io import find_sessions, read_dataset_description, read_participants
     from analysis.quality import apply_exclusions
 
     if on_error not in ("raise", "exclude"):
@@ -298,6 +315,7 @@ def process_dataset(
     cfg = config or AnalysisConfig()
     description = dict(read_dataset_description(root))
     sessions = sorted(Path(p) for p in find_sessions(root))
+    registered = tuple(str(p) for p in read_participants(root)["participant_id"])
     if not sessions:
         raise InputError("no sessions found in the dataset", file=root,
                          expected="sub-<label>/ses-<n>/beh/ folders with _physio.tsv.gz and _events.tsv files",
@@ -327,7 +345,10 @@ def process_dataset(
     done = [o for o in outputs if o is not None]
     failed = [o for o in done if o["error"] is not None]
     if failed and on_error == "raise":
-        raise InputError(**failed[0]["error"])
+        err = dict(failed[0]["error"])
+        if not err.get("file"):  # a later step's error without a file: name the session it came from
+            err["file"] = str(sessions[failed[0]["index"]])
+        raise InputError(**err)
     ok = [o for o in done if o["error"] is None]
     ok.sort(key=lambda o: (o["participant"], o["session"], o["index"]))
 
@@ -345,7 +366,12 @@ def process_dataset(
     else:  # every session unreadable (on_error="exclude"): nothing to apply the rules to
         exclusions = pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
     tm = tm[list(TRIAL_METRICS_COLUMNS)].reset_index(drop=True)
-    exclusions = _exclusions_frame(exclusions, failed, root_abs)
+    no_data = _participants_without_sessions(root, registered, sessions)
+    exclusions = _exclusions_frame(exclusions, failed, root_abs, no_data)
+    missing = _missing_participants(no_data, failed, ok, tm, root_abs)
+    if len(missing):
+        log.warning("%d participant(s) contribute no trials: %s", len(missing),
+                    "; ".join(f"{p} ({r})" for p, r in missing.itertuples(index=False)))
 
     root_files = [p for p in (root / "dataset_description.json", root / "participants.tsv",
                               root / "participants.json") if p.is_file()]
@@ -356,7 +382,8 @@ def process_dataset(
 
     result = DatasetResult(trial_metrics=tm, fixations=fixations, trial_quality=tq, recording_quality=rq,
                            exclusions=exclusions, dataset_description=description, input_files=input_files,
-                           config=cfg, aoi_metrics=am, aois_given=bool(aoi_tuple))
+                           config=cfg, aoi_metrics=am, aois_given=bool(aoi_tuple),
+                           registered_participants=registered, missing_participants=missing)
     if description.get("Simulated"):
         log.warning("dataset %s is SIMULATED (dataset_description.json \"Simulated\": true)", root)
     if derivatives_dir is not None:
@@ -407,7 +434,41 @@ def _unreadable_reason(error: dict[str, Any], root: Path, stage: str = "read") -
     return prefix + str(InputError(**err)).replace("\n  ", "; ")
 
 
-def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], root: Path) -> pd.DataFrame:
+def _participants_without_sessions(root: Path, registered: Sequence[str], sessions: Sequence[Path]
+                                   ) -> list[tuple[str, str]]:
+    """``(participant, reason)`` for each registered participant without a session folder."""
+    with_data = {s.parent.name for s in sessions}
+    out = []
+    for p in registered:
+        if p in with_data:
+            continue
+        if (root / p).is_dir():
+            reason = f"no data: {p}/ has no session folder (ses-<label>/beh/)"
+        else:
+            reason = f"no data: listed in participants.tsv but the folder {p}/ is missing"
+        out.append((p, reason))
+    return out
+
+
+def _missing_participants(no_data: list[tuple[str, str]], failed: list[dict[str, Any]],
+                          ok: list[dict[str, Any]], tm: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """:attr:`DatasetResult.missing_participants`: every participant without a trial row, with the reason."""
+    rows = dict(no_data)
+    have = set(tm["participant"].astype(str)) if len(tm) else set()
+    for o in failed:
+        p = str(o["participant"])
+        if p not in have:
+            rows.setdefault(p, _unreadable_reason(o["error"], root, o.get("stage", "read")))
+    for o in ok:
+        p = str(o["participant"])
+        if p not in have:
+            rows.setdefault(p, "no trials: the events file has no stimulus rows")
+    frame = pd.DataFrame(sorted(rows.items()), columns=list(MISSING_PARTICIPANT_COLUMNS))
+    return frame.astype("str") if len(frame) else frame
+
+
+def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], root: Path,
+                      no_data: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
     ex = exclusions.copy() if exclusions is not None else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
     for c in EXCLUSION_COLUMNS:
         if c not in ex.columns:
@@ -419,7 +480,14 @@ def _exclusions_frame(exclusions: pd.DataFrame, failed: list[dict[str, Any]], ro
         "stimulus_id": pd.Series([None] * len(failed), dtype="str"),
         "reason": [_unreadable_reason(o["error"], root, o.get("stage", "read")) for o in failed],
     })
-    parts = [p for p in (ex[list(EXCLUSION_COLUMNS)], extra) if len(p)]
+    absent = pd.DataFrame({
+        "participant": [p for p, _ in no_data],
+        "session": pd.Series([None] * len(no_data), dtype="str"),
+        "trial": pd.array([pd.NA] * len(no_data), dtype="Int64"),
+        "stimulus_id": pd.Series([None] * len(no_data), dtype="str"),
+        "reason": [r for _, r in no_data],
+    })
+    parts = [p for p in (ex[list(EXCLUSION_COLUMNS)], extra, absent) if len(p)]
     if not parts:
         return pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
     out = pd.concat(parts, ignore_index=True)
@@ -503,13 +571,15 @@ def _remove_stale(out: Path, written: list[Path], aois_given: bool) -> None:
     """Delete derivative files of an earlier run that this run does not produce.
 
     Only our own file patterns are touched (``fixations/sub-*_ses-*_fixations.tsv`` of
-    sessions no longer in the dataset, ``aoi_metrics.tsv`` when no AOIs were given), so
+    sessions no longer in the dataset, ``aoi_metrics.tsv`` when no AOIs were given,
+    ``missing_participants.tsv`` when every participant has data), so
     the folder always describes exactly one run.
     """
     keep = {p.resolve() for p in written}
     stale = [p for p in (out / "fixations").glob("sub-*_ses-*_fixations.tsv") if p.resolve() not in keep]
-    if not aois_given and (out / "aoi_metrics.tsv").is_file():
-        stale.append(out / "aoi_metrics.tsv")
+    for name in ("aoi_metrics.tsv", "missing_participants.tsv"):  # written only when there is something
+        if (out / name).is_file() and (out / name).resolve() not in keep:
+            stale.append(out / name)
     for p in sorted(stale):
         log.info("removing stale derivative %s (not produced by this run)", p)
         p.unlink()
@@ -521,7 +591,8 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     Files: ``fixations/sub-XX_ses-N_fixations.tsv`` (one per readable session, header
     only when it has no fixation), ``trial_metrics.tsv``, ``exclusions.tsv``,
     ``recording_quality.tsv``, ``input_files.tsv``, ``dataset_description.json`` and,
-    with polygon AOIs, ``aoi_metrics.tsv``. Column order is fixed, floats are written
+    with polygon AOIs, ``aoi_metrics.tsv``, and ``missing_participants.tsv`` when a participant
+    contributes no trial (:attr:`DatasetResult.missing_participants`). Column order is fixed, floats are written
     with ``%.6f``, missing values as ``n/a`` and lines end in ``\\n``, so rerunning on
     the same input writes byte-identical files. Derivative files of an earlier run that
     this run does not produce (a removed session's fixations, ``aoi_metrics.tsv``
@@ -545,6 +616,9 @@ def write_derivatives(result: DatasetResult, out_dir: str | Path) -> list[Path]:
     written.append(write_tsv(result.input_files[list(INPUT_FILE_COLUMNS)], out / "input_files.tsv"))
     if result.aois_given:
         written.append(write_tsv(result.aoi_metrics[list(AOI_METRICS_COLUMNS)], out / "aoi_metrics.tsv"))
+    if len(result.missing_participants):
+        written.append(write_tsv(result.missing_participants[list(MISSING_PARTICIPANT_COLUMNS)],
+                                 out / "missing_participants.tsv"))
     _remove_stale(out, written, result.aois_given)
     desc = out / "dataset_description.json"
     desc.write_text(json.dumps(_derivative_description(result), indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -19,6 +19,8 @@ any subset of the sections below; unknown sections or keys are rejected with an
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +154,10 @@ def _build(section: str, cls: type, values: Any, path: Path) -> Any:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(default, float):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if ok and not math.isfinite(float(value)):
+                raise InputError(f"{section}.{key} = {value} is not a finite number", file=path,
+                                 column=f"{section}.{key}", expected=f"a number like {default!r}",
+                                 fix="give a finite number (nan and inf are not values)")
             value = float(value) if ok else value
         else:
             ok = isinstance(value, type(default))
@@ -168,12 +174,31 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
     if path is None:
         return AnalysisConfig()
     path = Path(path)
+    if path.is_dir():
+        raise InputError("a folder was given where the configuration file was expected", file=path,
+                         expected="a .toml file", fix="give the path of the .toml file itself")
     if not path.is_file():
         raise InputError("configuration file not found", file=path, fix="give the path of an existing .toml file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"the configuration file could not be read ({exc.strerror})", file=path,
+                         fix="check the file's permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"the configuration file is not UTF-8 text (byte 0x{raw[exc.start]:02x})", file=path,
+                         line=line, column=str(col), expected="UTF-8 text (TOML files are UTF-8 by definition)",
+                         fix="save the file as UTF-8 (e.g. in your editor: Save with encoding UTF-8)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=path, fix="correct the TOML syntax") from None
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        what = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) if m else str(exc)
+        raise InputError(f"not valid TOML: {what}", file=path, line=int(m.group(1)) if m else None,
+                         column=m.group(2) if m else None, fix="correct the TOML syntax") from None
     kwargs = {}
     for section, values in data.items():
         if section not in _SECTIONS:
@@ -183,6 +208,16 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
         kwargs[section] = _build(section, _SECTIONS[section], values, path)
     cfg = AnalysisConfig(**kwargs)
     _check_values(cfg, path)
+    # the filters' own parameter checks, run now (not in a worker after hours of reading) and naming this file
+    from analysis.fixations.idt import validate_idt_config
+    from analysis.fixations.ivt import validate_ivt_config
+
+    try:
+        validate_ivt_config(cfg.ivt)
+        validate_idt_config(cfg.idt)
+    except InputError as exc:
+        exc.file = path
+        raise
     return cfg
 
 
@@ -216,6 +251,10 @@ def _check_values(cfg: AnalysisConfig, path: Path) -> None:
         if not 0.0 < getattr(cfg.report, key) < 1.0:
             raise InputError(f"report.{key} must lie strictly between 0 and 1", file=path, column=f"report.{key}",
                              expected="e.g. 0.05 for alpha, 0.80 for power", fix="use a number in (0, 1)")
+    if not 0 <= cfg.report.seed < 2**32:
+        raise InputError(f"report.seed = {cfg.report.seed} is outside 0..2**32-1", file=path, column="report.seed",
+                         expected="a whole number 0..4294967295 (numpy and statsmodels seeds)",
+                         fix="use e.g. the default 20250925")
     if cfg.report.jobs < 0:
         raise InputError("report.jobs must be >= 0", file=path, column="report.jobs",
                          expected="0 (all cores) or a positive number of worker processes", fix="use e.g. 2")

@@ -10,6 +10,7 @@ errors still surface (exit code 1).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,3 +79,79 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK if code is None else int(code)
+
+
+def _first_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_parent(path: Path, option: str) -> None:
+    anc = _first_existing(path.parent if str(path.parent) else Path("."))
+    if not anc.is_dir():
+        raise InputError(f"{option} cannot be created: {anc} is a file, not a folder", file=path,
+                         expected="a path whose parent folders are folders", fix=f"give another {option} path")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise InputError(f"{option} cannot be written: no write permission in {anc}", file=path,
+                         expected="a writable location", fix=f"give a writable {option} path")
+
+
+def check_output_dir(path: str | Path, option: str = "--out") -> Path:
+    """Check, before any work starts, that ``path`` can be the output folder of a command.
+
+    The folder may be missing (it is created when the results are written), but it must not be a
+    file, none of its parents may be a file, and the nearest existing parent must be writable;
+    otherwise an :class:`InputError` is raised at once, so a user does not lose a long run to a
+    typo (issue 11: ``report --out`` naming a file failed only after all processing).
+
+    Parameters
+    ----------
+    path : str or Path
+        The output folder.
+    option : str
+        The command-line option that gave it, for the message (default: "--out").
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} names a file, not a folder", file=path,
+                         expected="a folder (created if missing) for the output files",
+                         fix=f"give a folder with {option}, or move the file away")
+    _check_parent(path, option)
+    return path
+
+
+def check_output_file(path: str | Path, option: str = "--out") -> Path:
+    """Check, before any work starts, that ``path`` can be written as an output file.
+
+    Refuses an existing folder, a parent that is a file, and an unwritable location
+    (:func:`check_output_dir` for folders).
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file.
+    option : str
+        The command-line option that gave it (default: "--out").
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} names a folder, not a file", file=path,
+                         expected="the path of the file to write, e.g. out/fixations.tsv",
+                         fix=f"give a file name with {option}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{option} cannot be written: the file is read-only", file=path,
+                         expected="a writable file", fix=f"give another {option} path or make the file writable")
+    _check_parent(path, option)
+    return path

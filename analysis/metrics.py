@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.aoi import PolygonAOI, points_in_polygon, points_in_rect
+from analysis.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +321,27 @@ def _aoi_known(trials: pd.DataFrame) -> np.ndarray:
     return np.isfinite(edges).all(axis=1)
 
 
+def _check_trial_numbers(trials: pd.DataFrame) -> None:
+    """Trial numbers must be whole, within int64 and unique: ``1e30`` once became
+    -9223372036854775808 in trial_metrics.tsv (issue 11). The readers refuse such files at the
+    cell; this guards the Python API."""
+    t = pd.to_numeric(trials["trial"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(t) & (t == np.round(t)) & (np.abs(t) < 2.0 ** 53))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"trial number {trials['trial'].iloc[i]!s} (row {i + 1} of the trial table) is not a whole "
+                         "number", column="trial", expected="whole trial numbers",
+                         fix="number the trials 1, 2, ... (the readers do)")
+    dup = pd.Series(t).duplicated().to_numpy()
+    if dup.any():
+        raise InputError(f"trial {int(t[np.flatnonzero(dup)[0]])} appears twice in the trial table", column="trial",
+                         expected="each trial number once", fix="number the trials uniquely")
+
+
 def _prepare(trials: pd.DataFrame, fixations: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     _check_columns(trials, _TRIAL_REQUIRED, "trials")
+    _check_trial_numbers(trials)
     trials = trials.reset_index(drop=True)
     fixations = _sorted_fixations(fixations)
     return trials, fixations, overlapping_pairs(trials, fixations)
@@ -529,6 +549,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_not_raw(out, data) -> None:
+    """Refuse an ``--out`` that is the raw dataset (or any folder holding a raw ``dataset_description.json``):
+    the derivatives' ``dataset_description.json`` would overwrite the raw one (nothing recorded may be lost)."""
+    import json
+
+    desc = out / "dataset_description.json"
+    raw = out.resolve() == data.resolve()
+    if not raw and desc.is_file():
+        try:
+            raw = json.loads(desc.read_text(encoding="utf-8")).get("DatasetType", "raw") != "derivative"
+        except (OSError, ValueError, AttributeError):
+            raw = True  # not ours to overwrite
+    if raw:
+        raise InputError("--out is a raw dataset: writing the derivatives there would overwrite its "
+                         "dataset_description.json", file=out,
+                         expected="a separate folder for the derivatives, e.g. data/derivatives",
+                         fix="give another --out folder")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m analysis.metrics`` (see :func:`build_parser`)."""
     import dataclasses
@@ -540,12 +579,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from analysis.aoi import read_aois
     from analysis.batch import process_dataset, write_derivatives
     from analysis.config import load_config
-    from analysis.errors import InputError
+    from analysis.errors import check_output_dir
 
     data = Path(args.data)
+    if data.is_file():
+        raise InputError("--data names a file, not the dataset folder", file=data,
+                         expected="the root folder of a BIDS dataset", fix="pass --data the folder that holds it")
     if not data.is_dir():
         raise InputError("dataset folder not found", file=data, expected="the root folder of a BIDS dataset",
                          fix="pass --data the folder that holds dataset_description.json")
+    check_output_dir(args.out, "--out")  # before any work: a typo must not cost a whole run
+    _check_not_raw(Path(args.out), data)
     cfg = load_config(args.config)
     if args.algorithm is not None:
         cfg = dataclasses.replace(cfg, report=dataclasses.replace(cfg.report, algorithm=args.algorithm))

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from analysis.config import load_config
-from analysis.errors import InputError, run_cli
+from analysis.errors import InputError, check_output_file, run_cli
 from analysis.fixations import ALGORITHMS, FIXATION_COLUMNS, detect_fixations
 from analysis.io import FORMATS
+from analysis.io._common import GEOMETRY_LIMITS, check_geometry
 from analysis.recording import Geometry
 
 log = logging.getLogger("analysis.fixations")
@@ -75,17 +75,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+GEOMETRY_FIX = "correct --screen-px, --screen-mm and --distance-mm"
+
+
 def _geometry(args: argparse.Namespace) -> Geometry | None:
+    """The geometry flags, checked by :func:`analysis.io._common.check_geometry` (plausible ranges,
+    the same check as for sidecars and exports); partial flags (size and distance for an export that
+    gives the resolution) are checked against the same limits."""
     if args.screen_px is None:
+        lo_mm, hi_mm = GEOMETRY_LIMITS["mm"]
+        lo_d, hi_d = GEOMETRY_LIMITS["distance_mm"]
+        problems = [f"screen {n} {v:g} mm is outside {lo_mm:g}..{hi_mm:g} mm"
+                    for n, v in zip(("width", "height"), args.screen_mm or ()) if not lo_mm <= v <= hi_mm]
+        if args.distance_mm is not None and not lo_d <= args.distance_mm <= hi_d:
+            problems.append(f"viewing distance {args.distance_mm:g} mm is outside {lo_d:g}..{hi_d:g} mm")
+        if problems:
+            raise InputError("implausible values in the screen geometry: " + "; ".join(problems),
+                             expected=f"display size {lo_mm:g}..{hi_mm:g} mm per side, viewing distance "
+                                      f"{lo_d:g}..{hi_d:g} mm", fix=GEOMETRY_FIX)
         return None
     if args.screen_mm is None or args.distance_mm is None:
         return None  # --screen-px alone: passed on as screen_px (formats with normalised gaze)
-    values = (*args.screen_px, *args.screen_mm, args.distance_mm)
-    if not all(np.isfinite(v) and v > 0 for v in values):
-        raise InputError("screen geometry values must be positive", column="--screen-px/--screen-mm/--distance-mm",
-                         expected="positive numbers", fix="correct the values")
-    return Geometry(screen_px=(args.screen_px[0], args.screen_px[1]),
-                    screen_mm=(args.screen_mm[0], args.screen_mm[1]), distance_mm=args.distance_mm)
+    return check_geometry(Geometry(screen_px=(args.screen_px[0], args.screen_px[1]),
+                                   screen_mm=(args.screen_mm[0], args.screen_mm[1]), distance_mm=args.distance_mm),
+                          fix=GEOMETRY_FIX)
 
 
 def _write_tsv(frame, path: Path) -> None:
@@ -101,6 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from analysis.io import read_recording
 
+    check_output_file(args.out, "--out")  # before any work
+    if args.labels:
+        check_output_file(args.labels, "--labels")
+        if Path(args.labels).resolve() == Path(args.out).resolve():
+            raise InputError("--labels and --out name the same file", file=args.out,
+                             expected="two different files", fix="give --labels another name")
+    if args.rate is not None and not 0 < args.rate < float("inf"):
+        raise InputError(f"--rate {args.rate:g} is not a positive number", column="--rate",
+                         expected="the nominal sampling rate in Hz, e.g. 60", fix="correct --rate")
     cfg_all = load_config(args.config)
     config = cfg_all.ivt if args.algorithm == "ivt" else cfg_all.idt
     geometry = _geometry(args)

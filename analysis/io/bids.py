@@ -20,7 +20,10 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
+    COORD_TOLERANCE_SCREENS,
+    RATE_TOLERANCE,
     check_coordinates,
+    check_geometry,
     check_sampling,
     check_timestamps,
     empty_trials_frame,
@@ -30,12 +33,15 @@ from analysis.io._common import (
     read_table,
     build_samples,
 )
+from analysis.io.units import MAX_INTERVAL_S, check_time_jumps, check_time_unit
 from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
 
-PARTICIPANT_RE = re.compile(r"^sub-[A-Za-z0-9]+$")
-SESSION_RE = re.compile(r"^ses-[A-Za-z0-9]+$")
+#: BIDS labels (BIDS 1.10, "Entities": a label is alphanumeric). Always applied with ``fullmatch``:
+#: ``re.match`` with ``$`` also accepts a trailing newline (``"sub-01\n"``; issue 11).
+PARTICIPANT_RE = re.compile(r"sub-[A-Za-z0-9]+")
+SESSION_RE = re.compile(r"ses-[A-Za-z0-9]+")
 REQUIRED_COLUMNS = ("timestamp", "x_coordinate", "y_coordinate")
 EYE_BY_RECORDING = {"eye1": "left", "eye2": "right"}
 RESUME_FIX = "finish it with `python -m study.run --participant {p} --resume` (or move the session away)"
@@ -72,6 +78,9 @@ def read_dataset_description(root: str | Path) -> dict[str, Any]:
     """
     root = Path(root)
     path = root / "dataset_description.json"
+    if path.is_dir():
+        raise InputError("dataset_description.json is a folder", file=path, expected="a JSON file",
+                         fix="restore it (the study writes it)")
     if not path.is_file():
         raise InputError("not a BIDS dataset: dataset_description.json is missing", file=root,
                          expected="a dataset root with dataset_description.json, participants.tsv and sub-*/ses-*",
@@ -90,6 +99,9 @@ def read_participants(root: str | Path) -> pd.DataFrame:
     """Read ``participants.tsv``: ``participant_id`` unique, matching ``sub-[A-Za-z0-9]+``."""
     root = Path(root)
     path = root / "participants.tsv"
+    if path.is_dir():
+        raise InputError("participants.tsv is a folder", file=path, expected="a tab-separated file",
+                         fix="restore it; the study writes it with one row per participant")
     if not path.is_file():
         raise InputError("participants.tsv is missing", file=root, expected="participants.tsv at the dataset root",
                          fix="restore it; the study writes it with one row per participant")
@@ -99,13 +111,13 @@ def read_participants(root: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputError("participants.tsv is empty", file=path, expected="a header with participant_id",
                          fix="restore it") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"participants.tsv could not be read ({exc})", file=path, fix="restore it") from None
     if "participant_id" not in df.columns:
         raise InputError("column participant_id is missing", file=path, line=1, column="participant_id",
                          expected="a tab-separated header starting with participant_id", fix="restore the header")
     ids = df["participant_id"].astype(object)
-    bad = ~ids.fillna("").str.match(PARTICIPANT_RE.pattern).astype(bool)
+    bad = ~ids.fillna("").str.fullmatch(PARTICIPANT_RE.pattern).astype(bool)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"participant label {ids.iloc[i]!r} is not a BIDS label", file=path, line=i + 2,
@@ -134,7 +146,7 @@ def find_sessions(root: str | Path) -> list[Path]:
     read_dataset_description(root)
     participants = read_participants(root)
     sessions = sorted(p for p in root.glob("sub-*/ses-*") if p.is_dir()
-                      and PARTICIPANT_RE.match(p.parent.name) and SESSION_RE.match(p.name))
+                      and PARTICIPANT_RE.fullmatch(p.parent.name) and SESSION_RE.fullmatch(p.name))
     if not sessions:
         raise InputError("the dataset has no sessions", file=root, expected="folders sub-XX/ses-N/beh",
                          fix="record at least one session (python -m study.run) or give the right root")
@@ -167,7 +179,7 @@ def verify_checksums(session: str | Path) -> int:
     for lineno, text in enumerate(ck.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         if not text.strip():
             continue
-        m = re.match(r"^([0-9a-fA-F]{64}) [ *](.+)$", text.strip())
+        m = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](.+)", text.strip())
         if not m:
             raise InputError("not a sha256sum line", file=ck, line=lineno, expected="<64 hex digits>  <path>",
                              fix="restore the checksum file")
@@ -201,7 +213,7 @@ def resolve_session(path: Path) -> Path:
                          expected="a session folder sub-XX/ses-N (or its beh/ folder or a physio file)",
                          fix="read one session, or list them with analysis.io.find_sessions(root)")
     if (path / ".recording").exists():
-        p = path.parent.name if PARTICIPANT_RE.match(path.parent.name) else "<id>"
+        p = path.parent.name if PARTICIPANT_RE.fullmatch(path.parent.name) else "<id>"
         raise InputError(f"session {path.parent.name}/{path.name} is unfinished (it still has a .recording/ folder)",
                          file=path, fix=RESUME_FIX.format(p=p))
     if not (path / "beh").is_dir():
@@ -211,28 +223,36 @@ def resolve_session(path: Path) -> Path:
 
 
 def _sidecar_geometry(sc: dict[str, Any], path: Path) -> Geometry:
+    """Geometry from a physio sidecar (BIDS: ``ScreenSize`` and ``ScreenDistance`` in metres).
+
+    Every value passes :func:`analysis.io._common.check_geometry` (plausible physical ranges), so a
+    sidecar with ``ScreenSize [NaN, NaN]``, a distance of 1e-6 m or a negative resolution is refused
+    naming the sidecar and the key, not accepted or reported later as an impossible gaze coordinate.
+    """
+    expected = "ScreenResolution [w, h] px, ScreenSize [w, h] in metres, ScreenDistance in metres"
     for key in ("ScreenResolution", "ScreenSize", "ScreenDistance"):
         if key not in sc:
-            raise InputError(f"sidecar key {key} is missing", file=path, column=key,
-                             expected="ScreenResolution [w, h] px, ScreenSize [w, h] m, ScreenDistance m",
+            raise InputError(f"sidecar key {key} is missing", file=path, column=key, expected=expected,
                              fix="add it, or pass the geometry (--screen-px, --screen-mm, --distance-mm)")
-    try:
-        res = [int(v) for v in sc["ScreenResolution"]]
-        size = [float(v) * 1000.0 for v in sc["ScreenSize"]]
-        dist = float(sc["ScreenDistance"]) * 1000.0
-    except (TypeError, ValueError):
-        raise InputError("screen keys are not numbers", file=path, column="ScreenResolution/ScreenSize/ScreenDistance",
-                         expected="ScreenResolution [w, h] px, ScreenSize [w, h] in metres, ScreenDistance in metres",
-                         fix="correct the sidecar") from None
-    if len(res) != 2 or len(size) != 2 or min(*res, *size, dist) <= 0:
-        raise InputError("screen geometry must be two positive sizes and a positive distance", file=path,
-                         column="ScreenResolution/ScreenSize/ScreenDistance",
-                         expected="ScreenResolution [w, h] px, ScreenSize [w, h] m, ScreenDistance m",
-                         fix="correct the sidecar")
-    if size[0] > 5000 or dist > 20000:
+    for key, n in (("ScreenResolution", 2), ("ScreenSize", 2), ("ScreenDistance", 0)):
+        v = sc[key]
+        items = v if n else [v]
+        if (n and (not isinstance(v, list) or len(v) != n)) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in items):
+            raise InputError(f"{key} is {json.dumps(v)[:60]}, not {'a pair of numbers' if n else 'a number'}",
+                             file=path, column=key, expected=expected, fix="correct the sidecar")
+    res = sc["ScreenResolution"]
+    size = [float(v) * 1000.0 for v in sc["ScreenSize"]]
+    dist = float(sc["ScreenDistance"]) * 1000.0
+    if all(np.isfinite(size)) and np.isfinite(dist) and (size[0] > 5000 or dist > 20000):
         raise InputError("ScreenSize/ScreenDistance look like millimetres", file=path, column="ScreenSize",
                          expected="metres (BIDS), e.g. [0.338, 0.270] and 0.65", fix="convert to metres")
-    return Geometry(screen_px=(res[0], res[1]), screen_mm=(size[0], size[1]), distance_mm=dist)
+    geometry = Geometry(screen_px=(res[0], res[1]), screen_mm=(size[0], size[1]), distance_mm=dist)
+    check_geometry(geometry, file=path, source="the sidecar's ScreenResolution/ScreenSize/ScreenDistance "
+                                              "(sizes converted from metres to mm)",
+                   fix="correct the sidecar (BIDS: metres), or pass the geometry "
+                       "(--screen-px, --screen-mm, --distance-mm)")
+    return Geometry(screen_px=(int(res[0]), int(res[1])), screen_mm=(size[0], size[1]), distance_mm=dist)
 
 
 def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_override: float | None
@@ -251,10 +271,13 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
         raise InputError("sidecar key SamplingFrequency is missing", file=sc_path, column="SamplingFrequency",
                          expected="the sampling rate in Hz", fix="add it or pass rate_hz (--rate-hz)")
     unit_info = sidecar.get("timestamp", {})
-    unit = unit_info.get("Units", "us") if isinstance(unit_info, dict) else "us"
-    if unit not in _TIME_UNITS:
-        raise InputError(f"unknown timestamp unit {unit!r}", file=sc_path, column="timestamp.Units",
-                         expected="us (docs/formats.md), ms or s", fix="correct the unit")
+    if not isinstance(unit_info, dict):
+        raise InputError(f"sidecar key timestamp is {json.dumps(unit_info)[:60]}, not an object", file=sc_path,
+                         column="timestamp", expected='"timestamp": {"Units": "us", ...}', fix="correct the sidecar")
+    unit = unit_info.get("Units", "us")
+    if not isinstance(unit, str) or unit not in _TIME_UNITS:
+        raise InputError(f"unknown timestamp unit {json.dumps(unit)[:60]}", file=sc_path, column="timestamp.Units",
+                         expected='one string: "us" (docs/formats.md), "ms" or "s"', fix="correct the unit")
     lines, _ = head_lines(physio, max_lines=5)
     if lines and len(lines[0].split("\t")) != len(cols):
         raise InputError(f"rows have {len(lines[0].split(chr(9)))} cells but the sidecar names {len(cols)} Columns",
@@ -263,21 +286,41 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     df, first = read_table(physio, sep="\t", header_line=None, names=cols, numeric=cols, compression="gzip")
     n = len(df)
     file_lines = np.arange(n) + first
-    t = df["timestamp"].to_numpy(dtype=np.float64) * _TIME_UNITS[unit]
-    check_timestamps(t, physio, file_lines, "timestamp")
     declared_raw = rate_override if rate_override is not None else sidecar["SamplingFrequency"]
-    if isinstance(declared_raw, bool) or not isinstance(declared_raw, (int, float)) or not declared_raw > 0:
-        raise InputError(f"SamplingFrequency {declared_raw!r} is not a positive number", file=sc_path,
-                         column="SamplingFrequency", expected="the sampling rate in Hz, e.g. 60",
-                         fix="correct the sidecar or pass rate_hz (--rate-hz)")
+    if isinstance(declared_raw, bool) or not isinstance(declared_raw, (int, float)) or not (
+            0 < declared_raw < float("inf")):
+        raise InputError(f"SamplingFrequency {json.dumps(declared_raw)[:60]} is not a positive number",
+                         file=sc_path if rate_override is None else None,
+                         column="SamplingFrequency" if rate_override is None else "rate_hz",
+                         expected="the sampling rate in Hz, e.g. 60",
+                         fix="correct the sidecar or pass rate_hz (--rate / --rate-hz)")
     declared = float(declared_raw)
+    raw_t = df["timestamp"].to_numpy(dtype=np.float64)
+    t = raw_t * _TIME_UNITS[unit]
+    check_timestamps(t, physio, file_lines, "timestamp")
+    check_time_jumps(t, physio, file_lines, "timestamp")
+    check_time_unit(raw_t, unit, declared, physio, "timestamp",
+                    fix=f'set "timestamp": {{"Units": "<unit>"}} in {sc_path.name} to the unit the file uses')
+    d = np.diff(t)
+    if len(d) and abs(1.0 / float(np.median(d)) - declared) / declared > RATE_TOLERANCE:
+        # the timestamps are in the declared unit (checked above), so the declared rate is at fault:
+        # name where it came from (the sidecar key, or the --rate flag), not the physio file
+        measured = 1.0 / float(np.median(d))
+        raise InputError(f"{'SamplingFrequency' if rate_override is None else 'the given rate'} {declared:g} Hz disagrees "
+                         f"with the timestamps of {physio.name}: they are {measured:.4g} Hz (median interval "
+                         f"{float(np.median(d)) * 1000:.4g} ms)",
+                         file=sc_path if rate_override is None else None,
+                         column="SamplingFrequency" if rate_override is None else "rate_hz",
+                         expected=f"the rate the timestamps show, within {RATE_TOLERANCE:.0%}",
+                         fix="correct SamplingFrequency in the sidecar" if rate_override is None
+                         else "give the true rate (rate_hz, --rate / --rate-hz), or omit it to use the sidecar's")
     nominal, missing = check_sampling(t, declared, physio, file_lines, "timestamp")
     if "validity" in df.columns:
         v = df["validity"].to_numpy(dtype=np.float64)
         bad = ~(np.isnan(v) | (v == 0) | (v == 1))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"validity {v[i]!r} is not 0 or 1", file=physio, line=int(file_lines[i]),
+            raise InputError(f"validity {v[i]:g} is not 0 or 1", file=physio, line=int(file_lines[i]),
                              column="validity", expected="0 (invalid) or 1 (valid)", fix="restore the file")
         valid = v == 1
     else:
@@ -299,15 +342,97 @@ def _scatter(values: np.ndarray | None, idx: np.ndarray, n: int, fill: Any = np.
     return out
 
 
-def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
-    """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2)."""
+#: Largest trial number accepted (a study has tens of trials; anything beyond is a corrupt cell, and
+#: numbers above 2**53 could not even be stored exactly: ``1e30`` once became -9223372036854775808).
+MAX_TRIAL_NUMBER = 1_000_000
+
+
+def _trial_numbers(st: pd.DataFrame, path: Path, lines: np.ndarray) -> np.ndarray:
+    """The ``trial`` column of the stimulus rows: whole numbers 1..:data:`MAX_TRIAL_NUMBER`, unique.
+
+    Without the column the trials are numbered 1, 2, ... in file order; an empty cell in a file that
+    has the column is an error (a silently invented number could collide with a real one).
+    """
+    if "trial" not in st.columns:
+        return np.arange(1, len(st) + 1, dtype=np.int64)
+    trial = pd.to_numeric(st["trial"]).to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(trial) & (trial >= 1) & (trial <= MAX_TRIAL_NUMBER) & (trial == np.round(trial)))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw = st["trial"].iloc[i]
+        raise InputError(f"trial number {'(empty)' if pd.isna(raw) else repr(str(raw))} on a stimulus row is not a "
+                         "whole number from 1", file=path, line=int(lines[i]), column="trial",
+                         expected=f"the trial's number, a whole number 1..{MAX_TRIAL_NUMBER}", fix="restore the file")
+    trial = trial.astype(np.int64)
+    dup = pd.Series(trial).duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        first = int(lines[int(np.flatnonzero(trial == trial[i])[0])])
+        raise InputError(f"trial {int(trial[i])} appears on two stimulus rows (first at line {first})", file=path,
+                         line=int(lines[i]), column="trial", expected="each trial number once",
+                         fix="restore the file; a session's events must come from one run of the study")
+    return trial
+
+
+def _check_aoi_rectangles(aoi: dict[str, np.ndarray], path: Path, lines: np.ndarray,
+                          screen_px: tuple[int, int] | None) -> None:
+    """A stimulus row's AOI rectangle: all four edges or none, left < right, top < bottom, and within
+    one screen of the display (the tolerance of :func:`analysis.io._common.check_coordinates`)."""
+    edges = np.column_stack([aoi[s] for s in ("left", "top", "right", "bottom")])
+    known = np.isfinite(edges)
+    partial = known.any(axis=1) & ~known.all(axis=1)
+    with np.errstate(invalid="ignore"):
+        inverted = known.all(axis=1) & ((edges[:, 0] >= edges[:, 2]) | (edges[:, 1] >= edges[:, 3]))
+        if screen_px is not None:
+            w, h = screen_px
+            k = COORD_TOLERANCE_SCREENS
+            lim = np.array([[-k * w, -k * h, -k * w, -k * h]]), np.array([[(1 + k) * w, (1 + k) * h] * 2])
+            outside = (known & ((edges < lim[0]) | (edges > lim[1]))).any(axis=1)
+        else:
+            outside = np.zeros(len(edges), bool)
+    for bad, what in ((partial, "has only some of aoi_left/top/right/bottom"),
+                      (outside, f"lies more than one screen outside the {screen_px and 'x'.join(map(str, screen_px))} "
+                                "px display"),
+                      (inverted, "is empty or inverted (left >= right or top >= bottom)")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cells = ", ".join(f"{v:g}" if np.isfinite(v) else "n/a" for v in edges[i])
+            raise InputError(f"the AOI rectangle ({cells}) {what}", file=path, line=int(lines[i]),
+                             column="aoi_left/aoi_top/aoi_right/aoi_bottom",
+                             expected="the image's rectangle on the screen in pixels, left < right, top < bottom "
+                                      "(all four, or n/a for none)", fix="restore the events file")
+
+
+def read_events(path: Path, timestamp_zero_s: float | None,
+                recording_span_s: tuple[float, float] | None = None,
+                screen_px: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Trials from ``_events.tsv`` rows with ``trial_type == "stimulus"`` (docs/formats.md section 2).
+
+    Parameters
+    ----------
+    path : Path
+        The events file.
+    timestamp_zero_s : float or None
+        Tracker-clock time of onset 0 (for rows without ``tracker_onset_us``).
+    recording_span_s : (float, float), optional
+        First and last sample time of the recording. A stimulus onset more than
+        :data:`analysis.io.units.MAX_INTERVAL_S` (one day) away from it is a corrupt cell
+        (e.g. ``tracker_onset_us = 1e30``), refused at its line (default: None, unchecked).
+    screen_px : (int, int), optional
+        Display resolution: AOI rectangles must lie within one screen of it (default: None,
+        only their shape is checked).
+    """
     try:
         ev = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["n/a", ""],
                          skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise InputError("the events file is empty", file=path, expected="a header with onset, duration, trial_type",
                          fix="restore the file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise InputError("a folder has the name of the events file", file=path,
+                         expected="a tab-separated events file", fix="restore the events file") from None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"the events file could not be read ({exc})", file=path, fix="restore the file") from None
     for col in ("onset", "duration", "trial_type"):
         if col not in ev.columns:
@@ -325,28 +450,39 @@ def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
     onset = pd.to_numeric(st["onset"]).to_numpy(dtype=np.float64)
     duration = pd.to_numeric(st["duration"]).to_numpy(dtype=np.float64)
     for arr, col in ((onset, "onset"), (duration, "duration")):
-        bad = ~np.isfinite(arr) | ((arr < 0) if col == "duration" else np.zeros(len(arr), bool))
+        bad = ~np.isfinite(arr) | (((arr < 0) | (arr > MAX_INTERVAL_S)) if col == "duration"
+                                   else np.zeros(len(arr), bool))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{col} missing or negative on a stimulus row", file=path, line=int(lines[i]),
-                             column=col, expected="seconds", fix="restore the file")
+            raise InputError(f"{col} {st[col].iloc[i]!s} on a stimulus row is missing, negative or over a day",
+                             file=path, line=int(lines[i]), column=col,
+                             expected="seconds" + (f", 0..{MAX_INTERVAL_S:g}" if col == "duration" else ""),
+                             fix="restore the file")
     if "tracker_onset_us" in st.columns:
         tracker = pd.to_numeric(st["tracker_onset_us"]).to_numpy(dtype=np.float64) / 1e6
     else:
         tracker = np.full(len(st), np.nan)
     if timestamp_zero_s is not None:
         tracker = np.where(np.isnan(tracker), timestamp_zero_s + onset, tracker)
+    if recording_span_s is not None:
+        lo, hi = recording_span_s
+        with np.errstate(invalid="ignore"):
+            far = (tracker < lo - MAX_INTERVAL_S) | (tracker > hi + MAX_INTERVAL_S) | np.isinf(tracker)
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            col_at_fault = "tracker_onset_us" if "tracker_onset_us" in st.columns and pd.notna(
+                st["tracker_onset_us"].iloc[i]) else "onset"
+            raise InputError(f"stimulus onset {float(tracker[i]):.6g} s (tracker clock) lies more than one day "
+                             f"outside the recording ({lo:.6g}..{hi:.6g} s)", file=path, line=int(lines[i]),
+                             column=col_at_fault, expected="an onset within the recording of this session",
+                             fix="restore the events file; the cell is corrupt")
     if np.isnan(tracker).any():
         i = int(np.flatnonzero(np.isnan(tracker))[0])
         raise InputError("stimulus onset cannot be placed on the tracker clock", file=path, line=int(lines[i]),
                          column="tracker_onset_us",
                          expected="tracker_onset_us, or TimestampZero in the physio sidecar",
                          fix="restore the events file or the sidecar")
-    if "trial" in st.columns:
-        trial = pd.to_numeric(st["trial"]).to_numpy(dtype=np.float64)
-        trial = np.where(np.isnan(trial), np.arange(1, len(st) + 1), trial).astype(np.int64)
-    else:
-        trial = np.arange(1, len(st) + 1, dtype=np.int64)
+    trial = _trial_numbers(st, path, lines)
 
     def col(name: str) -> np.ndarray:
         if name not in st.columns:
@@ -359,6 +495,8 @@ def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
             return np.full(len(st), np.nan)
         return pd.to_numeric(st[name]).to_numpy(dtype=np.float64)
 
+    _check_aoi_rectangles({side: num(f"aoi_{side}") for side in ("left", "top", "right", "bottom")}, path, lines,
+                          screen_px)
     trials = pd.DataFrame({
         "trial": trial, "stimulus_id": col("stimulus_id"), "artwork": col("artwork"), "category": col("category"),
         "method": col("method"), "onset_s": tracker, "offset_s": tracker + duration,
@@ -366,6 +504,24 @@ def read_events(path: Path, timestamp_zero_s: float | None) -> pd.DataFrame:
         "aoi_bottom": num("aoi_bottom"),
     })
     return trials.astype(TRIAL_DTYPES)[list(TRIAL_DTYPES)]
+
+
+def _timestamp_zero_s(sc: dict[str, Any], path: Path, first_sample_s: float) -> float:
+    """Tracker-clock time (s) of event onset 0: ``TimestampZero`` (µs), else the first sample minus
+    ``StartTime`` (s; BIDS: the physio file's start relative to the events' onset 0, default 0)."""
+    for key, scale in (("TimestampZero", 1e-6), ("StartTime", 1.0)):
+        if key not in sc or sc[key] is None:
+            continue
+        v = sc[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise InputError(f"{key} is {json.dumps(v)[:60]}, not a number", file=path, column=key,
+                             expected=("the tracker timestamp (µs) of event onset 0" if key == "TimestampZero"
+                                       else "seconds from event onset 0 to the first sample, e.g. 0"),
+                             fix="correct the sidecar")
+        if key == "TimestampZero":
+            return float(v) * scale
+        return first_sample_s - float(v)
+    return first_sample_s
 
 
 def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
@@ -391,6 +547,8 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     ``rows_only_right``). A missing eye file (monocular recording) leaves that eye
     invalid throughout.
     """
+    if geometry is not None:
+        check_geometry(geometry)
     ses = resolve_session(Path(path))
     if verify:
         verify_checksums(ses)
@@ -431,6 +589,13 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     first_eye = next(iter(eyes))
     sc0 = sidecars[first_eye]
     geom = geometry if geometry is not None else _sidecar_geometry(sc0, sidecar_paths[first_eye])
+    if geometry is None:
+        for eye in eyes:
+            if eye != first_eye and _sidecar_geometry(sidecars[eye], sidecar_paths[eye]) != geom:
+                raise InputError("the two eyes' sidecars give different screen geometry", file=sidecar_paths[eye],
+                                 column="ScreenResolution/ScreenSize/ScreenDistance",
+                                 expected=f"the same values as {sidecar_paths[first_eye].name}",
+                                 fix="both eyes were recorded on one screen; restore the sidecars")
     for eye, e in eyes.items():
         check_coordinates(e["x"], e["y"], e["valid"] & np.isfinite(e["x"]) & np.isfinite(e["y"]), geom,
                           e["file"], e["lines"], ("x_coordinate", "y_coordinate"))
@@ -454,16 +619,15 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
                     "event_rows": 0, "blank_rows": 0}
     samples = build_samples(all_t, merged, geom)
 
-    tz = sc0.get("TimestampZero")
-    tz_s = float(tz) / 1e6 if isinstance(tz, (int, float)) else float(all_t[0]) - float(sc0.get("StartTime", 0.0) or 0.0)
+    tz_s = _timestamp_zero_s(sc0, sidecar_paths[first_eye], float(all_t[0]))
     events = sorted(beh.glob("*_events.tsv"))
     if not events:
         raise InputError("no *_events.tsv in the session", file=beh,
                          expected="sub-XX_ses-N_task-<task>_events.tsv", fix="restore the events file")
-    trials = read_events(events[0], tz_s)
+    trials = read_events(events[0], tz_s, (float(all_t[0]), float(all_t[-1])), tuple(geom.screen_px))
 
-    participant = ses.parent.name if PARTICIPANT_RE.match(ses.parent.name) else None
-    session = ses.name.removeprefix("ses-") if SESSION_RE.match(ses.name) else None
+    participant = ses.parent.name if PARTICIPANT_RE.fullmatch(ses.parent.name) else None
+    session = ses.name.removeprefix("ses-") if SESSION_RE.fullmatch(ses.name) else None
     extra: dict[str, Any] = {"eyes": sorted(eyes), "physio_files": [str(e["file"]) for e in eyes.values()],
                              "events_file": str(events[0]), "timestamp_zero_s": tz_s}
     for key in ("Manufacturer", "DeviceSerialNumber", "SoftwareVersions", "CalibrationType", "CalibrationCount",
@@ -475,8 +639,15 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
         extra["simulated"] = bool(read_dataset_description(root).get("Simulated", False))
 
     def _num(key: str) -> float | None:
+        """A data-quality value in degrees: absent, null or NaN = not measured; else a number >= 0."""
         v = sc0.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+            raise InputError(f"{key} is {json.dumps(v)[:60]}, not an angle in degrees", file=sidecar_paths[first_eye],
+                             column=key, expected="a number of degrees >= 0, or null when not measured",
+                             fix="correct the sidecar")
+        return float(v)
 
     meta = RecordingMeta(
         source=str(ses), format="bids", sampling_rate_hz=float(eyes[first_eye]["rate"]), geometry=geom,

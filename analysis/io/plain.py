@@ -13,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
     build_samples,
     check_coordinates,
+    check_geometry,
     check_sampling,
     check_timestamps,
     empty_trials_frame,
@@ -29,9 +31,10 @@ from analysis.io._common import (
     sniff_delimiter,
     to_float,
 )
+from analysis.io.units import UNIT_SECONDS, check_time_jumps, check_time_unit
 from analysis.recording import Geometry, Recording, RecordingMeta
 
-TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+TIME_UNITS = UNIT_SECONDS
 REQUIRED = ("time", "x", "y", "valid")
 _TRUE = {"1", "1.0", "true", "t", "valid", "yes", "y"}
 _FALSE = {"0", "0.0", "false", "f", "invalid", "no", "n"}
@@ -65,6 +68,10 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     if rate_hz is None:
         raise InputError("a plain gaze table needs the sampling rate", file=path,
                          expected="the tracker's nominal sampling rate in Hz", fix="pass rate_hz= or --rate-hz")
+    check_geometry(geometry, file=None)
+    if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, float)) or not 0 < rate_hz < float("inf"):
+        raise InputError(f"sampling rate {rate_hz} is not a positive number", file=path,
+                         expected="the tracker's nominal sampling rate in Hz, e.g. 60", fix="correct --rate")
     if time_unit not in TIME_UNITS:
         raise InputError(f"unknown time unit {time_unit!r}", file=path, expected="s, ms or us",
                          fix="pass time_unit='s' | 'ms' | 'us' (--time-unit)")
@@ -73,8 +80,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
         raise InputError("the first line is empty", file=path, line=1, expected="a header row: time, x, y, valid",
                          fix="put the header on the first line")
     sep = sniff_delimiter(lines[0])
-    header = lines[0].split(sep) if sep != r"\s+" else lines[0].split()
-    lookup = {h.strip().strip('"').lower(): h.strip().strip('"') for h in header}
+    lookup = _header_lookup(path, sep, enc)
     missing = [c for c in REQUIRED if c not in lookup]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", file=path, line=1, column=missing[0],
@@ -94,8 +100,12 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     if n == 0:
         raise InputError("the table has a header but no rows", file=path, line=2,
                          expected="one row per gaze sample", fix="give a file with data")
-    t = to_float(s, tcol, n) * TIME_UNITS[time_unit]
+    raw_t = to_float(s, tcol, n)
+    t = raw_t * TIME_UNITS[time_unit]
     check_timestamps(t, path, lines_s, tcol)
+    check_time_jumps(t, path, lines_s, tcol)
+    check_time_unit(raw_t, time_unit, float(rate_hz), path, tcol,
+                    fix="give the unit of the time column: --time-unit <unit> (time_unit='<unit>')")
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)
     v = normalised_text(s[vcol])
     ok = np.isin(v, list(_TRUE | _FALSE | {""}))
@@ -114,3 +124,21 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     counts = finish_counts(samples, blank_rows=int(blank.sum()), event_rows=0, missing_samples=missing_samples,
                            rows_total=len(df))
     return Recording(samples=samples, trials=empty_trials_frame(), meta=meta, counts=counts)
+
+
+def _header_lookup(path: Path, sep: str, encoding: str) -> dict[str, str]:
+    """Normalised header name (stripped of spaces and quotes, lower case) -> the column name pandas gives it.
+
+    Read by pandas itself, so a header such as ``time, x, y, valid`` (spaces after the commas) maps
+    ``"x"`` to pandas' ``" x"``, and duplicated names to pandas' ``x.1`` (the first one wins).
+    """
+    try:
+        cols = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, engine="python" if sep == r"\s+" else "c",
+                           index_col=False).columns
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"the header row could not be read ({exc})", file=path, line=1,
+                         expected="a header row: time, x, y, valid", fix="correct the header") from None
+    lookup: dict[str, str] = {}
+    for c in cols:
+        lookup.setdefault(str(c).strip().strip('"').strip().lower(), str(c))
+    return lookup

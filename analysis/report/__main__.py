@@ -46,9 +46,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from analysis.config import load_config
-    from analysis.errors import InputError
+    from analysis.errors import InputError, check_output_dir
     from analysis.report.inputs import check_data_dir
 
+    check_output_dir(args.out, "--out")  # before any work: a typo must not cost a whole run
     config = load_config(args.config)
     data = args.data if args.data is not None else DEFAULT_DATA
     check_data_dir(data, is_default=args.data is None)
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise InputError("--jobs must be >= 0", column="--jobs", expected="0 (all cores) or a positive number",
                          fix="give e.g. --jobs 2")
     manifest = args.manifest
+    if manifest is not None and manifest.is_dir():
+        raise InputError("--manifest names a folder", file=manifest, expected="the stimulus manifest.csv file",
+                         fix="give the manifest file itself, e.g. data/stimuli/manifest.csv")
     if manifest is not None and not manifest.is_file():
         raise InputError("manifest not found", file=manifest, fix="give an existing manifest.csv or omit --manifest")
     if manifest is None and DEFAULT_MANIFEST.is_file():

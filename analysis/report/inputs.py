@@ -24,10 +24,38 @@ AOI_COLUMNS = ("aoi_left", "aoi_top", "aoi_right", "aoi_bottom")
 DEMO_HINT = "python -m study.simulate --participants 50 --out data/demo"
 
 
+def _read_text_table(path: Path, *, sep: str, what: str, fix: str, **kwargs) -> pd.DataFrame:
+    """A small CSV/TSV read with pandas; unreadable, non-UTF-8 or malformed files are InputErrors."""
+    kwargs.setdefault("dtype", str)
+    try:
+        return pd.read_csv(path, sep=sep, keep_default_na=False, encoding="utf-8", **kwargs)
+    except UnicodeDecodeError:
+        raw = path.read_bytes()
+        try:  # pandas' error position is within its read buffer: find the byte in the file
+            raw.decode("utf-8")
+            start = 0
+        except UnicodeDecodeError as exc:
+            start = exc.start
+        raise InputError(f"the {what} is not UTF-8 text (byte 0x{raw[start]:02x})", file=path,
+                         line=raw[:start].count(b"\n") + 1, expected="UTF-8 text", fix=fix) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"the {what} is empty", file=path, expected="a header row and one row per entry",
+                         fix=fix) from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"the {what} is malformed ({str(exc).strip()})", file=path,
+                         expected="rows with as many cells as the header", fix=fix) from None
+    except OSError as exc:
+        raise InputError(f"the {what} could not be read ({exc.strerror})", file=path, fix=fix) from None
+
+
 def check_data_dir(data: Path, *, is_default: bool) -> None:
     """Raise a clear InputError when the dataset folder is missing (with the demo hint)."""
     if data.is_dir() and (data / "dataset_description.json").is_file():
         return
+    if data.is_file():
+        raise InputError("--data names a file, not the dataset folder", file=data,
+                         expected="the root of an Eye-Tracking-BIDS dataset (docs/formats.md section 2)",
+                         fix="give the folder that holds dataset_description.json with --data")
     if is_default:
         raise InputError("the bundled demo cohort is missing", file=data,
                          expected="a simulated Eye-Tracking-BIDS dataset in data/demo",
@@ -37,11 +65,40 @@ def check_data_dir(data: Path, *, is_default: bool) -> None:
                      fix="give the folder that holds dataset_description.json with --data")
 
 
+def participant_accounting(result) -> dict:
+    """Who was registered, who was analysed and who is missing, for the report.
+
+    Parameters
+    ----------
+    result : analysis.batch.DatasetResult
+        Uses ``registered_participants`` (``participants.tsv``), ``trial_metrics`` and
+        ``missing_participants`` (participant, reason; docs/derivatives.md).
+
+    Returns
+    -------
+    dict
+        ``registered`` (int, rows of participants.tsv), ``with_trials`` (int, participants with at
+        least one trial row), ``unregistered`` (list of participants with data but not in
+        participants.tsv) and ``missing`` (DataFrame participant, reason). A report must count
+        participants against ``max(registered, with_trials + len(missing))``, never only those with
+        data (issue 11: "Complete participants: 3 of 3" when 4 were registered).
+    """
+    tm = result.trial_metrics
+    with_trials = sorted(set(tm["participant"].astype(str))) if len(tm) else []
+    registered = list(getattr(result, "registered_participants", ()) or ())
+    missing = getattr(result, "missing_participants", None)
+    if missing is None:
+        missing = pd.DataFrame(columns=["participant", "reason"])
+    return {"registered": len(registered), "with_trials": len(with_trials),
+            "unregistered": [p for p in with_trials if registered and p not in registered],
+            "missing": missing.reset_index(drop=True)}
+
+
 def load_manifest(path: Path | None) -> pd.DataFrame | None:
     """Read the stimulus manifest (docs/formats.md section 1); ``None`` when absent."""
     if path is None or not Path(path).is_file():
         return None
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = _read_text_table(Path(path), sep=",", what="stimulus manifest", fix="regenerate it with stimuli_gen")
     missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"manifest lacks column(s) {missing}", file=path, line=1,
@@ -67,13 +124,16 @@ def check_stimuli(tm: pd.DataFrame, manifest: pd.DataFrame | None, *, manifest_p
         a stimulus id labelled inconsistently across sessions; duplicated participants.
     """
     check_trial_metrics(tm)
-    labels = tm[["stimulus_id", "artwork", "category", "method"]].astype(str).drop_duplicates()
+    keyed = tm.assign(session=tm["session"] if "session" in tm.columns else "n/a")
+    keyed = keyed[["participant", "session", "stimulus_id", "artwork", "category", "method"]].astype(str)
+    labels = keyed.drop_duplicates(["stimulus_id", "artwork", "category", "method"])
     multi = labels["stimulus_id"].duplicated(keep=False)
     if multi.any():
         sid = labels.loc[multi, "stimulus_id"].iloc[0]
-        variants = labels[labels["stimulus_id"] == sid][["artwork", "category", "method"]].to_numpy().tolist()
+        variants = [f"{r.artwork}/{r.category}/{r.method} (first in {r.participant}/ses-{r.session})"
+                    for r in labels[labels["stimulus_id"] == sid].itertuples(index=False)]
         raise InputError(f"stimulus {sid!r} has different artwork/category/method in different events files: "
-                         f"{variants}", column="stimulus_id",
+                         + "; ".join(variants), column="stimulus_id",
                          expected="one artwork, category and method per stimulus_id",
                          fix="correct the events files (or the study manifest they were written from)")
     if manifest is not None:
@@ -133,8 +193,8 @@ def aoi_rectangles(data: Path | None, fixations: pd.DataFrame, stimuli: list[str
         for ev in sorted(Path(data).glob("sub-*/ses-*/beh/*_events.tsv")):
             try:
                 df = pd.read_csv(ev, sep="\t", na_values=["n/a"], keep_default_na=False)
-            except (OSError, pd.errors.ParserError):
-                continue
+            except (OSError, ValueError, pd.errors.ParserError):
+                continue  # only for drawing; the reader has already checked every events file
             if {"trial_type", "stimulus_id", *AOI_COLUMNS} <= set(df.columns):
                 frames.append(df.loc[df["trial_type"] == "stimulus", ["stimulus_id", *AOI_COLUMNS]])
         if frames:
@@ -187,7 +247,8 @@ def simulation_targets(data: Path | None) -> pd.DataFrame | None:
     path = Path(data) / SIMULATION_PARAMETERS
     if not path.is_file():
         return None
-    table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    table = _read_text_table(path, sep="\t", what="simulation parameters",
+                             fix="regenerate the cohort with python -m study.simulate", na_values=["n/a"])
     missing = [c for c in SIMULATION_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"simulation parameters lack column(s) {missing}", file=path, line=1,

@@ -299,3 +299,63 @@ def test_rewriting_removes_stale_derivatives_of_an_earlier_run(result, tmp_path)
     assert not stale.exists() and not (out / "aoi_metrics.tsv").exists()
     assert (out / "notes.txt").read_text() == "mine\n"           # other files are left alone
     assert (out / "fixations" / "sub-01_ses-1_fixations.tsv").is_file()
+
+
+# ---------------------------------------------------------------- issue 11: participant accounting
+
+
+def test_registered_participants_without_data_are_listed_not_dropped(dataset, tmp_path):
+    import shutil
+
+    from analysis.batch import MISSING_PARTICIPANT_COLUMNS
+    from analysis.report.inputs import participant_accounting
+    from tests.analysis.bids_fixture import physio_path, write_dataset_files
+
+    root = tmp_path / "raw"
+    shutil.copytree(dataset, root)
+    shutil.copytree(root / "sub-02", root / "sub-03")
+    for p in (root / "sub-03").rglob("sub-02_*"):
+        p.rename(p.with_name(p.name.replace("sub-02", "sub-03")))
+    physio_path(root / "sub-03" / "ses-1", "left").write_bytes(b"not gzip")
+    write_dataset_files(root, ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"])
+    (root / "sub-05").mkdir()
+    out = tmp_path / "deriv"
+    res = process_dataset(root, jobs=1, progress=False, on_error="exclude", derivatives_dir=out)
+    assert res.registered_participants == ("sub-01", "sub-02", "sub-03", "sub-04", "sub-05")
+    miss = res.missing_participants
+    assert tuple(miss.columns) == MISSING_PARTICIPANT_COLUMNS
+    assert miss["participant"].tolist() == ["sub-03", "sub-04", "sub-05"]
+    reasons = dict(zip(miss["participant"], miss["reason"]))
+    assert reasons["sub-03"].startswith("unreadable: sub-03/ses-1/beh/")
+    assert reasons["sub-04"] == "no data: listed in participants.tsv but the folder sub-04/ is missing"
+    assert reasons["sub-05"].startswith("no data: sub-05/ has no session folder")
+    ex = res.exclusions
+    whole = ex[ex["trial"].isna()]
+    assert set(whole["participant"]) == {"sub-03", "sub-04", "sub-05"}
+    acc = participant_accounting(res)
+    assert (acc["registered"], acc["with_trials"], len(acc["missing"])) == (5, 2, 3)
+    back = pd.read_csv(out / "missing_participants.tsv", sep="\t")
+    assert back["participant"].tolist() == ["sub-03", "sub-04", "sub-05"]
+    # a later run where everyone has data removes the stale file
+    process_dataset(dataset, jobs=1, progress=False, derivatives_dir=out)
+    assert not (out / "missing_participants.tsv").exists()
+
+
+def test_complete_dataset_has_no_missing_participants(result):
+    assert result.registered_participants == PARTICIPANTS
+    assert len(result.missing_participants) == 0
+
+
+def test_a_later_step_error_without_a_file_names_the_session(tmp_path):
+    import gzip
+
+    from tests.analysis.bids_fixture import physio_path, write_bids_session
+
+    ses = write_bids_session(tmp_path / "raw", instructions_s=0.2, cross_s=0.1, blank_s=0.1)
+    for eye in ("left", "right"):  # one sample: read fine, refused by the fixation filter
+        p = physio_path(ses, eye)
+        first = gzip.decompress(p.read_bytes()).decode().splitlines()[0]
+        p.write_bytes(gzip.compress((first + "\n").encode()))
+    with pytest.raises(InputError) as err:
+        process_dataset(tmp_path / "raw", jobs=1, progress=False)
+    assert Path(err.value.file) == ses.resolve() and "two samples" in err.value.problem

@@ -235,3 +235,191 @@ def test_verify_checksums(tmp_path):
     physio_path(ses2, "right").unlink()
     with pytest.raises(InputError, match="missing"):
         verify_checksums(ses2)
+
+
+# ---------------------------------------------------------------- issue 11: bad sidecars and events
+
+
+_SMALL = dict(trials=[{"stimulus_id": "david_ours", "artwork": "david", "category": "sculpture", "method": "ours",
+                       "duration_s": 0.5, "aoi": (240, 112, 1040, 912), "gaze": None},
+                      {"stimulus_id": "thinker_ours", "artwork": "thinker", "category": "sculpture",
+                       "method": "ours", "duration_s": 0.5, "aoi": (240, 112, 1040, 912), "gaze": None}],
+              instructions_s=0.2, cross_s=0.1, blank_s=0.1)
+
+
+def _sidecar_path(ses, eye="left"):
+    p = physio_path(ses, eye)
+    return p.with_name(p.name.replace(".tsv.gz", ".json"))
+
+
+def _edit_sidecars(ses, fn, eyes=("left", "right")):
+    for eye in eyes:
+        sc = _sidecar_path(ses, eye)
+        d = json.loads(sc.read_text())
+        fn(d)
+        sc.write_text(json.dumps(d))
+
+
+def _set_trial_cells(ses, values):
+    """Set the ``trial`` cell of the stimulus rows of the events file, in order."""
+    ev = events_path(ses)
+    lines = ev.read_text().splitlines()
+    col = lines[0].split("\t").index("trial")
+    rows = [i for i, line in enumerate(lines) if "\tstimulus\t" in line]
+    for i, v in zip(rows, values):
+        cells = lines[i].split("\t")
+        cells[col] = v
+        lines[i] = "\t".join(cells)
+    ev.write_text("\n".join(lines) + "\n")
+    return [i + 1 for i in rows]
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("timestamp", {"Units": ["us"]}, 'unknown timestamp unit ["us"]'),
+    ("timestamp", "us", "not an object"),
+    ("StartTime", "zero", 'StartTime is "zero", not a number'),
+    ("TimestampZero", "zero", 'TimestampZero is "zero", not a number'),
+    ("SamplingFrequency", "60", "is not a positive number"),
+    ("ScreenResolution", 1280, "not a pair of numbers"),
+])
+def test_bad_sidecar_values_name_the_sidecar_and_key(tmp_path, key, value, problem):
+    ses = write_bids_session(tmp_path, **_SMALL)
+
+    def edit(d):
+        if key == "StartTime":
+            d.pop("TimestampZero", None)
+        d[key] = value
+    _edit_sidecars(ses, edit)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert problem in err.value.problem
+    assert err.value.file == _sidecar_path(ses, "left")
+    assert err.value.column.startswith(key)
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("ScreenSize", [float("nan"), float("nan")], "screen width nan mm"),
+    ("ScreenDistance", 1e-6, "viewing distance 0.001 mm"),
+    ("ScreenResolution", [-1280, 1024], "resolution width -1280 px"),
+    ("ScreenResolution", [1280.5, 1024], "resolution width 1280.5 px"),
+])
+def test_implausible_sidecar_geometry_is_refused(tmp_path, key, value, named):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    _edit_sidecars(ses, lambda d: d.__setitem__(key, value))
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == _sidecar_path(ses, "left")
+    assert "implausible values in the sidecar" in err.value.problem and named in err.value.problem
+    assert "gaze coordinate" not in str(err.value)
+
+
+def test_eyes_with_different_geometry_name_the_second_sidecar(tmp_path):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    _edit_sidecars(ses, lambda d: d.__setitem__("ScreenDistance", 0.7), eyes=("right",))
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == _sidecar_path(ses, "right") and "different screen geometry" in err.value.problem
+
+
+def test_timestamps_in_another_unit_than_declared_name_the_unit(tmp_path):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    _edit_sidecars(ses, lambda d: d.__setitem__("timestamp", {**d.get("timestamp", {}), "Units": "ms"}))
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert "seem to be in microseconds, not milliseconds" in err.value.problem
+    assert err.value.file == physio_path(ses, "left") and '"Units": "us"' in err.value.fix
+
+
+def test_start_time_places_events_when_timestamp_zero_is_absent(tmp_path):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ref = read_recording(ses).trials
+    _edit_sidecars(ses, lambda d: (d.pop("TimestampZero"), d.__setitem__("StartTime", 0)))
+    ev = events_path(ses)
+    df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False).drop(columns="tracker_onset_us")
+    df.to_csv(ev, sep="\t", index=False)
+    got = read_recording(ses).trials
+    assert got["onset_s"].to_numpy() == pytest.approx(ref["onset_s"].to_numpy(), abs=1e-6)
+
+
+def test_events_file_that_is_a_folder(tmp_path):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ev = events_path(ses)
+    ev.unlink()
+    ev.mkdir()
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == ev and "folder" in err.value.problem
+
+
+@pytest.mark.parametrize("values, problem, which", [
+    (["1e30", "2"], "trial number '1e30'", 0),
+    (["1", "1"], "trial 1 appears on two stimulus rows", 1),
+    (["-3", "2"], "trial number '-3'", 0),
+    (["1.5", "2"], "trial number '1.5'", 0),
+    (["n/a", "2"], "trial number (empty)", 0),
+])
+def test_trial_numbers_must_be_whole_positive_and_unique(tmp_path, values, problem, which):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    lines = _set_trial_cells(ses, values)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert problem in err.value.problem
+    assert err.value.file == events_path(ses) and err.value.column == "trial" and err.value.line == lines[which]
+
+
+def test_identifiers_are_full_matches(tmp_path):
+    from analysis.io.bids import PARTICIPANT_RE, SESSION_RE
+
+    assert PARTICIPANT_RE.fullmatch("sub-01") and not PARTICIPANT_RE.fullmatch("sub-01\n")
+    assert not SESSION_RE.fullmatch("ses-1\n")
+    write_bids_session(tmp_path, "sub-01", **_SMALL)
+    (tmp_path / "sub-02\n" / "ses-1" / "beh").mkdir(parents=True)
+    assert [s.parent.name for s in find_sessions(tmp_path)] == ["sub-01"]
+    tsv = tmp_path / "participants.tsv"
+    tsv.write_text('participant_id\n"sub-01\n"\n')
+    with pytest.raises(InputError, match="not a BIDS label"):
+        read_participants(tmp_path)
+
+
+@pytest.mark.parametrize("column, value", [("tracker_onset_us", "1e30"), ("onset", "1e30"), ("duration", "1e30"),
+                                           ("duration", "-1")])
+def test_corrupt_onset_or_duration_is_refused_at_its_cell(tmp_path, column, value):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ev = events_path(ses)
+    df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False)
+    if column == "onset":
+        df = df.drop(columns="tracker_onset_us")
+    i = int(df.index[df["trial_type"] == "stimulus"][1])
+    df.loc[i, column] = value
+    df.to_csv(ev, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert err.value.file == ev and err.value.line == i + 2 and err.value.column == column
+
+
+@pytest.mark.parametrize("value, ok", [(None, True), (0.4, True), (-1, False), ("0.4", False), (True, False)])
+def test_quality_values_in_the_sidecar(tmp_path, value, ok):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    _edit_sidecars(ses, lambda d: d.__setitem__("AverageCalibrationError", value))
+    if ok:
+        assert read_recording(ses).meta.accuracy_deg == value
+    else:
+        with pytest.raises(InputError) as err:
+            read_recording(ses)
+        assert err.value.column == "AverageCalibrationError" and err.value.file == _sidecar_path(ses)
+
+
+@pytest.mark.parametrize("edits, words", [({"aoi_left": "1e30"}, "outside the 1280x1024 px display"),
+                                          ({"aoi_left": "2000", "aoi_right": "100"}, "inverted"),
+                                          ({"aoi_top": "n/a"}, "only some of")])
+def test_aoi_rectangle_in_events_is_checked(tmp_path, edits, words):
+    ses = write_bids_session(tmp_path, **_SMALL)
+    ev = events_path(ses)
+    df = pd.read_csv(ev, sep="\t", dtype=str, keep_default_na=False)
+    i = int(df.index[df["trial_type"] == "stimulus"][0])
+    for k, v in edits.items():
+        df.loc[i, k] = v
+    df.to_csv(ev, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        read_recording(ses)
+    assert words in err.value.problem and err.value.line == i + 2 and err.value.file == ev

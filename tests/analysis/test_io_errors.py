@@ -224,6 +224,7 @@ def test_bids_validity_must_be_binary(tmp_path):
     with pytest.raises(InputError) as err:
         read_recording(ses)
     assert err.value.line == 3 and err.value.column == "validity"
+    assert err.value.problem == "validity 2 is not 0 or 1"  # a plain number, not np.float64(2.0)
 
 
 def test_bids_columns_do_not_match_sidecar(tmp_path):
@@ -252,7 +253,14 @@ def test_declared_rate_disagrees_with_timestamps(tmp_path):
                                                          "right": {"SamplingFrequency": 50.0}})
     with pytest.raises(InputError) as err:
         read_recording(ses)
-    assert "differs from the declared 50 Hz" in err.value.problem and err.value.column == "timestamp"
+    # the sidecar's key is at fault (the timestamps are in the declared unit), so the sidecar is named
+    assert "SamplingFrequency 50 Hz disagrees with the timestamps" in err.value.problem
+    assert "they are 60 Hz" in err.value.problem
+    assert err.value.column == "SamplingFrequency" and err.value.file == _sidecar(ses, "left")
+    with pytest.raises(InputError) as err:
+        read_recording(ses, rate_hz=120.0)
+    assert err.value.column == "rate_hz" and err.value.file is None
+    assert read_recording(ses, rate_hz=60.0).meta.sampling_rate_hz == 60.0
 
 
 def test_a_faster_stretch_inside_a_file_is_mixed_rates(tmp_path):
@@ -376,3 +384,43 @@ def test_mutated_bids_raises_only_input_error(tmp_path_factory, bids_template, w
         read_recording(ses)
     except InputError:
         pass
+
+
+# ---------------------------------------------------------------- issue 11: plain tables
+
+
+def test_plain_csv_header_with_spaces_reads_the_values(tmp_path):
+    p = tmp_path / "g.csv"
+    p.write_text("time, x, y, valid\n0.0, 100, 200, 1\n0.1, 101, 201, 1\n0.2, 102, 202, 0\n0.3, 103, 203, 1\n")
+    rec = read_recording(p, geometry=T60_GEOMETRY, rate_hz=10.0)
+    assert rec.samples["left_x_px"].tolist()[:2] == [100.0, 101.0]
+    assert rec.samples["left_valid"].tolist() == [True, True, False, True]
+
+
+@pytest.mark.parametrize("written, declared, seems", [("ms", "s", "milliseconds, not seconds"),
+                                                      ("s", "ms", "seconds, not milliseconds"),
+                                                      ("us", "s", "microseconds, not seconds")])
+def test_plain_time_unit_mismatch_names_the_unit(tmp_path, written, declared, seems):
+    p = write_plain_table(tmp_path / "g.tsv", time_unit=written)["path"]
+    with pytest.raises(InputError) as err:
+        read_recording(p, geometry=T60_GEOMETRY, rate_hz=60.0, time_unit=declared)
+    assert f"seem to be in {seems}" in err.value.problem and err.value.column == "time"
+    assert f"--time-unit {written}" in err.value.fix
+    assert read_recording(p, geometry=T60_GEOMETRY, rate_hz=60.0, time_unit=written).n_samples == 120
+
+
+def test_plain_timestamp_jump_is_refused_at_its_line(tmp_path):
+    p = write_plain_table(tmp_path / "g.tsv")["path"]
+    _replace_cell(p, 121, "time", "1e308")
+    with pytest.raises(InputError) as err:
+        read_recording(p, geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert err.value.line == 121 and "jumps" in err.value.problem
+
+
+def test_plain_reader_checks_the_geometry_it_is_given(tmp_path):
+    from analysis.io.plain import read_plain
+    from analysis.recording import Geometry
+
+    p = write_plain_table(tmp_path / "g.tsv")["path"]
+    with pytest.raises(InputError, match="resolution width -1280 px"):
+        read_plain(p, geometry=Geometry((-1280, 1024), (338.0, 270.0), 650.0), rate_hz=60.0)

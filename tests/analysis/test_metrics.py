@@ -283,3 +283,17 @@ def test_metric_invariants_hold_for_any_fixation_sequence(raw, t0, length):
     # counting by hand: fixations overlapping the interval and inside
     n_in = sum(1 for a, b, p in rows if p == IN and min(b, t0 + length) > max(a, t0))
     assert m["fixation_count"] == n_in
+
+
+@pytest.mark.parametrize("trial, problem", [([1e30, 2], "not a whole number"), ([1, 1], "appears twice"),
+                                            ([1.5, 2], "not a whole number")])
+def test_trial_numbers_must_be_whole_and_unique(trial, problem):
+    """Issue 11: 1e30 became -9223372036854775808 in trial_metrics.tsv; duplicates were accepted."""
+    from analysis.errors import InputError
+    from analysis.metrics import trial_metrics
+
+    trials = pd.DataFrame({"trial": trial, "stimulus_id": ["a", "b"], "onset_s": [0.0, 1.0], "offset_s": [1.0, 2.0],
+                           "aoi_left": 0.0, "aoi_top": 0.0, "aoi_right": 10.0, "aoi_bottom": 10.0})
+    fix = pd.DataFrame({"onset_s": [0.1], "offset_s": [0.5], "x_px": [5.0], "y_px": [5.0]})
+    with pytest.raises(InputError, match=problem):
+        trial_metrics(trials, fix)
