@@ -71,8 +71,10 @@ def test_same_seed_gives_a_byte_identical_dataset(tiny):
     assert fa.keys() == fb.keys()
     different = [k for k in fa if fa[k] != fb[k]]
     assert different == []
-    physio = [k for k in fa if k.endswith("_physio.tsv.gz")]
+    physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("sub-")]
     assert len(physio) == 4
+    truth_physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("derivatives/ground_truth/sub-")]
+    assert len(truth_physio) == 4                          # the noise-free gaze of both eyes of both participants
     assert any(fa[k] != fc[k] for k in physio)           # another seed, other data
     # gzip members carry no time stamp (bytes 4..7 = mtime)
     assert all(fa[k][4:8] == b"\0\0\0\0" for k in fa if k.endswith(".gz"))
@@ -94,7 +96,7 @@ def test_dataset_is_marked_simulated_and_ground_truth_is_complete(tiny):
     assert row["target_fixation_time_s"] == pytest.approx(8.69)
     assert row["target_fixation_count"] == pytest.approx(8.69 / 0.6, abs=1e-3)
     # physio sidecars list only the compact columns
-    sidecar = next(a.rglob("*eye1_physio.json"))
+    sidecar = next((a / "sub-01").rglob("*eye1_physio.json"))
     assert json.loads(sidecar.read_text())["Columns"] == ["timestamp", "x_coordinate", "y_coordinate",
                                                           "pupil_size", "validity"]
 
