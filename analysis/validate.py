@@ -321,56 +321,80 @@ def _headline_scale(row: pd.Series) -> tuple[str, float, float]:
     return "difference", lo, hi
 
 
+#: ``model`` values of :func:`method_effect_intervals`.
+INTERVAL_MODELS = ("headline", "by_participant_t", "by_items_t", "by_category_t")
+
+
 def method_effect_intervals(trial_metrics: pd.DataFrame, *, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """The report's 95 % intervals of the ours - Pix2Pix effect, overall and per category.
+    """The report's 95 % intervals of the ours - Pix2Pix effect (``model`` column, :data:`INTERVAL_MODELS`).
 
     The one place that asks the report's statistics for their intervals
     (``analysis.report.analyses.compute_statistics`` on the report's trial metrics):
-    ``overall`` rows come from ``Statistics.headline`` (the report's headline crossed
-    model) when it is filled, otherwise from the crossed models ``Statistics.lmm`` (log
-    time) and ``Statistics.glmm`` (Poisson counts, the VB fit); per-category rows come
-    from the report's by-category paired tests (difference of participant means).
+
+    ``headline`` (scope ``overall``)
+        ``Statistics.headline`` (the report's headline crossed random-effects model) when
+        it is filled, otherwise the crossed models ``Statistics.lmm`` (log time) and
+        ``Statistics.glmm`` (Poisson counts, its VB fit);
+    ``by_participant_t``, ``by_items_t`` (scope ``overall``)
+        the paired t-tests on participant means and on artwork means (difference scale);
+    ``by_category_t`` (scope = the category)
+        the by-category paired t-tests on participant means (difference scale).
 
     Returns
     -------
     DataFrame
-        ``measure``, ``scope``, ``scale`` (log_ratio | difference), ``ci_low``, ``ci_high``,
-        ``source``.
+        ``measure``, ``scope``, ``model``, ``scale`` (log_ratio | difference), ``ci_low``,
+        ``ci_high``, ``source``.
     """
     from analysis.report.analyses import compute_statistics
 
     st = compute_statistics(trial_metrics, seed=seed, alpha=alpha)
     rows = []
+
+    def add(measure: Any, scope: str, model: str, scale: str, lo: Any, hi: Any, source: str) -> None:
+        rows.append({"measure": str(measure), "scope": scope, "model": model, "scale": scale,
+                     "ci_low": float(lo), "ci_high": float(hi), "source": source})
+
     headline = getattr(st, "headline", None)
     if headline is not None and len(headline):
         for _, r in headline.iterrows():
             scale, lo, hi = _headline_scale(r)
-            rows.append({"measure": str(r["measure"]), "scope": "overall", "scale": scale, "ci_low": lo,
-                         "ci_high": hi, "source": "Statistics.headline"})
+            add(r["measure"], "overall", "headline", scale, lo, hi, "Statistics.headline")
     else:
-        for measure, res, model in (("fixation_time_s", st.lmm, None), ("fixation_count", st.glmm, "glmm_vb")):
+        for measure, res, fit in (("fixation_time_s", st.lmm, None), ("fixation_count", st.glmm, "glmm_vb")):
             if res is None:
                 continue
             f = res.fixed
-            if model is not None and "model" in f.columns:
-                f = f[f["model"] == model]
+            if fit is not None and "model" in f.columns:
+                f = f[f["model"] == fit]
             f = f[f["term"].astype(str).str.startswith("method[")]
             if len(f):
-                rows.append({"measure": measure, "scope": "overall", "scale": "log_ratio",
-                             "ci_low": float(f["ci_low"].iloc[0]), "ci_high": float(f["ci_high"].iloc[0]),
-                             "source": f"crossed model ({res.model})"})
+                add(measure, "overall", "headline", "log_ratio", f["ci_low"].iloc[0], f["ci_high"].iloc[0],
+                    f"crossed model ({res.model})")
+    for df, model, source in ((st.primary, "by_participant_t", "paired t on participant means"),
+                              (st.by_items, "by_items_t", "paired t on artwork means")):
+        if df is None or not len(df):
+            continue
+        if "data" in df.columns:
+            df = df[df["data"] == "this study"]
+        for _, r in df.iterrows():
+            add(r["measure"], "overall", model, "difference", r["ci_low"], r["ci_high"], source)
     bc = st.by_category
     if bc is not None and len(bc):
         for _, r in bc.iterrows():
-            rows.append({"measure": str(r["measure"]), "scope": str(r["category"]), "scale": "difference",
-                         "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
-                         "source": "by-category paired t (participant means)"})
-    return pd.DataFrame(rows, columns=["measure", "scope", "scale", "ci_low", "ci_high", "source"])
+            add(r["measure"], str(r["category"]), "by_category_t", "difference", r["ci_low"], r["ci_high"],
+                "by-category paired t (participant means)")
+    return pd.DataFrame(rows, columns=["measure", "scope", "model", "scale", "ci_low", "ci_high", "source"])
 
 
 def effects_coverage(intervals: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Each interval with the true effect on its scale and whether it lies inside (``inside``)."""
-    m = intervals.merge(truth, on=["measure", "scope"], how="inner")
+    """The headline and by-category intervals with the true effect on their scale and ``inside``.
+
+    These are what ``effects_in_ci`` counts: the headline model overall, the by-category
+    tests per category (each measure, time and count).
+    """
+    use = intervals[intervals["model"].isin(["headline", "by_category_t"])]
+    m = use.merge(truth, on=["measure", "scope"], how="inner")
     m["true_effect"] = np.where(m["scale"] == "log_ratio", m["log_ratio"], m["difference"])
     m["inside"] = (m["ci_low"] <= m["true_effect"]) & (m["true_effect"] <= m["ci_high"])
     return m[["measure", "scope", "scale", "true_effect", "ci_low", "ci_high", "inside", "source"]]

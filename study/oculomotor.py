@@ -172,14 +172,15 @@ class OculomotorParams:
         time constant 60 s (assumption: calibration drift of a few tenths of a degree
         over minutes, Hornof & Halverson 2002, BRMIC 34:592-604).
     loss_fraction : float
-        Median (over participants) fraction of samples lost outside blinks, 0.03 (default:
+        Mean (over participants) fraction of samples lost outside blinks, 0.03 (default:
         0.03; assumption: remote trackers lose a few percent of samples besides blinks,
         Holmqvist et al. 2011, *Eye Tracking: A comprehensive guide*, ch. 4).
     loss_between_log_sd : float
         SD of log data loss between participants, 0.8 (default: 0.8; a participant's loss is
-        ``loss_fraction * exp(N(0, sd))``, at most 0.5: the middle 90 % between 0.8 % and
-        11 %; assumption: data loss is strongly right-skewed over participants, a few lose
-        much more than most, Holmqvist et al. 2011 ch. 4; Hessels et al. 2015).
+        ``loss_fraction * exp(N(0, sd) - sd^2 / 2)``, at most 0.5, so the cohort mean stays
+        ``loss_fraction``: median 2.2 %, the middle 90 % between 0.6 % and 8 %;
+        assumption: data loss is strongly right-skewed over participants, a few lose much
+        more than most, Holmqvist et al. 2011 ch. 4; Hessels et al. 2015).
     loss_mean_s : float
         Mean length of a loss burst, 0.05 s, exponentially distributed (assumption; most
         short losses are shorter than the 75 ms gap-fill of the Tobii I-VT filter, some
@@ -414,8 +415,8 @@ def draw_participant_effects(params: OculomotorParams, rng: np.random.Generator)
 
     Intercepts and slope are normal on the log scale with SDs ``participant_looking_sd``,
     ``participant_duration_sd`` and ``participant_method_sd``; precision and data loss are
-    lognormal around their medians ``precision_rms_deg`` and ``loss_fraction`` with log
-    SDs ``precision_between_log_sd`` and ``loss_between_log_sd`` (loss at most 0.5).
+    lognormal with median ``precision_rms_deg`` and mean ``loss_fraction`` and log SDs
+    ``precision_between_log_sd`` and ``loss_between_log_sd`` (loss at most 0.5).
     """
     p = params
     z = rng.normal(0.0, 1.0, size=5)
@@ -424,7 +425,8 @@ def draw_participant_effects(params: OculomotorParams, rng: np.random.Generator)
         duration=float(z[1] * p.participant_duration_sd),
         method_slope=float(z[2] * p.participant_method_sd),
         precision_deg=float(p.precision_rms_deg * math.exp(z[3] * p.precision_between_log_sd)),
-        loss_fraction=float(min(0.5, p.loss_fraction * math.exp(z[4] * p.loss_between_log_sd))),
+        loss_fraction=float(min(0.5, p.loss_fraction * math.exp(z[4] * p.loss_between_log_sd
+                                                               - p.loss_between_log_sd ** 2 / 2))),
     )
 
 

@@ -797,13 +797,13 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
                          f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
                          expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
                          fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
-    out.mkdir(parents=True, exist_ok=True)
     if fallback:
+        out.mkdir(parents=True, exist_ok=True)
         log.warning("manifest %s not found: using %d px stand-in images in %s/stimuli", configured,
                     sim.simulation.fallback_image_px, out)
         fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
     from study.manifest import read_manifest, read_saliency
-    stimuli = read_manifest(manifest)
+    stimuli = read_manifest(manifest)     # a bad manifest or saliency map stops the run before anything is written
     manifest_ids = [s.stimulus_id for s in stimuli]
     methods = {s.stimulus_id: s.method for s in stimuli}
     cells = int(sim.oculomotor.saliency_grid)
@@ -813,6 +813,7 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
     if no_map:
         log.warning("no saliency map for %d of %d stimuli (%s): their fixations follow the central bias alone "
                     "(docs/simulation.md, \"Where the eyes go\")", len(no_map), len(manifest_ids), ", ".join(no_map))
+    out.mkdir(parents=True, exist_ok=True)
     used = {t.stimulus_id: t for t in targets if t.time_s is not None and t.stimulus_id in manifest_ids}
     model_targets = {sid: (t.time_s, t.count) for sid, t in used.items()}
     by_id = {t.stimulus_id: t for t in targets}

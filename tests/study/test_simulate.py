@@ -222,3 +222,68 @@ def test_timestamp_jitter_too_large_for_the_rate_is_refused_before_anything_is_w
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "jitter_us" in proc.stderr and "300 Hz" in proc.stderr and "sim.toml" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _with_saliency(tmp: Path, size: int | None = None, mode: str = "L") -> Path:
+    """The stand-in stimuli with a saliency map per stimulus (bright upper-left quarter), named in the manifest."""
+    from PIL import Image
+
+    stim = tmp / "stimuli"
+    fallback_manifest(stim, 64)
+    man = stim / "manifest.csv"
+    lines = man.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",saliency_file"]
+    for line in lines[1:]:
+        sid = line.split(",")[0]
+        n = size or 64
+        a = np.zeros((n, n), np.uint8)
+        a[: n // 2, : n // 2] = 255
+        img = Image.fromarray(a).convert(mode)
+        img.save(stim / f"{sid}_saliency.png")
+        out.append(line + f",{sid}_saliency.png")
+    man.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return man
+
+
+def test_saliency_maps_of_the_manifest_steer_the_simulated_fixations(tmp_path):
+    import json
+
+    _with_saliency(tmp_path)
+    cfg = _config(tmp_path, participants=1, n_trials=4, viewing_s=8.0)
+    root = simulate(tmp_path / "out", config=cfg, seed=2, progress=False)
+    meta = json.loads((root / "derivatives" / "ground_truth" / "simulation.json").read_text())
+    assert meta["central_bias_only"] == [] and meta["saliency_maps"]["david_ours"] == "david_ours_saliency.png"
+    with gzip.open(root / "derivatives" / "ground_truth" / "sub-01_ses-1_events.tsv.gz", "rt") as fh:
+        ev = pd.read_csv(fh, sep="\t", na_values=["n/a"], keep_default_na=False)
+    bids = pd.read_csv(next((root / "sub-01").rglob("*_events.tsv")), sep="\t", na_values=["n/a"],
+                       keep_default_na=False)
+    st = bids[bids["trial_type"] == "stimulus"].iloc[0]
+    cx, cy = (st["aoi_left"] + st["aoi_right"]) / 2, (st["aoi_top"] + st["aoi_bottom"]) / 2
+    fix = ev[(ev["type"] == "fixation") & (ev["in_aoi"] == 1)]
+    upper_left = ((fix["x_px"] < cx) & (fix["y_px"] < cy)).mean()
+    assert upper_left > 0.5          # 1/4 of the image, but most fixations after the first
+
+
+@pytest.mark.parametrize("size, mode, expected", [(32, "L", "32 x 32 px"), (64, "RGB", "mode RGB")])
+def test_a_saliency_map_of_the_wrong_size_or_mode_is_refused_before_anything_is_written(tmp_path, size, mode,
+                                                                                        expected):
+    _with_saliency(tmp_path, size=size, mode=mode)
+    cfg = _config(tmp_path, participants=1, n_trials=2, viewing_s=1.0)
+    proc = subprocess.run([sys.executable, "-m", "study.simulate", "--out", str(tmp_path / "out"), "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert expected in proc.stderr and "saliency_file" in proc.stderr and "manifest.csv" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_plausibility_bound_is_read_from_the_shared_file(tmp_path):
+    from study.simulate import TargetsSection, max_mean_fixation_s
+
+    assert max_mean_fixation_s(TargetsSection()) == 0.6                     # data/reference/plausibility.toml
+    f = tmp_path / "p.toml"
+    f.write_text("max_mean_fixation_s = 0.75\n", encoding="utf-8")
+    assert max_mean_fixation_s(TargetsSection(plausibility_file=str(f))) == 0.75
+    assert max_mean_fixation_s(TargetsSection(max_mean_fixation_s=0.5, plausibility_file=str(f))) == 0.5
+    f.write_text("other = 1\n", encoding="utf-8")
+    with pytest.raises(StudyError, match="max_mean_fixation_s"):
+        max_mean_fixation_s(TargetsSection(plausibility_file=str(f)))
