@@ -238,3 +238,70 @@ def test_missing_ground_truth_is_bad_input(tmp_path, cohort):
         validate_dataset(cohort, truth=tmp_path / "none", jobs=1, progress=False)
     proc = _cli("--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "nothing" in proc.stderr
+
+
+def test_headline_rows_are_read_on_their_own_scale():
+    import pandas as pd
+
+    from analysis.validate import _headline_scale
+
+    # a ratio interval (E's headline may give ratio columns): compared on the log scale
+    scale, lo, hi = _headline_scale(pd.Series({"ci_low": 0.1, "ci_high": 0.5, "ratio_ci_low": 1.2, "ratio_ci_high": 1.8}))
+    assert scale == "log_ratio" and lo == pytest.approx(np.log(1.2)) and hi == pytest.approx(np.log(1.8))
+    assert _headline_scale(pd.Series({"ci_low": 1.5, "ci_high": 2.5, "scale": "ratio"}))[1] == pytest.approx(np.log(1.5))
+    assert _headline_scale(pd.Series({"ci_low": 0.2, "ci_high": 0.6, "family": "poisson"}))[0] == "log_ratio"
+    assert _headline_scale(pd.Series({"ci_low": 0.2, "ci_high": 0.6, "formula": "log(total_fixation_s) ~ method"
+                                      }))[0] == "log_ratio"
+    assert _headline_scale(pd.Series({"ci_low": 2.0, "ci_high": 6.0, "family": "gaussian",
+                                      "formula": "total_fixation_s ~ method"})) == ("difference", 2.0, 6.0)
+
+
+def test_effects_coverage_compares_each_interval_with_the_truth_on_its_scale():
+    import pandas as pd
+
+    from analysis.validate import effects_coverage
+
+    iv = pd.DataFrame({"measure": ["fixation_time_s", "fixation_count", "fixation_time_s", "fixation_time_s"],
+                       "scope": ["overall", "overall", "painting", "overall"],
+                       "model": ["headline", "headline", "by_category_t", "by_items_t"],
+                       "scale": ["log_ratio", "log_ratio", "difference", "difference"],
+                       "ci_low": [0.3, 1.2, 1.0, -9.0], "ci_high": [0.5, 1.4, 3.0, 9.0], "source": "x"})
+    truth = pd.DataFrame({"measure": ["fixation_time_s", "fixation_count", "fixation_time_s"],
+                          "scope": ["overall", "overall", "painting"], "difference": [5.0, 40.0, 4.0],
+                          "log_ratio": [0.42, 1.09, 0.3], "n_artworks": [9, 9, 3]})
+    cov = effects_coverage(iv, truth)
+    assert len(cov) == 3                                   # by-items rows are not counted in effects_in_ci
+    assert list(cov["inside"]) == [True, False, False]
+    assert list(cov["true_effect"]) == [0.42, 1.09, 4.0]
+
+
+def test_method_effect_intervals_come_from_the_reports_statistics():
+    """On a small trial-level cohort: one overall row per model and measure, one per category and measure."""
+    import pandas as pd
+
+    from analysis.metrics import TRIAL_METRICS_COLUMNS
+    from analysis.validate import INTERVAL_MODELS, method_effect_intervals
+    from study.oculomotor import OculomotorParams, trial_level_cohort
+    from study.simulate import ARTWORKS
+
+    cells, methods, cat = {}, {}, {}
+    for category, arts in ARTWORKS.items():
+        for k, art in enumerate(arts):
+            cells[f"{art}_ours"], cells[f"{art}_pix2pix"] = (12.0 + k, 40.0 + 5 * k), (9.0, 20.0)
+            methods[f"{art}_ours"], methods[f"{art}_pix2pix"] = "ours", "pix2pix"
+            cat[art] = category
+    tm = pd.DataFrame(trial_level_cohort(cells, methods, 8, OculomotorParams(), seed=4))
+    tm["artwork"] = tm["stimulus_id"].str.rsplit("_", n=1).str[0]
+    tm["method"] = tm["stimulus_id"].map(methods)
+    tm["category"] = tm["artwork"].map(cat)
+    tm["session"], tm["trial"], tm["excluded"] = "ses-1", tm.groupby("participant").cumcount() + 1, False
+    for c in TRIAL_METRICS_COLUMNS:
+        if c not in tm.columns:
+            tm[c] = np.nan
+    iv = method_effect_intervals(tm[list(TRIAL_METRICS_COLUMNS)])
+    assert set(iv["model"]) == set(INTERVAL_MODELS)
+    overall = iv[iv["scope"] == "overall"]
+    assert len(overall) == 6 and set(overall["measure"]) == {"fixation_time_s", "fixation_count"}
+    assert set(iv.loc[iv["model"] == "by_category_t", "scope"]) == set(ARTWORKS)
+    assert (iv["ci_low"] < iv["ci_high"]).all()
+    assert set(iv.loc[iv["model"] == "headline", "scale"]) <= {"log_ratio", "difference"}
