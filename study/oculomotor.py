@@ -16,10 +16,15 @@ Model, in the order the samples are built (every parameter is a field of
    Hollingworth 1998, 1999; Rayner 2009). On an artwork with a target
    ``(total fixation time T, fixation count N)`` the participant makes
    ``Poisson(N * f_count)`` fixations on the image whose durations have mean
-   ``T * f_time / (N * f_count)``, where ``f_time`` and ``f_count`` are the participant's
-   lognormal factors (mean 1, configurable SD), so the *expected* total time and count
-   on the image equal the targets. The remaining viewing time is spent in fixations
-   outside the image ("gaze leaving the stimulus"), interleaved at random.
+   ``T * f_time / (N * f_count)``, where ``f_time`` and ``f_count`` are the trial's
+   lognormal factors from the participant's random effects (looking-time and
+   fixation-duration intercepts, a participant x method slope, a trial effect;
+   :func:`trial_factors`, expectation 1), so the *expected* total time and count on the
+   image equal the targets. The remaining viewing time is spent in fixations outside the
+   image ("gaze leaving the stimulus"), interleaved at random. Each fixation on the image
+   lands on a point drawn from saliency (the stimulus's map, if any) x central bias
+   (Tatler 2007; Clarke & Tatler 2014) x a gamma amplitude preference x inhibition of
+   return (Itti & Koch 2001); the scan path starts where the fixation cross was.
 2. **Saccades** follow the main sequence: duration ``2.2 ms/deg * A + 21 ms`` (Carpenter
    1988) and saturating peak velocity ``Vmax (1 - exp(-A / C))`` (the exponential main
    sequence of Baloh et al. 1975 / Bahill et al. 1975, 1981). The velocity profile is the
@@ -32,7 +37,8 @@ Model, in the order the samples are built (every parameter is a field of
 4. **Tracker**: per eye a constant accuracy offset (about 0.5 deg, participant-specific),
    a slow common drift (Ornstein-Uhlenbeck), white measurement noise with a configurable
    RMS sample-to-sample precision (default 0.3 deg, T60-like; Holmqvist et al. 2012),
-   random data-loss bursts, and 60 Hz timestamps with jitter.
+   random data-loss bursts, and 60 Hz timestamps with jitter; precision and data loss
+   differ between participants (lognormal spread).
 
 Everything per sample is vectorised; Python loops run over events (fixations, saccades,
 blinks, loss bursts) only. The model keeps its state (eye position, drift, the next

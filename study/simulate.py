@@ -21,15 +21,20 @@ docs/simulation.md, "Ground-truth files"):
     One row per stimulus: the paper's Table 4 values, the target the simulator used,
     ``target_handling`` (what was done with physiologically implausible cells) and a note.
 ``participants.tsv``
-    Per participant: seed, drawn traits (time/count factors, accuracy offsets, pupil).
+    Per participant: seed, drawn random effects (looking, duration, method slope), data
+    quality (precision, data loss), accuracy offsets, pupil.
 ``trials.tsv``
     Per participant x trial: the realised true total fixation time and count on the
     image (Tobii Pro Lab interval clipping, as analysis.metrics) and the planned values.
 ``sub-XX_ses-1_events.tsv.gz``
     Every true fixation, saccade and blink with tracker-clock times (us), position,
     amplitude, peak velocity, scene and trial.
+``sub-XX/ses-N/beh/``
+    The noise-free gaze of the session (the perfect tracker; :func:`write_true_gaze`),
+    laid out like the recorded session, for ``analysis.validate``.
 ``simulation.json``
-    All parameters, the seed, the command and the target-handling decision.
+    All parameters, the seed, the command, the target-handling decision and which
+    stimuli had a saliency map (the manifest's optional ``saliency_file``).
 
 Output is deterministic: the same seed and configuration give byte-identical files
 (virtual clock, seeded generators, gzip with mtime 0 and no file name, sorted rows,
