@@ -662,7 +662,8 @@ TRUE_GAZE_DIGITS = 2
 def write_true_gaze(session_dir: Path, out_dir: Path, model: GazeModel) -> list[Path]:
     """Write the session's noise-free gaze as a BIDS session under ``out_dir`` (the perfect tracker).
 
-    For every ``*_physio.tsv.gz`` of the finalised session, the same file (same name,
+    For the first ``*_physio.tsv.gz`` of the finalised session (``recording-eye1``; both
+    eyes look at the same point, so one file is written), the same file (same name,
     sidecar, timestamps and rows) with ``x_coordinate``/``y_coordinate`` replaced by where
     the eye really looked at that sample's timestamp (no noise, accuracy offset, drift or
     data loss; ``TRUE_GAZE_DIGITS`` decimals), ``validity`` 0 only during blinks, and
@@ -683,8 +684,11 @@ def write_true_gaze(session_dir: Path, out_dir: Path, model: GazeModel) -> list[
     order = np.argsort(ts, kind="stable")
     ts, tx, ty, blink = ts[order], tx[order], ty[order], blink[order]
     written = []
+    physio = sorted(session_dir.rglob("*_physio.tsv.gz"))
+    # both eyes look at the same point: the first eye's file carries the true gaze (half the size)
+    skip = {p for p in physio[1:]} | {p.with_name(p.name[: -len(".tsv.gz")] + ".json") for p in physio[1:]}
     for src in sorted(session_dir.rglob("*")):
-        if not src.is_file() or src.name.endswith("_checksums.sha256"):
+        if not src.is_file() or src.name.endswith("_checksums.sha256") or src in skip:
             continue
         dst = out_dir / src.relative_to(session_dir)
         dst.parent.mkdir(parents=True, exist_ok=True)

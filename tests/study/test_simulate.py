@@ -74,7 +74,7 @@ def test_same_seed_gives_a_byte_identical_dataset(tiny):
     physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("sub-")]
     assert len(physio) == 4
     truth_physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("derivatives/ground_truth/sub-")]
-    assert len(truth_physio) == 4                          # the noise-free gaze of both eyes of both participants
+    assert len(truth_physio) == 2                          # the noise-free gaze of both participants (one eye file)
     assert any(fa[k] != fc[k] for k in physio)           # another seed, other data
     # gzip members carry no time stamp (bytes 4..7 = mtime)
     assert all(fa[k][4:8] == b"\0\0\0\0" for k in fa if k.endswith(".gz"))
