@@ -223,7 +223,7 @@ class OculomotorParams:
     central_bias_sd_x, central_bias_sd_y : float
         Central fixation bias: an anisotropic Gaussian centred on the image, SDs in units
         of half the image width, 0.469 and 0.315 (default: 0.469, 0.315; Clarke & Tatler
-        2014, J. Vis. 14(12):23, the best-fitting baseline over many scene data sets:
+        2014, Vision Res. 102:41-51, the baseline proposed over 10 scene data sets:
         variance 0.22 horizontally and 0.22 * 0.45 vertically in half-width units, the
         central bias of Tatler 2007, J. Vis. 7(14):4). The next on-image fixation lands
         at a location drawn from ``(floor + (1 - floor) * saliency) * central bias *
@@ -241,7 +241,7 @@ class OculomotorParams:
         0.7, 1.5 deg, 4 fixations (default: 0.7, 1.5, 4; Klein 2000, Trends Cogn. Sci.
         4:138-147; Itti & Koch 2001 use it to move the scan path on. It is partial and
         short-lived because scene viewers do return to recently fixated locations,
-        Smith & Henderson 2009, J. Vis. 9(3):32).
+        Smith & Henderson 2009, Vis. Cogn. 17:1083-1108).
     saliency_grid : float
         Cells along the longer image side of the landing map (the saliency map is block
         averaged onto it), 48 (default: 48; about 0.4 deg per cell for the 768 px demo
