@@ -3,8 +3,8 @@
 ::
 
     python -m analysis.validate --data data/demo [--truth DIR] [--config analysis.toml]
-           [--algorithm ivt|idt] [--jobs N] [--out reports/validation] [--iou 0.5]
-           [--kappa-goal 0.9] [--cell-goal 0.03]
+           [--algorithm ivt|idt] [--jobs N] [--json OUT.json] [--out reports/validation]
+           [--iou 0.5] [--no-effects]
 
 ``--data`` is a dataset written by ``python -m study.simulate`` (``"Simulated": true``);
 its ground truth lies in ``<data>/derivatives/ground_truth/`` (docs/simulation.md).
@@ -16,15 +16,13 @@ Every session goes through the same steps as :func:`analysis.batch.process_datas
 Sample level
     Cohen's (1960) kappa of "fixation" vs "not fixation" over every sample inside a
     stimulus trial: the detector's per-sample label 1 (fixation) against "the sample's
-    timestamp lies inside a true fixation". (Sample-level agreement as in Andersson et
-    al. 2017, *Behav. Res. Methods* 49:616-637, and Startsev, Agtzidis & Dorr 2019,
-    *Behav. Res. Methods* 51:556-572.)
+    timestamp lies inside a true fixation" (:func:`analysis.event_agreement.sample_agreement`);
+    boundary-tolerant: samples within half a sampling interval of a true fixation
+    boundary left out.
 Event level
-    F1 of fixation detection. A detected and a true fixation *match* when their
-    temporal intersection over union (IoU) is at least ``--iou`` (default 0.5); with
-    IoU > 0.5 a fixation can match at most one other, so matching is one-to-one
-    (Startsev et al. 2019, "event-level ... IoU >= 0.5"; Hooge et al. 2018, *Behav. Res.
-    Methods* 50:1864-1881, on event matching between coders). Only fixations whose
+    F1 of fixation detection (:func:`analysis.event_agreement.event_agreement`): a detected
+    and a true fixation *match* when their temporal IoU is at least ``--iou``
+    (default 0.5). Only fixations whose
     midpoint lies inside a stimulus trial take part (matched once over the whole session;
     a pair counts when both are in a trial). ``precision = matched / detected``,
     ``recall = matched / true``, ``F1`` their harmonic mean.
@@ -40,15 +38,29 @@ Trial level
     per trial: mean, SD and mean absolute difference.
 Table 4
     Per stimulus (artwork x method): the mean over participants of the detected total
-    fixation time and count, against (a) the *realised* mean of the true fixations (the
-    generating value in the data) and (b) the simulator's target (paper Table 4 after
-    the target handling recorded in ``generating_parameters.tsv``). Relative error per
-    cell.
+    fixation time and count, against (a) the same detector on the perfect tracker, (b)
+    the *realised* mean of the true fixations (the generating value in the data) and
+    (c) the simulator's target (paper Table 4 after the target handling recorded in
+    ``generating_parameters.tsv``). Relative error per cell.
 
-Goals (checked here, never in timed tests): kappa >= ``--kappa-goal`` (0.9) and every
-per-stimulus mean (time and count) within ``--cell-goal`` (3 %) of the realised value.
-The run ends with one summary line carrying kappa, F1 and the worst cell error; the
-exit code is 0 when the goals are met, 1 when any is missed, 2 for bad input.
+Perfect tracker
+    The simulator writes the noise-free gaze of every session (where the eye really
+    looked at each recorded timestamp; ``derivatives/ground_truth/sub-XX/ses-N``,
+    docs/formats.md, "Ground-truth gaze"); it is read with :func:`analysis.io.read_recording`
+    and goes through the same detector, so the detector's own limit at the sampling rate
+    is measured on the same trials. analysis holds no copy of the simulator's model.
+Method effects
+    The report's trial metrics (:func:`analysis.batch.process_dataset`) and its 95 %
+    intervals (:func:`method_effect_intervals`) against the generating ours - Pix2Pix
+    effects (:func:`true_method_effects`).
+
+Goals (issue 13; checked here, never in timed tests; :data:`GOALS`):
+``kappa_boundary_tolerant`` >= 0.90, ``kappa_drop_vs_perfect`` <= 0.05,
+``worst_cell_error_vs_perfect`` <= 0.02 (36 Table 4 cell means, time and count, recorded
+vs perfect tracker), ``worst_time_cell_error_vs_truth`` <= 0.03 (18 time cells vs the
+realised truth). Reported without goal: :data:`REPORTED`. The run ends with one summary
+line carrying all of them; ``--json`` writes them. Exit code 0 when every goal is met
+(``VALIDATION OK``), 1 when any is missed (each one named), 2 for bad input.
 """
 
 from __future__ import annotations
@@ -78,163 +90,21 @@ EVENT_REQUIRED = ("type", "onset_us", "offset_us", "x_px", "y_px", "start_x_px",
                   "peak_velocity_deg_s")
 
 
-# --------------------------------------------------------------------------- measures
-def cohen_kappa(tp: int, fp: int, fn: int, tn: int) -> float:
-    """Cohen's kappa of a 2 x 2 confusion table (Cohen 1960).
-
-    Examples
-    --------
-    >>> round(cohen_kappa(45, 5, 5, 45), 3)
-    0.8
-    >>> cohen_kappa(10, 0, 0, 10)
-    1.0
-    """
-    n = tp + fp + fn + tn
-    if n == 0:
-        return float("nan")
-    po = (tp + tn) / n
-    pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
-    if pe >= 1.0:
-        return 1.0 if po == 1.0 else float("nan")
-    return float((po - pe) / (1.0 - pe))
-
-
-def in_intervals(t: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """Whether each time lies in one of the sorted, non-overlapping intervals ``[on, off)``."""
-    t = np.asarray(t, dtype=np.float64)
-    if len(on) == 0:
-        return np.zeros(len(t), bool)
-    i = np.searchsorted(on, t, side="right") - 1
-    ok = i >= 0
-    out = np.zeros(len(t), bool)
-    out[ok] = t[ok] < off[i[ok]]
-    return out
-
-
-def nearest_distance(t: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Distance from each time to the nearest of the sorted ``points`` (inf when there are none)."""
-    t = np.asarray(t, dtype=np.float64)
-    if len(points) == 0:
-        return np.full(len(t), np.inf)
-    j = np.searchsorted(points, t)
-    left = np.abs(t - points[np.clip(j - 1, 0, len(points) - 1)])
-    right = np.abs(points[np.clip(j, 0, len(points) - 1)] - t)
-    return np.minimum(left, right)
-
-
-def match_events(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
-                 iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching of detected and true events by temporal IoU >= ``iou``.
-
-    Returns ``(det_match, true_match)``: for each detected event the index of its true
-    match (-1 if none), and for each true event the index of its detected match. Pairs
-    are taken greedily by decreasing IoU (with ``iou > 0.5`` the result is unique).
-    """
-    det_on, det_off = np.asarray(det_on, float), np.asarray(det_off, float)
-    true_on, true_off = np.asarray(true_on, float), np.asarray(true_off, float)
-    order_t = np.argsort(true_on, kind="stable")
-    t_on, t_off = true_on[order_t], true_off[order_t]
-    cand: list[tuple[float, int, int]] = []
-    for d in range(len(det_on)):   # loop over events, not samples
-        hi = np.searchsorted(t_on, det_off[d], side="left")
-        lo = np.searchsorted(t_off, det_on[d], side="right") if np.all(np.diff(t_off) >= 0) else 0
-        for j in range(lo, hi):
-            inter = min(det_off[d], t_off[j]) - max(det_on[d], t_on[j])
-            if inter <= 0:
-                continue
-            union = max(det_off[d], t_off[j]) - min(det_on[d], t_on[j])
-            r = inter / union
-            if r >= iou:
-                cand.append((r, d, int(order_t[j])))
-    det_match = np.full(len(det_on), -1, dtype=np.int64)
-    true_match = np.full(len(true_on), -1, dtype=np.int64)
-    for _, d, j in sorted(cand, key=lambda c: (-c[0], c[1], c[2])):
-        if det_match[d] < 0 and true_match[j] < 0:
-            det_match[d] = j
-            true_match[j] = d
-    return det_match, true_match
-
-
-def f1_score(matched: int, n_detected: int, n_true: int) -> tuple[float, float, float]:
-    """Precision, recall and F1 from match counts."""
-    precision = matched / n_detected if n_detected else float("nan")
-    recall = matched / n_true if n_true else float("nan")
-    f1 = 2 * matched / (n_detected + n_true) if (n_detected + n_true) else float("nan")
-    return precision, recall, f1
-
-
-TRUE_OUTCOMES = ("merged", "split", "lost", "shifted")
-DETECTED_OUTCOMES = ("merger", "fragment", "spurious", "shifted")
-SMALL_SEPARATION_DEG = 1.0
-SHORT_FIXATION_S = 0.1
-
-
-def _overlaps(on: np.ndarray, off: np.ndarray, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the sorted, non-overlapping intervals ``[on, off)`` that overlap ``[a, b)``, and by how much."""
-    idx = np.arange(np.searchsorted(off, a, side="right"), np.searchsorted(on, b, side="left"))
-    return idx, np.minimum(off[idx], b) - np.maximum(on[idx], a)
-
-
-def classify_unmatched(det_on: np.ndarray, det_off: np.ndarray, true_on: np.ndarray, true_off: np.ndarray,
-                       det_match: np.ndarray, true_match: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
-    """What happened to every unmatched true fixation and every unmatched detection.
-
-    Outcomes of an unmatched **true** fixation (first rule that applies):
-
-    ``merged``
-        a detection covers at least half of it *and* at least half of another true
-        fixation: the detector joined them (an undetected saccade, or step 6's merge);
-    ``split``
-        two or more detections overlap it: the detector cut it (e.g. at a loss of gaze
-        longer than the gap fill-in);
-    ``lost``
-        no detection overlaps it (too short once its edge samples are lost, or no gaze);
-    ``shifted``
-        one detection overlaps it, but with IoU below the matching threshold.
-
-    Outcomes of an unmatched **detection**: ``merger`` (covers at least half of two or
-    more true fixations), ``fragment`` (overlaps a ``split`` true fixation), ``spurious``
-    (overlaps no true fixation), ``shifted`` (otherwise).
-
-    Returns ``(true_outcome, det_outcome, partner)``: outcome strings (``""`` for
-    matched events) and, for ``merged`` true fixations, the index of the other true
-    fixation the detection covers (-1 otherwise). Intervals are sorted, non-overlapping.
-    """
-    det_on, det_off = np.asarray(det_on, float), np.asarray(det_off, float)
-    true_on, true_off = np.asarray(true_on, float), np.asarray(true_off, float)
-    t_len = np.maximum(true_off - true_on, 1e-12)
-    true_out = [""] * len(true_on)
-    partner = np.full(len(true_on), -1, dtype=np.int64)
-    covered_by = []                       # per detection: true fixations it covers >= half of
-    for d in range(len(det_on)):          # loops over events, each against its neighbours only
-        idx, ov = _overlaps(true_on, true_off, det_on[d], det_off[d])
-        covered_by.append(idx[ov >= 0.5 * t_len[idx]])
-    for j in np.flatnonzero(np.asarray(true_match) < 0):
-        idx, ov = _overlaps(det_on, det_off, true_on[j], true_off[j])
-        hits = idx[ov > 0]
-        merged_with = [k for d in hits for k in covered_by[d] if j in covered_by[d] and k != j]
-        if len(hits) == 0:
-            true_out[j] = "lost"
-        elif merged_with:
-            true_out[j] = "merged"
-            partner[j] = min(merged_with, key=lambda k: abs(k - j))
-        elif len(hits) >= 2:
-            true_out[j] = "split"
-        else:
-            true_out[j] = "shifted"
-    det_out = [""] * len(det_on)
-    for d in np.flatnonzero(np.asarray(det_match) < 0):
-        idx, ov = _overlaps(true_on, true_off, det_on[d], det_off[d])
-        hits = idx[ov > 0]
-        if len(hits) == 0:
-            det_out[d] = "spurious"
-        elif len(covered_by[d]) >= 2:
-            det_out[d] = "merger"
-        elif any(true_out[j] == "split" for j in hits):
-            det_out[d] = "fragment"
-        else:
-            det_out[d] = "shifted"
-    return true_out, det_out, partner
+# the measures live in analysis.event_agreement (reusable for any detector against any reference)
+from analysis.event_agreement import (  # noqa: E402,F401 - re-exported for callers of analysis.validate
+    DETECTED_OUTCOMES,
+    SHORT_FIXATION_S,
+    SMALL_SEPARATION_DEG,
+    TRUE_OUTCOMES,
+    classify_unmatched,
+    cohen_kappa,
+    event_agreement,
+    f1_score,
+    in_intervals,
+    match_events,
+    nearest_distance,
+    sample_agreement,
+)
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -276,14 +146,10 @@ def true_fixations(events: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- per session
-def _confusion(det: np.ndarray, tru: np.ndarray) -> dict[str, int]:
-    return {"tp": int(np.sum(det & tru)), "fp": int(np.sum(det & ~tru)),
-            "fn": int(np.sum(~det & tru)), "tn": int(np.sum(~det & ~tru))}
-
-
 @dataclass
 class _Task:
     session: Path
+    truth_session: Path
     events_file: Path
     config: AnalysisConfig
     algorithm: str
@@ -295,92 +161,84 @@ def _session_labels(session: Path) -> tuple[str, str]:
 
 
 def validate_session(task: _Task) -> dict[str, Any]:
-    """Worker: detection vs truth for one session; returns small tables and counts."""
+    """Worker: detection on the recorded and on the noise-free gaze vs the true events, for one session."""
     from analysis.fixations import FIXATION, detect_fixations
     from analysis.io import read_recording
     from analysis.metrics import ID_COLUMNS, trial_metrics
-    from analysis.recording import Recording
-    from analysis.true_gaze import perfect_samples
 
     participant, session = _session_labels(task.session)
     rec = read_recording(task.session)
+    perfect = read_recording(task.truth_session)
+    time_s = rec.samples["time_s"].to_numpy(np.float64)
+    if not np.array_equal(time_s, perfect.samples["time_s"].to_numpy(np.float64)):
+        raise InputError("the ground-truth gaze has other timestamps than the recording", file=task.truth_session,
+                         expected="the noise-free gaze written by python -m study.simulate for this session",
+                         fix="validate the dataset the ground truth was generated with")
     cfg = task.config.ivt if task.algorithm == "ivt" else task.config.idt
     fx = detect_fixations(rec, algorithm=task.algorithm, config=cfg)
-    events = read_truth_table(task.events_file, EVENT_REQUIRED)
-    tfix = true_fixations(events)
+    pfx = detect_fixations(perfect, algorithm=task.algorithm, config=cfg)
+    tfix = true_fixations(read_truth_table(task.events_file, EVENT_REQUIRED))
     trials = rec.trials
     t_on = trials["onset_s"].to_numpy(dtype=np.float64)
     t_off = trials["offset_s"].to_numpy(dtype=np.float64)
     order = np.argsort(t_on)
     t_on, t_off = t_on[order], t_off[order]
-    # sample level
-    time_s = fx.time_s
-    in_trial = in_intervals(time_s, t_on, t_off)
-    det = (fx.labels == FIXATION)[in_trial]
-    tru = in_intervals(time_s, tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy())[in_trial]
-    conf = _confusion(det, tru)
-    # the same detector on a perfect measurement of the same eye movements (analysis.true_gaze)
-    perfect = Recording(samples=perfect_samples(time_s, events, rec.meta.geometry), trials=rec.trials, meta=rec.meta)
-    pfx = detect_fixations(perfect, algorithm=task.algorithm, config=cfg)
-    conf_perfect = _confusion((pfx.labels == FIXATION)[in_trial], tru)
-    # secondary views (reported, not goals): samples where the tracker had gaze from at least
-    # one eye, and samples more than half a sample interval away from any true fixation boundary
-    s = rec.samples
-    has_gaze = (s["left_valid"].to_numpy(bool) | s["right_valid"].to_numpy(bool))[in_trial]
-    half = 0.5 * float(np.median(np.diff(time_s))) if len(time_s) > 1 else 0.0
-    bounds = np.sort(np.concatenate([tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()]))
-    away = (nearest_distance(time_s, bounds) > half)[in_trial]
-    conf_valid = _confusion(det[has_gaze], tru[has_gaze])
-    conf_away = _confusion(det[away], tru[away])
-    # event level
-    dfix = fx.fixations
-    d_mid = (dfix["onset_s"].to_numpy() + dfix["offset_s"].to_numpy()) / 2
-    tr_mid = (tfix["onset_s"].to_numpy() + tfix["offset_s"].to_numpy()) / 2
-    dsel = in_intervals(d_mid, t_on, t_off)
-    tsel = in_intervals(tr_mid, t_on, t_off)
-    d_on, d_off = dfix["onset_s"].to_numpy(), dfix["offset_s"].to_numpy()
     tr_on, tr_off = tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()
-    # one matching over the whole session; a pair counts when both fixations are in a trial
-    dm, tm = match_events(d_on, d_off, tr_on, tr_off, task.iou)
-    hit = dsel & (dm >= 0)
-    hit[hit] = tsel[dm[hit]]
+    # sample level: recorded and perfect tracker, all samples in trials and away from true boundaries
+    in_trial = in_intervals(time_s, t_on, t_off)
+    det = fx.labels == FIXATION
+    pdet = pfx.labels == FIXATION
+    half = 0.5 * float(np.median(np.diff(time_s))) if len(time_s) > 1 else 0.0
+    s = rec.samples
+    has_gaze = s["left_valid"].to_numpy(bool) | s["right_valid"].to_numpy(bool)
+    kappas = {
+        "truth": sample_agreement(time_s, det, tr_on, tr_off, select=in_trial),
+        "boundary_tolerant": sample_agreement(time_s, det, tr_on, tr_off, select=in_trial, boundary_tolerance_s=half),
+        "valid_gaze_only": sample_agreement(time_s, det, tr_on, tr_off, select=in_trial & has_gaze),
+        "perfect": sample_agreement(time_s, pdet, tr_on, tr_off, select=in_trial),
+        "perfect_boundary_tolerant": sample_agreement(time_s, pdet, tr_on, tr_off, select=in_trial,
+                                                      boundary_tolerance_s=half),
+    }
+    # event level (one matching over the whole session; a pair counts when both are in a trial)
+    dfix = fx.fixations
+    d_on, d_off = dfix["onset_s"].to_numpy(), dfix["offset_s"].to_numpy()
+    dsel = in_intervals((d_on + d_off) / 2, t_on, t_off)
+    tsel = in_intervals((tr_on + tr_off) / 2, t_on, t_off)
+    ev = event_agreement(d_on, d_off, tr_on, tr_off, iou=task.iou, det_select=dsel, ref_select=tsel)
+    hit, dm = ev["hit"], ev["det_match"]
     onset_err = d_on[hit] - tr_on[dm[hit]]
     offset_err = d_off[hit] - tr_off[dm[hit]]
-    outcomes = _outcome_counts(fx, rec.meta.geometry, tfix, tsel, dsel, dm, tm)
-    # trial level, same metric code for both
-    det_tm = trial_metrics(trials, dfix, participant=participant, session=session)
-    true_tm = trial_metrics(trials, tfix, participant=participant, session=session)
+    outcomes = _outcome_counts(fx, rec.meta.geometry, tfix, ev)
+    # trial level, same metric code for all three
     ids = list(ID_COLUMNS)
     keep = [*ids, "total_fixation_s", "fixation_count"]
-    both = det_tm[keep].merge(true_tm[keep], on=ids, suffixes=("_detected", "_true"))
-    perfect_tm = trial_metrics(trials, pfx.fixations, participant=participant, session=session)[keep]
-    both = both.merge(perfect_tm.rename(columns={"total_fixation_s": "total_fixation_s_perfect",
-                                                 "fixation_count": "fixation_count_perfect"}), on=ids)
-    return {"participant": participant, "session": session, "confusion": conf, "confusion_valid": conf_valid,
-            "confusion_perfect": conf_perfect,
-            "confusion_away": conf_away,
-            "events": {"matched": int(hit.sum()), "detected": int(dsel.sum()), "true": int(tsel.sum()),
+
+    def tm(fix: pd.DataFrame, suffix: str) -> pd.DataFrame:
+        t = trial_metrics(trials, fix, participant=participant, session=session)[keep]
+        return t.rename(columns={"total_fixation_s": f"total_fixation_s_{suffix}",
+                                 "fixation_count": f"fixation_count_{suffix}"})
+
+    both = tm(dfix, "detected").merge(tm(tfix, "true"), on=ids).merge(tm(pfx.fixations, "perfect"), on=ids)
+    return {"participant": participant, "session": session,
+            "confusion": {k: v["confusion"] for k, v in kappas.items()},
+            "events": {"matched": ev["matched"], "detected": ev["n_detected"], "true": ev["n_reference"],
                        "onset_err_sum": float(onset_err.sum()), "offset_err_sum": float(offset_err.sum()),
                        "onset_abs_sum": float(np.abs(onset_err).sum()), "offset_abs_sum": float(np.abs(offset_err).sum())},
             "trials": both, "outcomes": outcomes}
 
 
-def _outcome_counts(fx: Any, geometry: Any, tfix: pd.DataFrame, tsel: np.ndarray, dsel: np.ndarray,
-                    dm: np.ndarray, tm: np.ndarray) -> dict[str, Any]:
-    """Per session: :func:`classify_unmatched` outcomes of the fixations in stimulus trials.
+def _outcome_counts(fx: Any, geometry: Any, tfix: pd.DataFrame, ev: dict[str, Any]) -> dict[str, Any]:
+    """Per session: the :func:`classify_unmatched` outcomes of the fixations in stimulus trials.
 
-    Classification sees every fixation of the session (``dm``/``tm``: the session's
-    matching), so a trial's first fixation merged with the one on the fixation cross
-    before it counts as merged.
+    Classification sees every fixation of the session (the session's matching), so a
+    trial's first fixation merged with the one on the fixation cross before it counts as
+    merged.
     """
     from analysis.fixations import GAP
     from analysis.geometry import angle_between_deg
 
-    d_on, d_off = fx.fixations["onset_s"].to_numpy(), fx.fixations["offset_s"].to_numpy()
     tr_on, tr_off = tfix["onset_s"].to_numpy(), tfix["offset_s"].to_numpy()
-    true_out, det_out, partner = classify_unmatched(d_on, d_off, tr_on, tr_off, dm, tm)
-    true_out = np.where(tsel, np.asarray(true_out, dtype=object), "")
-    det_out = np.where(dsel, np.asarray(det_out, dtype=object), "")
+    true_out, det_out, partner = ev["ref_outcome"], ev["det_outcome"], ev["partner"]
     gap_t = fx.time_s[fx.labels == GAP]
     n_gap = np.searchsorted(gap_t, tr_off, side="left") - np.searchsorted(gap_t, tr_on, side="left")
     merged = np.flatnonzero(true_out == "merged")
@@ -397,36 +255,205 @@ def _outcome_counts(fx: Any, geometry: Any, tfix: pd.DataFrame, tsel: np.ndarray
             "split_no_gaze": int(np.sum(split & (n_gap > 0)))}
 
 
+# --------------------------------------------------------------------------- method effects
+def true_method_effects(params: pd.DataFrame) -> pd.DataFrame:
+    """The generating ours - Pix2Pix effects, overall and per category, from ``generating_parameters.tsv``.
+
+    Per artwork with a target for both methods, the difference of the target cell means
+    and their log ratio; ``overall`` averages over all such artworks, each category over
+    its own (the generating model's random effects have mean 1 on the original scale and
+    equal variance for both methods, so these are the population effects; docs/simulation.md).
+
+    Returns
+    -------
+    DataFrame
+        ``measure`` (fixation_time_s | fixation_count), ``scope`` (overall or a category),
+        ``difference``, ``log_ratio``, ``n_artworks``.
+    """
+    cols = {"fixation_time_s": "target_fixation_time_s", "fixation_count": "target_fixation_count"}
+    need = {"artwork", "category", "method", *cols.values()}
+    if not need <= set(params.columns):
+        return pd.DataFrame(columns=["measure", "scope", "difference", "log_ratio", "n_artworks"])
+    rows = []
+    for measure, col in cols.items():
+        w = params.pivot_table(index=["category", "artwork"], columns="method", values=col, aggfunc="first")
+        if not {"ours", "pix2pix"} <= set(w.columns):
+            continue
+        w = w[["ours", "pix2pix"]].astype(float).dropna()
+        w["difference"] = w["ours"] - w["pix2pix"]
+        w["log_ratio"] = np.log(w["ours"] / w["pix2pix"])
+        groups = [("overall", w)] + [(c, g) for c, g in w.groupby(level="category", sort=True)]
+        for scope, g in groups:
+            rows.append({"measure": measure, "scope": scope, "difference": float(g["difference"].mean()),
+                         "log_ratio": float(g["log_ratio"].mean()), "n_artworks": int(len(g))})
+    return pd.DataFrame(rows)
+
+
+def _headline_scale(row: pd.Series) -> tuple[str, float, float]:
+    """Scale and interval of one ``Statistics.headline`` row: ``log_ratio`` or ``difference``.
+
+    Rule: ``ratio_ci_low``/``ratio_ci_high`` columns give a ratio interval (logged here);
+    else a ``scale`` column says ``ratio``, ``log_ratio``/``log`` or ``difference``; else
+    a log or count model (family Poisson/negative binomial/Gamma, or ``log(`` in the
+    formula) has ``ci_low``/``ci_high`` on the log scale, any other model on the
+    difference scale.
+    """
+    def num(key: str) -> float:
+        v = row.get(key)
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return float("nan")
+
+    if np.isfinite(num("ratio_ci_low")) and np.isfinite(num("ratio_ci_high")):
+        return "log_ratio", float(np.log(num("ratio_ci_low"))), float(np.log(num("ratio_ci_high")))
+    lo, hi = num("ci_low"), num("ci_high")
+    scale = str(row.get("scale", "") or "").lower()
+    if scale == "ratio":
+        return "log_ratio", float(np.log(lo)), float(np.log(hi))
+    if scale in ("log_ratio", "log"):
+        return "log_ratio", lo, hi
+    if scale == "difference":
+        return "difference", lo, hi
+    text = f"{row.get('family', '')} {row.get('formula', '')} {row.get('model', '')}".lower()
+    if any(k in text for k in ("poisson", "negative", "gamma", "log(")):
+        return "log_ratio", lo, hi
+    return "difference", lo, hi
+
+
+#: ``model`` values of :func:`method_effect_intervals`.
+INTERVAL_MODELS = ("headline", "by_participant_t", "by_items_t", "by_category_t")
+
+
+def method_effect_intervals(trial_metrics: pd.DataFrame, *, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """The report's 95 % intervals of the ours - Pix2Pix effect (``model`` column, :data:`INTERVAL_MODELS`).
+
+    The one place that asks the report's statistics for their intervals
+    (``analysis.report.analyses.compute_statistics`` on the report's trial metrics):
+
+    ``headline`` (scope ``overall``)
+        ``Statistics.headline`` (the report's headline crossed random-effects model) when
+        it is filled, otherwise the crossed models ``Statistics.lmm`` (log time) and
+        ``Statistics.glmm`` (Poisson counts, its VB fit);
+    ``by_participant_t``, ``by_items_t`` (scope ``overall``)
+        the paired t-tests on participant means and on artwork means (difference scale);
+    ``by_category_t`` (scope = the category)
+        the by-category paired t-tests on participant means (difference scale).
+
+    Returns
+    -------
+    DataFrame
+        ``measure``, ``scope``, ``model``, ``scale`` (log_ratio | difference), ``ci_low``,
+        ``ci_high``, ``source``.
+    """
+    from analysis.report.analyses import compute_statistics
+
+    st = compute_statistics(trial_metrics, seed=seed, alpha=alpha)
+    rows = []
+
+    def add(measure: Any, scope: str, model: str, scale: str, lo: Any, hi: Any, source: str) -> None:
+        rows.append({"measure": str(measure), "scope": scope, "model": model, "scale": scale,
+                     "ci_low": float(lo), "ci_high": float(hi), "source": source})
+
+    headline = getattr(st, "headline", None)
+    if headline is not None and len(headline):
+        for _, r in headline.iterrows():
+            scale, lo, hi = _headline_scale(r)
+            add(r["measure"], "overall", "headline", scale, lo, hi, "Statistics.headline")
+    else:
+        for measure, res, fit in (("fixation_time_s", st.lmm, None), ("fixation_count", st.glmm, "glmm_vb")):
+            if res is None:
+                continue
+            f = res.fixed
+            if fit is not None and "model" in f.columns:
+                f = f[f["model"] == fit]
+            f = f[f["term"].astype(str).str.startswith("method[")]
+            if len(f):
+                add(measure, "overall", "headline", "log_ratio", f["ci_low"].iloc[0], f["ci_high"].iloc[0],
+                    f"crossed model ({res.model})")
+    for df, model, source in ((st.primary, "by_participant_t", "paired t on participant means"),
+                              (st.by_items, "by_items_t", "paired t on artwork means")):
+        if df is None or not len(df):
+            continue
+        if "data" in df.columns:
+            df = df[df["data"] == "this study"]
+        for _, r in df.iterrows():
+            add(r["measure"], "overall", model, "difference", r["ci_low"], r["ci_high"], source)
+    bc = st.by_category
+    if bc is not None and len(bc):
+        for _, r in bc.iterrows():
+            add(r["measure"], str(r["category"]), "by_category_t", "difference", r["ci_low"], r["ci_high"],
+                "by-category paired t (participant means)")
+    return pd.DataFrame(rows, columns=["measure", "scope", "model", "scale", "ci_low", "ci_high", "source"])
+
+
+def effects_coverage(intervals: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The headline and by-category intervals with the true effect on their scale and ``inside``.
+
+    These are what ``effects_in_ci`` counts: the headline model overall, the by-category
+    tests per category (each measure, time and count).
+    """
+    use = intervals[intervals["model"].isin(["headline", "by_category_t"])]
+    m = use.merge(truth, on=["measure", "scope"], how="inner")
+    m["true_effect"] = np.where(m["scale"] == "log_ratio", m["log_ratio"], m["difference"])
+    m["inside"] = (m["ci_low"] <= m["true_effect"]) & (m["true_effect"] <= m["ci_high"])
+    return m[["measure", "scope", "scale", "true_effect", "ci_low", "ci_high", "inside", "source"]]
+
+
 # --------------------------------------------------------------------------- dataset
+#: The goals of issue 13 (checked by the CLI, never in timed tests): key -> (comparison, bound).
+GOALS: dict[str, tuple[str, float]] = {
+    "kappa_boundary_tolerant": (">=", 0.90),
+    "kappa_drop_vs_perfect": ("<=", 0.05),
+    "worst_cell_error_vs_perfect": ("<=", 0.02),
+    "worst_time_cell_error_vs_truth": ("<=", 0.03),
+}
+#: Reported without a goal (issue 13); ``effects_in_ci`` is judged by benchmarks/coverage.py.
+REPORTED = ("effects_in_ci", "kappa_vs_truth", "kappa_perfect", "event_f1", "count_bias_vs_truth")
+
+
 @dataclass
 class ValidationResult:
-    kappa: float
+    measures: dict[str, float]        # GOALS and REPORTED keys (the JSON of --json)
     kappa_views: dict[str, float]
     confusion: dict[str, int]
     precision: float
     recall: float
-    f1: float
     event_counts: dict[str, float]
-    trials: pd.DataFrame          # per trial: detected and true metrics
+    trials: pd.DataFrame          # per trial: detected, perfect-tracker and true metrics
     bias: pd.DataFrame            # per metric: mean/sd/mean abs of detected - true
-    table4: pd.DataFrame          # per stimulus: detected / realised / target means and errors
+    table4: pd.DataFrame          # per stimulus: detected / perfect / realised / target means and errors
     worst: dict[str, Any]
     truth_consistency_max_abs: float
-    goals: dict[str, Any]
     simulated: bool
     outcomes: dict[str, Any]      # aggregate_outcomes: what happened to the unmatched fixations
+    effects: pd.DataFrame         # effects_coverage rows (empty when not computed)
+    effects_note: str = ""
+
+    @property
+    def missed(self) -> list[str]:
+        """One phrase per goal missed (NaN misses)."""
+        out = []
+        for key, (op, bound) in GOALS.items():
+            v = self.measures[key]
+            ok = np.isfinite(v) and (v >= bound if op == ">=" else v <= bound)
+            if not ok:
+                out.append(f"{key} {_num(v)} (goal {op} {bound:g})")
+        return out
 
     @property
     def passed(self) -> bool:
-        return bool(self.goals["kappa_ok"] and self.goals["cells_ok"])
+        return not self.missed
 
     def summary_line(self) -> str:
-        w = self.worst
-        return (f"VALIDATION {'PASS' if self.passed else 'FAIL'}: kappa={self.kappa:.3f} "
-                f"(goal >= {self.goals['kappa_goal']}), F1={self.f1:.3f} (IoU >= {self.goals['iou']}), "
-                f"worst cell error={100 * w['rel_error']:.2f}% ({w['stimulus_id']} {w['metric']}; "
-                f"goal <= {100 * self.goals['cell_goal']:.1f}%), "
-                f"worst vs target={100 * w['rel_error_vs_target']:.2f}%")
+        goals = ", ".join(f"{k}={_num(self.measures[k])} ({op} {b:g})" for k, (op, b) in GOALS.items())
+        rest = ", ".join(f"{k}={_num(self.measures[k])}" for k in REPORTED)
+        head = "VALIDATION OK" if self.passed else "VALIDATION FAILED, missed: " + "; ".join(self.missed)
+        return f"{head} | {goals} | {rest}"
+
+
+def _num(v: float) -> str:
+    return f"{float(v):.4f}" if np.isfinite(v) else "n/a"
 
 
 def aggregate_outcomes(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -445,33 +472,44 @@ def _find_sessions(data: Path) -> list[Path]:
 
 
 def recovery_table(trials: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
-    """Per-stimulus means over participants: detected, realised (true) and target, with relative errors."""
+    """Per-stimulus means over participants: detected, perfect tracker, realised (true) and target, with errors."""
     g = trials.groupby(["stimulus_id", "artwork", "category", "method"], sort=True, dropna=False)
     t = g.agg(n=("participant", "size"),
               detected_time_s=("total_fixation_s_detected", "mean"),
+              perfect_time_s=("total_fixation_s_perfect", "mean"),
               true_time_s=("total_fixation_s_true", "mean"),
               detected_count=("fixation_count_detected", "mean"),
-              true_count=("fixation_count_true", "mean"),
-              perfect_time_s=("total_fixation_s_perfect", "mean"),
-              perfect_count=("fixation_count_perfect", "mean")).reset_index()
+              perfect_count=("fixation_count_perfect", "mean"),
+              true_count=("fixation_count_true", "mean")).reset_index()
     p = params.set_index("stimulus_id")
     for col in ("target_fixation_time_s", "target_fixation_count", "paper_fixation_time_s", "paper_fixation_count"):
         t[col] = t["stimulus_id"].map(p[col]) if col in p.columns else np.nan
     t["target_handling"] = t["stimulus_id"].map(p["target_handling"]) if "target_handling" in p.columns else None
-    t["time_rel_error"] = (t["detected_time_s"] - t["true_time_s"]) / t["true_time_s"]
-    t["count_rel_error"] = (t["detected_count"] - t["true_count"]) / t["true_count"]
-    t["perfect_time_rel_error"] = (t["perfect_time_s"] - t["true_time_s"]) / t["true_time_s"]
-    t["perfect_count_rel_error"] = (t["perfect_count"] - t["true_count"]) / t["true_count"]
-    t["time_rel_error_vs_target"] = (t["detected_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
-    t["count_rel_error_vs_target"] = (t["detected_count"] - t["target_fixation_count"]) / t["target_fixation_count"]
-    t["true_time_vs_target"] = (t["true_time_s"] - t["target_fixation_time_s"]) / t["target_fixation_time_s"]
-    t["true_count_vs_target"] = (t["true_count"] - t["target_fixation_count"]) / t["target_fixation_count"]
+    for m, det, perf, true, tgt in (("time", "detected_time_s", "perfect_time_s", "true_time_s", "target_fixation_time_s"),
+                                    ("count", "detected_count", "perfect_count", "true_count", "target_fixation_count")):
+        t[f"{m}_rel_error"] = (t[det] - t[true]) / t[true]
+        t[f"{m}_rel_error_vs_perfect"] = (t[det] - t[perf]) / t[perf]
+        t[f"perfect_{m}_rel_error"] = (t[perf] - t[true]) / t[true]
+        t[f"{m}_rel_error_vs_target"] = (t[det] - t[tgt]) / t[tgt]
+        t[f"true_{m}_vs_target"] = (t[true] - t[tgt]) / t[tgt]
     return t
 
 
+def _worst(table4: pd.DataFrame, columns: Sequence[str]) -> tuple[float, str]:
+    """Largest absolute relative error over the given columns and the cell it is in."""
+    best, where = float("nan"), ""
+    for col in columns:
+        v = np.abs(table4[col].to_numpy(float))
+        if np.isnan(v).any():
+            return float("nan"), f"{table4['stimulus_id'].iloc[int(np.flatnonzero(np.isnan(v))[0])]} {col} (n/a)"
+        if len(v) and not (best >= v.max()):
+            i = int(np.argmax(v))
+            best, where = float(v[i]), f"{table4['stimulus_id'].iloc[i]} {col}"
+    return best, where
+
+
 def validate_dataset(data: str | Path, *, truth: str | Path | None = None, config: AnalysisConfig | None = None,
-                     algorithm: str | None = None, jobs: int = 0, iou: float = 0.5,
-                     kappa_goal: float = GOAL_KAPPA, cell_goal: float = GOAL_CELL,
+                     algorithm: str | None = None, jobs: int = 0, iou: float = 0.5, effects: bool = True,
                      progress: bool = True) -> ValidationResult:
     """Validate fixation detection on a simulated dataset against its ground truth.
 
@@ -480,7 +518,8 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
     data : path
         Dataset root written by ``study.simulate``.
     truth : path, optional
-        Ground-truth folder (default ``<data>/derivatives/ground_truth``).
+        Ground-truth folder (default ``<data>/derivatives/ground_truth``): the true events,
+        the noise-free gaze sessions and the generating parameters.
     config : AnalysisConfig, optional
         Filter parameters (default: documented defaults).
     algorithm : {"ivt", "idt"}, optional
@@ -489,13 +528,14 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
         Worker processes; 0 = one per core, 1 = in this process.
     iou : float
         Event-matching threshold (temporal IoU), default 0.5.
-    kappa_goal, cell_goal : float
-        Goals (kappa >= 0.9; every per-stimulus mean within 3 % of the realised value).
+    effects : bool
+        Also run the report's pipeline and statistics (``analysis.batch`` and
+        :func:`method_effect_intervals`) for ``effects_in_ci`` (default True).
 
     Raises
     ------
     InputError
-        Missing dataset or ground truth, or a session without its ground-truth events.
+        Missing dataset or ground truth, or a session without its ground-truth events or gaze.
     """
     from tqdm import tqdm
 
@@ -525,7 +565,12 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
         if not ev.is_file():
             raise InputError(f"no ground-truth events for {sub} {ses}", file=ev,
                              fix="validate the dataset the ground truth was generated with")
-        tasks.append(_Task(s, ev, cfg, algorithm, iou))
+        gaze = tdir / sub / ses
+        if not gaze.is_dir():
+            raise InputError(f"no ground-truth gaze for {sub} {ses}", file=gaze,
+                             expected="the noise-free gaze session written by python -m study.simulate",
+                             fix="re-simulate the cohort with this version of study.simulate")
+        tasks.append(_Task(s, gaze, ev, cfg, algorithm, iou))
     n_jobs = min(len(tasks), (os.cpu_count() or 1) if jobs <= 0 else jobs)
     if n_jobs <= 1:
         results = [validate_session(t) for t in tqdm(tasks, desc="validate", unit="session", disable=not progress)]
@@ -533,13 +578,9 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
             results = list(tqdm(pool.map(validate_session, tasks), total=len(tasks), desc="validate",
                                 unit="session", disable=not progress))
-    conf = {k: sum(r["confusion"][k] for r in results) for k in ("tp", "fp", "fn", "tn")}
-    kappa = cohen_kappa(**conf)
-    kappa_views = {
-        "valid_gaze_only": cohen_kappa(**{k: sum(r["confusion_valid"][k] for r in results) for k in conf}),
-        "boundary_tolerant": cohen_kappa(**{k: sum(r["confusion_away"][k] for r in results) for k in conf}),
-        "perfect_tracker": cohen_kappa(**{k: sum(r["confusion_perfect"][k] for r in results) for k in conf}),
-    }
+    views = ("truth", "boundary_tolerant", "valid_gaze_only", "perfect", "perfect_boundary_tolerant")
+    conf = {v: {k: sum(r["confusion"][v][k] for r in results) for k in ("tp", "fp", "fn", "tn")} for v in views}
+    kappa_views = {v: cohen_kappa(**conf[v]) for v in views}
     ev = {k: sum(r["events"][k] for r in results) for k in results[0]["events"]}
     precision, recall, f1 = f1_score(ev["matched"], ev["detected"], ev["true"])
     m = max(ev["matched"], 1)
@@ -564,35 +605,55 @@ def validate_dataset(data: str | Path, *, truth: str | Path | None = None, confi
     for metric in ("total_fixation_s", "fixation_count"):
         d = trials[f"{metric}_detected"].to_numpy(float) - trials[f"{metric}_true"].to_numpy(float)
         dp = trials[f"{metric}_perfect"].to_numpy(float) - trials[f"{metric}_true"].to_numpy(float)
+        mean_true = float(trials[f"{metric}_true"].mean())
         bias_rows.append({"metric": metric, "n_trials": len(d), "mean_bias": float(np.mean(d)),
-                          "perfect_tracker_relative_bias": float(np.mean(dp) / trials[f"{metric}_true"].mean()),
+                          "perfect_tracker_relative_bias": float(np.mean(dp) / mean_true),
                           "sd_bias": float(np.std(d, ddof=1)) if len(d) > 1 else float("nan"),
-                          "mean_abs_diff": float(np.mean(np.abs(d))),
-                          "mean_true": float(trials[f"{metric}_true"].mean()),
-                          "relative_bias": float(np.mean(d) / trials[f"{metric}_true"].mean())})
+                          "mean_abs_diff": float(np.mean(np.abs(d))), "mean_true": mean_true,
+                          "relative_bias": float(np.mean(d) / mean_true)})
     bias = pd.DataFrame(bias_rows)
     table4 = recovery_table(trials, params)
-    err = pd.concat([
-        pd.DataFrame({"stimulus_id": table4["stimulus_id"], "metric": "total_fixation_s",
-                      "rel_error": table4["time_rel_error"], "rel_error_vs_target": table4["time_rel_error_vs_target"]}),
-        pd.DataFrame({"stimulus_id": table4["stimulus_id"], "metric": "fixation_count",
-                      "rel_error": table4["count_rel_error"], "rel_error_vs_target": table4["count_rel_error_vs_target"]}),
-    ], ignore_index=True)
-    i = int(np.nanargmax(np.abs(err["rel_error"].to_numpy(float))))
-    worst = {"stimulus_id": str(err.at[i, "stimulus_id"]), "metric": str(err.at[i, "metric"]),
-             "rel_error": float(abs(err.at[i, "rel_error"])),
-             "rel_error_vs_target": float(np.nanmax(np.abs(err["rel_error_vs_target"].to_numpy(float))))
-             if err["rel_error_vs_target"].notna().any() else float("nan")}
-    goals = {"kappa_goal": kappa_goal, "cell_goal": cell_goal, "iou": iou,
-             "kappa_ok": bool(np.isfinite(kappa) and kappa >= kappa_goal),
-             "cells_ok": bool(np.all(np.abs(err["rel_error"].to_numpy(float)) <= cell_goal)),  # NaN fails
-             "cells_failing": [f"{s} {m}" for s, m, e in zip(err["stimulus_id"], err["metric"],
-                                                              err["rel_error"].to_numpy(float))
-                               if not abs(e) <= cell_goal]}
-    return ValidationResult(kappa=kappa, kappa_views=kappa_views, confusion=conf, precision=precision, recall=recall, f1=f1,
-                            event_counts=event_counts, trials=trials, bias=bias, table4=table4, worst=worst,
-                            truth_consistency_max_abs=cons, goals=goals, outcomes=outcomes,
-                            simulated=bool(description.get("Simulated", False)))
+    worst_perf, where_perf = _worst(table4, ("time_rel_error_vs_perfect", "count_rel_error_vs_perfect"))
+    worst_time, where_time = _worst(table4, ("time_rel_error",))
+    worst = {"vs_perfect": where_perf, "time_vs_truth": where_time,
+             "vs_target": float(np.nanmax(np.abs(table4[["time_rel_error_vs_target", "count_rel_error_vs_target"]]
+                                                 .to_numpy(float)))) if table4["target_fixation_time_s"].notna().any()
+             else float("nan")}
+    eff = pd.DataFrame(columns=["measure", "scope", "scale", "true_effect", "ci_low", "ci_high", "inside", "source"])
+    note = "not computed (effects=False)"
+    if effects:
+        eff, note = _effects(data, cfg, params, jobs, progress)
+    measures = {
+        "kappa_boundary_tolerant": kappa_views["boundary_tolerant"],
+        "kappa_drop_vs_perfect": kappa_views["perfect"] - kappa_views["truth"],
+        "worst_cell_error_vs_perfect": worst_perf,
+        "worst_time_cell_error_vs_truth": worst_time,
+        "effects_in_ci": float(eff["inside"].astype(bool).mean()) if len(eff) else float("nan"),
+        "kappa_vs_truth": kappa_views["truth"],
+        "kappa_perfect": kappa_views["perfect"],
+        "event_f1": f1,
+        "count_bias_vs_truth": float(bias.set_index("metric").at["fixation_count", "relative_bias"]),
+    }
+    return ValidationResult(measures=measures, kappa_views=kappa_views, confusion=conf["truth"], precision=precision,
+                            recall=recall, event_counts=event_counts, trials=trials, bias=bias, table4=table4,
+                            worst=worst, truth_consistency_max_abs=cons, outcomes=outcomes,
+                            simulated=bool(description.get("Simulated", False)), effects=eff, effects_note=note)
+
+
+def _effects(data: Path, cfg: AnalysisConfig, params: pd.DataFrame, jobs: int,
+             progress: bool) -> tuple[pd.DataFrame, str]:
+    """The report's trial metrics and intervals vs the generating effects (:func:`effects_coverage`)."""
+    from analysis.batch import process_dataset
+
+    res = process_dataset(data, config=cfg, jobs=jobs, progress=progress)
+    truth = true_method_effects(params)
+    try:
+        intervals = method_effect_intervals(res.trial_metrics, seed=cfg.report.seed, alpha=cfg.report.alpha)
+    except (ValueError, np.linalg.LinAlgError, InputError) as exc:
+        return pd.DataFrame(columns=["measure", "scope", "scale", "true_effect", "ci_low", "ci_high", "inside",
+                                     "source"]), f"the report's statistics did not run: {exc}"
+    cov = effects_coverage(intervals, truth)
+    return cov, f"{int(cov['inside'].sum())} of {len(cov)} true effects inside the report's 95 % intervals"
 
 
 # --------------------------------------------------------------------------- output
@@ -601,19 +662,35 @@ def _write_tsv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.6f", lineterminator="\n")
 
 
+def _json_value(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def write_json(res: ValidationResult, path: Path) -> Path:
+    """The ``--json`` file: exactly the :data:`GOALS` and :data:`REPORTED` keys (numbers; null when n/a)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj = {k: _json_value(res.measures[k]) for k in (*GOALS, *REPORTED)}
+    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def write_outputs(res: ValidationResult, out: Path) -> list[Path]:
-    """``summary.json``, ``table4_recovery.tsv``, ``trial_bias.tsv``, ``trials.tsv`` in ``out``."""
+    """``summary.json``, ``table4_recovery.tsv``, ``trial_bias.tsv``, ``trials.tsv``, ``effects.tsv`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "table4_recovery.tsv", out / "trial_bias.tsv", out / "trials.tsv", out / "summary.json"]
+    paths = [out / "table4_recovery.tsv", out / "trial_bias.tsv", out / "trials.tsv", out / "effects.tsv",
+             out / "summary.json"]
     _write_tsv(res.table4, paths[0])
     _write_tsv(res.bias, paths[1])
     _write_tsv(res.trials, paths[2])
-    summary = {"kappa": res.kappa, "kappa_views": res.kappa_views, "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
-               "f1": res.f1, "events": res.event_counts, "worst_cell": res.worst, "goals": res.goals,
-               "passed": res.passed, "simulated": res.simulated,
+    _write_tsv(res.effects, paths[3])
+    summary = {"measures": {k: _json_value(v) for k, v in res.measures.items()},
+               "goals": {k: {"comparison": op, "bound": b} for k, (op, b) in GOALS.items()},
+               "missed": res.missed, "passed": res.passed, "kappa_views": res.kappa_views,
+               "confusion": res.confusion, "precision": res.precision, "recall": res.recall,
+               "events": res.event_counts, "worst_cells": res.worst, "simulated": res.simulated,
                "truth_consistency_max_abs": res.truth_consistency_max_abs, "unmatched_outcomes": res.outcomes,
-               "summary_line": res.summary_line()}
-    paths[3].write_text(json.dumps(summary, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
+               "effects_note": res.effects_note, "summary_line": res.summary_line()}
+    paths[4].write_text(json.dumps(summary, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
     return paths
 
 
@@ -621,7 +698,7 @@ def _share(n: int, of: int) -> str:
     return f"{100 * n / of:.0f}%" if of else "n/a"
 
 
-def _outcome_lines(res: ValidationResult) -> list[str]:
+def _outcome_lines(res: ValidationResult, iou: float) -> list[str]:
     o = res.outcomes
     t, d, n_true = o["true"], o["detected"], max(res.event_counts["true"], 1)
     return [
@@ -634,55 +711,56 @@ def _outcome_lines(res: ValidationResult) -> list[str]:
         f"  lost (no detection overlaps): {t['lost']} true ({100 * t['lost'] / n_true:.2f}%); shorter than "
         f"{1000 * SHORT_FIXATION_S:.0f} ms: {_share(o['lost_short'], t['lost'])}; with samples without gaze: "
         f"{_share(o['lost_no_gaze'], t['lost'])}",
-        f"  shifted (overlap, IoU below {res.goals['iou']}): {t['shifted']} true, {d['shifted']} detections; "
+        f"  shifted (overlap, IoU below {iou}): {t['shifted']} true, {d['shifted']} detections; "
         f"detections covering >= 2 true fixations: {d['merger']}; overlapping none: {d['spurious']}",
     ]
 
 
-def report_text(res: ValidationResult) -> str:
+def report_text(res: ValidationResult, iou: float = 0.5) -> str:
     c = res.confusion
+    k = res.kappa_views
+    ms = res.measures
     lines = [
         f"samples in stimulus trials: {sum(c.values())} (tp {c['tp']}, fp {c['fp']}, fn {c['fn']}, tn {c['tn']})",
-        f"sample-level Cohen's kappa (fixation vs not): {res.kappa:.4f}  [goal metric]",
-        f"  (not goals) kappa on samples with gaze from >= 1 eye: {res.kappa_views['valid_gaze_only']:.4f}; "
-        f"excluding samples within half a sample interval of a true fixation boundary: "
-        f"{res.kappa_views['boundary_tolerant']:.4f}",
-        f"  reference, the same detector on a perfect tracker (the true eye movements at the same timestamps: no "
-        f"noise, offset, drift or data loss; blinks kept): kappa {res.kappa_views['perfect_tracker']:.4f} "
-        f"(this detector with no tracker error at this sampling rate)",
-        f"event-level (IoU >= {res.goals['iou']}): detected {res.event_counts['detected']}, true "
+        f"sample-level Cohen's kappa (fixation vs not) against the truth: {k['truth']:.4f}; leaving out samples "
+        f"within half a sample interval of a true fixation boundary: {k['boundary_tolerant']:.4f}  [goal >= 0.90]",
+        f"  the same detector on the perfect tracker (the noise-free gaze of derivatives/ground_truth at the same "
+        f"timestamps): kappa {k['perfect']:.4f} (boundary-tolerant {k['perfect_boundary_tolerant']:.4f}); drop "
+        f"{ms['kappa_drop_vs_perfect']:+.4f}  [goal <= 0.05]",
+        f"  kappa on samples with gaze from >= 1 eye: {k['valid_gaze_only']:.4f}",
+        f"event-level (IoU >= {iou}): detected {res.event_counts['detected']}, true "
         f"{res.event_counts['true']}, matched {res.event_counts['matched']}; precision {res.precision:.3f}, "
-        f"recall {res.recall:.3f}, F1 {res.f1:.3f}; mean onset error {res.event_counts['mean_onset_error_ms']:.1f} ms, "
-        f"offset error {res.event_counts['mean_offset_error_ms']:.1f} ms",
+        f"recall {res.recall:.3f}, F1 {ms['event_f1']:.3f}; mean onset error "
+        f"{res.event_counts['mean_onset_error_ms']:.1f} ms, offset error {res.event_counts['mean_offset_error_ms']:.1f} ms",
     ]
-    lines += _outcome_lines(res)
+    lines += _outcome_lines(res, iou)
     lines.append("per-trial bias (detected - true):")
     for _, b in res.bias.iterrows():
         lines.append(f"  {b['metric']:<18} mean {b['mean_bias']:+.4f} (relative {100 * b['relative_bias']:+.2f}%), "
                      f"SD {b['sd_bias']:.4f}, mean |diff| {b['mean_abs_diff']:.4f}; perfect tracker "
                      f"{100 * b['perfect_tracker_relative_bias']:+.2f}%")
     lines.append(f"simulator truth vs analysis.metrics on true fixations: max |diff| {res.truth_consistency_max_abs:.2e}")
-    lines.append("Table 4 recovery (means over participants; rel. error vs realised truth | vs target | "
-                 "perfect tracker vs realised truth):")
-    lines.append(f"  {'stimulus':<28}{'time det':>9}{'true':>8}{'target':>8}{'err%':>7}{'vs tgt%':>8}{'perf%':>7}"
-                 f"{'count det':>10}{'true':>7}{'target':>8}{'err%':>7}{'vs tgt%':>8}{'perf%':>7}  handling")
+    lines.append("Table 4 recovery (means over participants; relative errors: recorded vs perfect tracker "
+                 "[goal <= 2%], recorded vs realised truth [time goal <= 3%], vs target):")
+    lines.append(f"  {'stimulus':<28}{'time det':>9}{'perf':>7}{'true':>7}{'target':>7}{'vsPerf%':>8}{'vsTrue%':>8}"
+                 f"{'vsTgt%':>7}{'count det':>10}{'perf':>7}{'true':>7}{'target':>7}{'vsPerf%':>8}{'vsTrue%':>8}"
+                 f"{'vsTgt%':>7}  handling")
     for _, r in res.table4.iterrows():
         lines.append(
-            f"  {r['stimulus_id']:<28}{r['detected_time_s']:>9.2f}{r['true_time_s']:>8.2f}"
-            f"{r['target_fixation_time_s']:>8.2f}{100 * r['time_rel_error']:>+7.2f}{100 * r['time_rel_error_vs_target']:>+8.2f}"
-            f"{100 * r['perfect_time_rel_error']:>+7.2f}"
-            f"{r['detected_count']:>10.1f}{r['true_count']:>7.1f}{r['target_fixation_count']:>8.1f}"
-            f"{100 * r['count_rel_error']:>+7.2f}{100 * r['count_rel_error_vs_target']:>+8.2f}"
-            f"{100 * r['perfect_count_rel_error']:>+7.2f}  {r['target_handling']}")
+            f"  {r['stimulus_id']:<28}{r['detected_time_s']:>9.2f}{r['perfect_time_s']:>7.2f}{r['true_time_s']:>7.2f}"
+            f"{r['target_fixation_time_s']:>7.2f}{100 * r['time_rel_error_vs_perfect']:>+8.2f}"
+            f"{100 * r['time_rel_error']:>+8.2f}{100 * r['time_rel_error_vs_target']:>+7.1f}"
+            f"{r['detected_count']:>10.1f}{r['perfect_count']:>7.1f}{r['true_count']:>7.1f}"
+            f"{r['target_fixation_count']:>7.1f}{100 * r['count_rel_error_vs_perfect']:>+8.2f}"
+            f"{100 * r['count_rel_error']:>+8.2f}{100 * r['count_rel_error_vs_target']:>+7.1f}  {r['target_handling']}")
+    lines.append(f"worst cells: vs perfect tracker {res.worst['vs_perfect']}; time vs truth {res.worst['time_vs_truth']}")
+    lines.append(f"true ours - Pix2Pix effects vs the report's 95% intervals: {res.effects_note}")
+    for _, e in res.effects.iterrows():
+        lines.append(f"  {e['measure']:<16} {e['scope']:<10} {e['scale']:<10} true {e['true_effect']:+.4f} "
+                     f"CI [{e['ci_low']:+.4f}, {e['ci_high']:+.4f}] {'inside' if e['inside'] else 'OUTSIDE'} "
+                     f"({e['source']})")
     if not res.simulated:
         lines.append("warning: the dataset does not declare \"Simulated\": true")
-    if not res.passed:
-        missed = []
-        if not res.goals["kappa_ok"]:
-            missed.append(f"kappa {res.kappa:.3f} < {res.goals['kappa_goal']}")
-        if not res.goals["cells_ok"]:
-            missed.append("cells beyond the goal: " + ", ".join(res.goals["cells_failing"]))
-        lines.append("GOALS MISSED: " + "; ".join(missed))
     return "\n".join(lines)
 
 
@@ -690,21 +768,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m analysis.validate",
         description="Compare fixation detection with the ground truth of a simulated dataset (study.simulate): "
-                    "sample-level Cohen's kappa, event-level F1, per-trial bias and the recovered Table 4. "
-                    "Exit 0 when the goals are met, 1 when missed, 2 for bad input.")
+                    "sample-level Cohen's kappa against the truth and against the perfect tracker, event-level F1, "
+                    "per-trial bias, the recovered Table 4 and the report's intervals against the true effects. "
+                    "Exit 0 when the goals are met (VALIDATION OK), 1 when any is missed, 2 for bad input.")
     p.add_argument("--data", default="data/demo", help="simulated dataset root (default data/demo)")
     p.add_argument("--truth", default=None, help="ground-truth folder (default <data>/derivatives/ground_truth)")
     p.add_argument("--config", default=None, help="analysis TOML (analysis.config); default: documented defaults")
     p.add_argument("--algorithm", choices=("ivt", "idt"), default=None,
                    help="fixation algorithm (default: [report] algorithm of the config, ivt)")
     p.add_argument("--jobs", type=int, default=0, help="worker processes; 0 = one per core (default), 1 = serial")
+    p.add_argument("--json", default=None, metavar="OUT.json",
+                   help="write the measures (" + ", ".join((*GOALS, *REPORTED)) + ") as JSON")
     p.add_argument("--out", default="reports/validation",
-                   help="folder for summary.json, table4_recovery.tsv, trial_bias.tsv, trials.tsv "
+                   help="folder for summary.json, table4_recovery.tsv, trial_bias.tsv, trials.tsv, effects.tsv "
                         "(default reports/validation)")
     p.add_argument("--iou", type=float, default=0.5, help="temporal IoU needed for an event match (default 0.5)")
-    p.add_argument("--kappa-goal", type=float, default=GOAL_KAPPA, help="goal for sample-level kappa (default 0.9)")
-    p.add_argument("--cell-goal", type=float, default=GOAL_CELL,
-                   help="goal for every per-stimulus relative error vs the realised truth (default 0.03)")
+    p.add_argument("--no-effects", action="store_true",
+                   help="skip the report's statistics (effects_in_ci is then n/a)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -713,10 +793,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_config(args.config)
     res = validate_dataset(args.data, truth=args.truth, config=cfg, algorithm=args.algorithm, jobs=args.jobs,
-                           iou=args.iou, kappa_goal=args.kappa_goal, cell_goal=args.cell_goal,
-                           progress=not args.no_progress)
+                           iou=args.iou, effects=not args.no_effects, progress=not args.no_progress)
     write_outputs(res, Path(args.out))
-    print(report_text(res))
+    if args.json:
+        write_json(res, Path(args.json))
+    print(report_text(res, args.iou))
     print(res.summary_line())
     return 0 if res.passed else 1
 

@@ -18,6 +18,9 @@ from study.errors import StudyError
 log = logging.getLogger(__name__)
 
 COLUMNS = ("stimulus_id", "artwork", "category", "method", "file", "sha256", "width_px", "height_px", "checkpoint_id")
+#: Optional column (docs/formats.md section 1, "Saliency maps"): the stimulus's saliency map, a path relative to
+#: the manifest's folder to an 8-bit greyscale PNG of exactly width_px x height_px, linear in saliency, max 255.
+SALIENCY_COLUMN = "saliency_file"
 CATEGORIES = ("painting", "sculpture", "craft")
 METHODS = ("ours", "pix2pix")
 
@@ -36,6 +39,10 @@ class Stimulus:
     height_px: int
     checkpoint_id: str
     path: Path
+    #: Resolved saliency map (optional manifest column ``saliency_file``), or None.
+    saliency_path: Path | None = None
+    #: Manifest line of this stimulus (for messages).
+    line: int = 0
 
 
 def sha256_file(path: Path) -> str:
@@ -92,8 +99,14 @@ def read_manifest(path: str | Path, *, verify: bool = True) -> list[Stimulus]:
             raise StudyError(f"duplicate stimulus_id {sid!r}", file=path, line=i, column="stimulus_id")
         seen.add(sid)
         img = (path.parent / row["file"]).resolve()
+        sal_name = (row.get(SALIENCY_COLUMN) or "").strip()
+        sal = (path.parent / sal_name).resolve() if sal_name else None
+        if sal is not None and not sal.is_file():
+            raise StudyError(f"saliency map {sal_name!r} not found", file=path, line=i, column=SALIENCY_COLUMN,
+                             expected="a PNG path relative to the manifest's folder, or an empty cell",
+                             fix="regenerate the stimuli (python -m stimuli_gen generate) or empty the cell")
         out.append(Stimulus(sid, row["artwork"], row["category"], row["method"], row["file"],
-                            row["sha256"].strip().lower(), w, h, row["checkpoint_id"], img))
+                            row["sha256"].strip().lower(), w, h, row["checkpoint_id"], img, sal, i))
     by_art: dict[str, set[str]] = {}
     for s in out:
         by_art.setdefault(s.artwork, set()).add(s.method)
@@ -121,3 +134,38 @@ def verify_hashes(stimuli: list[Stimulus], manifest: Path) -> None:
                 file=manifest, line=i, column="sha256", expected="the file the manifest describes",
                 fix="restore the original image (or regenerate the stimuli and their manifest); refusing to run")
     log.info("verified SHA-256 of %d stimuli in %s", len(stimuli), manifest)
+
+
+def read_saliency(stimulus: Stimulus, manifest: str | Path):
+    """The stimulus's saliency map as a float array (rows x columns) in [0, 1], or None.
+
+    The map must be an 8-bit greyscale PNG (mode ``L``) of exactly ``width_px x height_px``
+    (docs/formats.md section 1, "Saliency maps"); values are divided by 255.
+
+    Raises
+    ------
+    StudyError
+        Unreadable file, wrong mode or wrong size (with the manifest line).
+    """
+    if stimulus.saliency_path is None:
+        return None
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    fix = "write an 8-bit greyscale PNG of the stimulus's size (python -m stimuli_gen generate does)"
+    try:
+        with Image.open(stimulus.saliency_path) as im:
+            mode, size = im.mode, im.size
+            arr = np.asarray(im, dtype=np.float64) if mode == "L" else None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise StudyError(f"cannot read the saliency map {stimulus.saliency_path.name!r}: {exc}", file=manifest,
+                         line=stimulus.line, column=SALIENCY_COLUMN, fix=fix) from None
+    if mode != "L":
+        raise StudyError(f"saliency map {stimulus.saliency_path.name!r} has image mode {mode}", file=manifest,
+                         line=stimulus.line, column=SALIENCY_COLUMN, expected="8-bit greyscale (PNG mode L)", fix=fix)
+    if size != (stimulus.width_px, stimulus.height_px):
+        raise StudyError(f"saliency map {stimulus.saliency_path.name!r} is {size[0]} x {size[1]} px",
+                         file=manifest, line=stimulus.line, column=SALIENCY_COLUMN,
+                         expected=f"{stimulus.width_px} x {stimulus.height_px} px (the stimulus's width_px x height_px)",
+                         fix=fix)
+    return arr / 255.0

@@ -16,10 +16,15 @@ Model, in the order the samples are built (every parameter is a field of
    Hollingworth 1998, 1999; Rayner 2009). On an artwork with a target
    ``(total fixation time T, fixation count N)`` the participant makes
    ``Poisson(N * f_count)`` fixations on the image whose durations have mean
-   ``T * f_time / (N * f_count)``, where ``f_time`` and ``f_count`` are the participant's
-   lognormal factors (mean 1, configurable SD), so the *expected* total time and count
-   on the image equal the targets. The remaining viewing time is spent in fixations
-   outside the image ("gaze leaving the stimulus"), interleaved at random.
+   ``T * f_time / (N * f_count)``, where ``f_time`` and ``f_count`` are the trial's
+   lognormal factors from the participant's random effects (looking-time and
+   fixation-duration intercepts, a participant x method slope, a trial effect;
+   :func:`trial_factors`, expectation 1), so the *expected* total time and count on the
+   image equal the targets. The remaining viewing time is spent in fixations outside the
+   image ("gaze leaving the stimulus"), interleaved at random. Each fixation on the image
+   lands on a point drawn from saliency (the stimulus's map, if any) x central bias
+   (Tatler 2007; Clarke & Tatler 2014) x a gamma amplitude preference x inhibition of
+   return (Itti & Koch 2001); the scan path starts where the fixation cross was.
 2. **Saccades** follow the main sequence: duration ``2.2 ms/deg * A + 21 ms`` (Carpenter
    1988) and saturating peak velocity ``Vmax (1 - exp(-A / C))`` (the exponential main
    sequence of Baloh et al. 1975 / Bahill et al. 1975, 1981). The velocity profile is the
@@ -32,7 +37,8 @@ Model, in the order the samples are built (every parameter is a field of
 4. **Tracker**: per eye a constant accuracy offset (about 0.5 deg, participant-specific),
    a slow common drift (Ornstein-Uhlenbeck), white measurement noise with a configurable
    RMS sample-to-sample precision (default 0.3 deg, T60-like; Holmqvist et al. 2012),
-   random data-loss bursts, and 60 Hz timestamps with jitter.
+   random data-loss bursts, and 60 Hz timestamps with jitter; precision and data loss
+   differ between participants (lognormal spread).
 
 Everything per sample is vectorised; Python loops run over events (fixations, saccades,
 blinks, loss bursts) only. The model keeps its state (eye position, drift, the next
@@ -97,12 +103,29 @@ class OculomotorParams:
     text_fixation_median_s : float
         Median fixation during reading the instruction text, 0.225 s (Rayner 2009:
         225-250 ms in silent reading).
-    participant_time_sd, participant_count_sd : float
-        SD (log scale) of a participant's multiplicative factor on the target total
-        fixation time and fixation count, 0.15 each (assumption: between-participant
-        coefficients of variation of 15 % are typical for fixation durations in scene
-        viewing, Henderson & Luke 2014, Psychon. Bull. Rev. 21:1319-1332, report stable
-        individual differences of this order). Factors have mean 1.
+    participant_looking_sd : float
+        SD (log scale) of a participant's random intercept for looking at the images,
+        applied to both total fixation time and fixation count (people who look longer make
+        more fixations), 0.15 (default: 0.15; assumption: a between-participant
+        coefficient of variation of about 15 % in dwell time; individual differences in
+        scene-viewing eye movements are stable and of this order, Castelhano & Henderson
+        2008, Can. J. Exp. Psychol. 62:1-14; Henderson & Luke 2014, Psychon. Bull. Rev.
+        21:1319-1332).
+    participant_duration_sd : float
+        SD (log scale) of a participant's random intercept for the mean fixation duration
+        (time only, not count), 0.10 (default: 0.10; Henderson & Luke 2014 and Castelhano &
+        Henderson 2008: participants' mean scene-viewing fixation durations differ with a
+        between-participant SD of about 30-40 ms on about 300 ms, i.e. 10-13 %).
+    participant_method_sd : float
+        SD (log scale) of the participant x method random slope: the participant's own
+        log ratio ours / Pix2Pix deviates from the stimulus's by ``b``, added as ``+b/2``
+        to "ours" and ``-b/2`` to "pix2pix" stimuli (time and count), 0.25 (default: 0.25;
+        assumption: with the paper's mean time ratio 14.89 / 9.78, log 0.42, about 5 % of
+        participants then look longer at Pix2Pix; the paper reports no SDs).
+    trial_sd : float
+        SD (log scale) of the participant x artwork interest in one trial, time and count,
+        0.15 (default: 0.15; assumption: trial-to-trial variation in dwell time beyond
+        the Poisson/lognormal variation of the fixations themselves).
     viewing_s : float
         Viewing time the targets refer to, 30 s (the study config's default stimulus
         duration). Targets are scaled by ``min(1, D / viewing_s)`` for a scene that
@@ -113,9 +136,13 @@ class OculomotorParams:
     latency_sd_s : float
         SD of that latency, 0.03 s (assumption, Carpenter 1988 latency distributions).
     scene_saccade_mean_deg : float
-        Mean amplitude of saccades within an image, 4.0 deg (Henderson & Hollingworth
-        1998; Rayner 2009: "average saccade size in scene perception 4-5 deg"); gamma
-        distributed with shape 2 and limited to the image.
+        Mean amplitude of saccades within an image, 4.0 deg (default: 4.0; Henderson &
+        Hollingworth 1998; Rayner 2009: "average saccade size in scene perception 4-5
+        deg"). The amplitude preference is a gamma density with shape 2 (positively
+        skewed, many small and few large saccades, as the scene-viewing amplitude
+        distributions of Tatler, Baddeley & Vincent 2006, Vision Res. 46:1857-1862, and
+        Tatler & Vincent 2008, J. Eye Mov. Res. 2(2):5); it is one factor of the landing
+        map (see ``central_bias_sd_x``), so realised amplitudes also follow the image.
     saccade_slope_ms_per_deg, saccade_intercept_ms : float
         Main-sequence duration ``D = slope * A + intercept``: 2.2 ms/deg and 21 ms
         (Carpenter 1988, *Movements of the Eyes*, 2nd ed., p. 72).
@@ -132,10 +159,16 @@ class OculomotorParams:
         Blink duration (signal loss) uniform in 0.1-0.3 s (Caffier, Erdmann & Ullsperger
         2003, Eur. J. Appl. Physiol. 89:319-325: blink durations 100-300 ms).
     precision_rms_deg : float
-        RMS sample-to-sample precision of each eye's gaze signal, 0.3 deg (the issue's
-        T60-like default; Holmqvist, Nystrom & Mulvey 2012, ETRA '12, define RMS-S2S;
-        measured Tobii T60/T120 values are of this order). White noise with per-axis SD
-        ``precision / 2`` has exactly this RMS-S2S.
+        Median (over participants) RMS sample-to-sample precision of each eye's gaze
+        signal, 0.3 deg (default: 0.3; Holmqvist, Nystrom & Mulvey 2012, ETRA '12, define
+        RMS-S2S; measured Tobii T60/T120 values are of this order). White noise with
+        per-axis SD ``precision / 2`` has exactly this RMS-S2S.
+    precision_between_log_sd : float
+        SD of log precision between participants, 0.35 (default: 0.35; the middle 90 % of
+        participants between 0.17 and 0.53 deg; assumption of the order of the several-fold
+        between-participant spread of RMS precision on remote video trackers reported by
+        Nystrom, Andersson, Holmqvist & van de Weijer 2013, Behav. Res. Methods 45:272-288,
+        and Hessels et al. 2015, Infancy 20:601-633).
     accuracy_deg : float
         Mean size of the constant per-eye offset (accuracy), 0.5 deg (Tobii T60 spec:
         0.5 deg typical accuracy). Its size is drawn per participant and eye from a
@@ -145,9 +178,15 @@ class OculomotorParams:
         time constant 60 s (assumption: calibration drift of a few tenths of a degree
         over minutes, Hornof & Halverson 2002, BRMIC 34:592-604).
     loss_fraction : float
-        Expected fraction of samples lost outside blinks, 0.03 (assumption: remote
-        trackers lose a few percent of samples besides blinks, Holmqvist et al. 2011,
-        *Eye Tracking: A comprehensive guide*, ch. 4).
+        Mean (over participants) fraction of samples lost outside blinks, 0.03 (default:
+        0.03; assumption: remote trackers lose a few percent of samples besides blinks,
+        Holmqvist et al. 2011, *Eye Tracking: A comprehensive guide*, ch. 4).
+    loss_between_log_sd : float
+        SD of log data loss between participants, 0.8 (default: 0.8; a participant's loss is
+        ``loss_fraction * exp(N(0, sd) - sd^2 / 2)``, at most 0.5, so the cohort mean stays
+        ``loss_fraction``: median 2.2 %, the middle 90 % between 0.6 % and 8 %;
+        assumption: data loss is strongly right-skewed over participants, a few lose much
+        more than most, Holmqvist et al. 2011 ch. 4; Hessels et al. 2015).
     loss_mean_s : float
         Mean length of a loss burst, 0.05 s, exponentially distributed (assumption; most
         short losses are shorter than the 75 ms gap-fill of the Tobii I-VT filter, some
@@ -181,6 +220,32 @@ class OculomotorParams:
         eye re-fixates with small (micro)saccades scattered with this SD around the
         point, 0.15 deg (microsaccades are mostly below 0.5 deg, Martinez-Conde,
         Macknik & Hubel 2004, Nat. Rev. Neurosci. 5:229-240).
+    central_bias_sd_x, central_bias_sd_y : float
+        Central fixation bias: an anisotropic Gaussian centred on the image, SDs in units
+        of half the image width, 0.469 and 0.315 (default: 0.469, 0.315; Clarke & Tatler
+        2014, Vision Res. 102:41-51, the baseline proposed over 10 scene data sets:
+        variance 0.22 horizontally and 0.22 * 0.45 vertically in half-width units, the
+        central bias of Tatler 2007, J. Vis. 7(14):4). The next on-image fixation lands
+        at a location drawn from ``(floor + (1 - floor) * saliency) * central bias *
+        amplitude preference * inhibition of return`` (Itti & Koch 2001, Nat. Rev.
+        Neurosci. 2:194-203: saliency with inhibition of return; Tatler 2007: saliency
+        and central bias combined).
+    saliency_floor : float
+        Weight of the least salient location relative to the most salient, 0.1 (default:
+        0.1; assumption: saliency predicts fixations only partly, areas under the ROC
+        curve of about 0.7-0.8, Borji & Itti 2013, IEEE TPAMI 35:185-207, so no location
+        is excluded).
+    ior_strength, ior_sd_deg, ior_memory : float
+        Inhibition of return: each of the last ``ior_memory`` fixations on the scene
+        multiplies the landing weight near it by ``1 - strength * exp(-d^2 / 2 sd^2)``;
+        0.7, 1.5 deg, 4 fixations (default: 0.7, 1.5, 4; Klein 2000, Trends Cogn. Sci.
+        4:138-147; Itti & Koch 2001 use it to move the scan path on. It is partial and
+        short-lived because scene viewers do return to recently fixated locations,
+        Smith & Henderson 2009, Vis. Cogn. 17:1083-1108).
+    saliency_grid : float
+        Cells along the longer image side of the landing map (the saliency map is block
+        averaged onto it), 48 (default: 48; about 0.4 deg per cell for the 768 px demo
+        image, finer than the 1 deg stimulus margin).
     """
 
     fixation_median_s: float = 0.25
@@ -188,8 +253,10 @@ class OculomotorParams:
     fixation_min_s: float = 0.08
     fixation_max_s: float = 4.0
     text_fixation_median_s: float = 0.225
-    participant_time_sd: float = 0.15
-    participant_count_sd: float = 0.15
+    participant_looking_sd: float = 0.15
+    participant_duration_sd: float = 0.10
+    participant_method_sd: float = 0.25
+    trial_sd: float = 0.15
     viewing_s: float = 30.0
     saccade_latency_s: float = 0.2
     latency_sd_s: float = 0.03
@@ -202,10 +269,12 @@ class OculomotorParams:
     blink_min_s: float = 0.1
     blink_max_s: float = 0.3
     precision_rms_deg: float = 0.3
+    precision_between_log_sd: float = 0.35
     accuracy_deg: float = 0.5
     drift_sd_deg: float = 0.2
     drift_tau_s: float = 60.0
     loss_fraction: float = 0.03
+    loss_between_log_sd: float = 0.8
     loss_mean_s: float = 0.05
     loss_one_eye_fraction: float = 0.5
     jitter_us: float = 300.0
@@ -218,6 +287,13 @@ class OculomotorParams:
     stimulus_margin_deg: float = 1.0
     default_on_stimulus_fraction: float = 0.85
     point_refixation_sd_deg: float = 0.15
+    central_bias_sd_x: float = 0.469
+    central_bias_sd_y: float = 0.315
+    saliency_floor: float = 0.1
+    ior_strength: float = 0.7
+    ior_sd_deg: float = 1.5
+    ior_memory: float = 4.0
+    saliency_grid: float = 48.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -230,13 +306,19 @@ class OculomotorParams:
             raise ValueError("need 0 < fixation_min_s < fixation_max_s")
         if self.blink_max_s < self.blink_min_s:
             raise ValueError("need blink_min_s <= blink_max_s")
-        for name in ("loss_fraction", "loss_one_eye_fraction", "default_on_stimulus_fraction"):
+        if self.saliency_grid < 4 or self.saliency_grid != int(self.saliency_grid):
+            raise ValueError("OculomotorParams.saliency_grid must be an integer >= 4")
+        if self.ior_memory != int(self.ior_memory):
+            raise ValueError("OculomotorParams.ior_memory must be a whole number of fixations")
+        for name in ("loss_fraction", "loss_one_eye_fraction", "default_on_stimulus_fraction", "saliency_floor",
+                     "ior_strength"):
             if getattr(self, name) > 1:
                 raise ValueError(f"OculomotorParams.{name} must be in [0, 1]")
         if self.loss_fraction >= 0.95:
             raise ValueError("OculomotorParams.loss_fraction must be < 0.95")
         for name in ("fixation_median_s", "text_fixation_median_s", "viewing_s", "scene_saccade_mean_deg",
-                     "saccade_vmax_deg_s", "saccade_c_deg", "drift_tau_s", "loss_mean_s"):
+                     "saccade_vmax_deg_s", "saccade_c_deg", "drift_tau_s", "loss_mean_s",
+                     "central_bias_sd_x", "central_bias_sd_y", "ior_sd_deg"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"OculomotorParams.{name} must be > 0")
 
@@ -313,6 +395,148 @@ def profile_peak_ratio(n: float) -> float:
     return float(0.25 ** n / beta_fn(n + 1.0, n + 1.0))
 
 
+#: Coding of the participant x method slope: the participant's deviation ``b`` of the log
+#: ratio ours / Pix2Pix is split as ``+b/2`` for "ours" and ``-b/2`` for "pix2pix".
+METHOD_CONTRAST = {"ours": 0.5, "pix2pix": -0.5}
+
+
+@dataclass(frozen=True)
+class ParticipantEffects:
+    """One participant's random effects (log scale) and data quality (docs/simulation.md, "People who differ").
+
+    ``looking`` (intercept, time and count), ``duration`` (mean fixation duration, time
+    only), ``method_slope`` (participant x method), ``precision_deg`` (RMS-S2S) and
+    ``loss_fraction`` (samples lost outside blinks).
+    """
+
+    looking: float
+    duration: float
+    method_slope: float
+    precision_deg: float
+    loss_fraction: float
+
+
+def draw_participant_effects(params: OculomotorParams, rng: np.random.Generator) -> ParticipantEffects:
+    """Draw a participant's effects from the population of :class:`OculomotorParams`.
+
+    Intercepts and slope are normal on the log scale with SDs ``participant_looking_sd``,
+    ``participant_duration_sd`` and ``participant_method_sd``; precision and data loss are
+    lognormal with median ``precision_rms_deg`` and mean ``loss_fraction`` and log SDs
+    ``precision_between_log_sd`` and ``loss_between_log_sd`` (loss at most 0.5).
+    """
+    p = params
+    z = rng.normal(0.0, 1.0, size=5)
+    return ParticipantEffects(
+        looking=float(z[0] * p.participant_looking_sd),
+        duration=float(z[1] * p.participant_duration_sd),
+        method_slope=float(z[2] * p.participant_method_sd),
+        precision_deg=float(p.precision_rms_deg * math.exp(z[3] * p.precision_between_log_sd)),
+        loss_fraction=float(min(0.5, p.loss_fraction * math.exp(z[4] * p.loss_between_log_sd
+                                                               - p.loss_between_log_sd ** 2 / 2))),
+    )
+
+
+def trial_factors(effects: ParticipantEffects, contrast: float, trial_effect: float,
+                  params: OculomotorParams) -> tuple[float, float]:
+    """Multiplicative ``(f_time, f_count)`` of one trial; each has expectation 1 over the population.
+
+    ``log f_count = u + c b + e - var_n / 2`` and ``log f_time = log f_count + d - sd_d^2 / 2``
+    with ``u`` the looking intercept, ``d`` the duration intercept, ``b`` the method slope
+    with contrast ``c`` (:data:`METHOD_CONTRAST`), ``e`` the trial effect and
+    ``var_n = sd_u^2 + c^2 sd_b^2 + sd_e^2``, so the expected time and count of a cell are
+    its targets (the Table 4 cell means stay on target).
+    """
+    p = params
+    var_n = p.participant_looking_sd ** 2 + (contrast * p.participant_method_sd) ** 2 + p.trial_sd ** 2
+    log_n = effects.looking + contrast * effects.method_slope + trial_effect - var_n / 2
+    log_t = log_n + effects.duration - p.participant_duration_sd ** 2 / 2
+    return float(math.exp(log_t)), float(math.exp(log_n))
+
+
+def on_image_durations(time_s: float, count: float, f_time: float, f_count: float, params: OculomotorParams,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Durations (s) of the fixations a trial makes on the image: the one trial-level model.
+
+    ``max(1, Poisson(count * f_count))`` fixations, lognormal with mean
+    ``time_s * f_time / (count * f_count)`` (log SD ``fixation_log_sd``, limited to
+    ``fixation_min_s``-``fixation_max_s``), so the expected total time and count are
+    ``time_s * f_time`` and ``count * f_count``. :class:`GazeModel` plans every stimulus
+    trial with it and :func:`trial_level_cohort` uses it alone.
+    """
+    p = params
+    n_on = max(1, int(rng.poisson(count * f_count)))
+    mean_dur = time_s * f_time / (count * f_count)
+    median = mean_dur * math.exp(-p.fixation_log_sd ** 2 / 2)
+    return np.clip(median * np.exp(rng.normal(0.0, p.fixation_log_sd, size=n_on)), p.fixation_min_s, p.fixation_max_s)
+
+
+def trial_level_cohort(cells: dict[str, tuple[float, float]], methods: dict[str, str], participants: int,
+                       params: OculomotorParams, seed: int) -> list[dict[str, Any]]:
+    """Simulate a cohort at the level of trial metrics from the gaze model's generating model.
+
+    For each participant (:func:`draw_participant_effects`) and stimulus, a trial effect
+    ``N(0, trial_sd)``, :func:`trial_factors` and :func:`on_image_durations` give the true
+    total fixation time and count on the image: exactly what :class:`GazeModel` plans for a
+    trial, without the scan path, the samples or fixation detection (the fixation carried
+    over from the cross is counted as one of the planned fixations, and no trial is cut
+    by the end of the viewing time). Used by ``benchmarks/coverage.py``.
+
+    Parameters
+    ----------
+    cells : dict
+        ``stimulus_id -> (expected total fixation time s, expected fixation count)``.
+    methods : dict
+        ``stimulus_id -> "ours" | "pix2pix"``.
+    participants : int
+        Number of participants.
+    params : OculomotorParams
+        Population parameters.
+    seed : int
+        Seed of the cohort.
+
+    Returns
+    -------
+    list of dict
+        ``participant``, ``stimulus_id``, ``total_fixation_s``, ``fixation_count`` and the
+        participant's effects (``looking``, ``duration``, ``method_slope``).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7C0E]))
+    rows = []
+    for i in range(1, participants + 1):
+        eff = draw_participant_effects(params, rng)
+        for sid in sorted(cells):
+            T, N = cells[sid]
+            f_t, f_n = trial_factors(eff, METHOD_CONTRAST.get(methods[sid], 0.0), float(rng.normal(0, params.trial_sd)),
+                                     params)
+            durs = on_image_durations(T, N, f_t, f_n, params, rng)
+            rows.append({"participant": f"sub-{i:03d}", "stimulus_id": sid, "total_fixation_s": float(durs.sum()),
+                         "fixation_count": int(len(durs)), "looking": eff.looking, "duration": eff.duration,
+                         "method_slope": eff.method_slope})
+    return rows
+
+
+def landing_grid(saliency: np.ndarray | None, cells: int) -> np.ndarray:
+    """Block-average a saliency map (any size, values >= 0) onto the landing grid, scaled to max 1.
+
+    The grid has ``cells`` cells along the longer side, the other side in proportion;
+    ``None`` (no map) gives a uniform grid of ones over a square image.
+    """
+    if saliency is None:
+        return np.ones((int(cells), int(cells)))
+    a = np.asarray(saliency, dtype=np.float64)
+    h, w = a.shape
+    gw = int(cells) if w >= h else max(1, int(round(cells * w / h)))
+    gh = int(cells) if h >= w else max(1, int(round(cells * h / w)))
+    ys = (np.arange(h) * gh) // h
+    xs = (np.arange(w) * gw) // w
+    idx = (ys[:, None] * gw + xs[None, :]).ravel()
+    sums = np.bincount(idx, weights=a.ravel(), minlength=gh * gw)
+    counts = np.bincount(idx, minlength=gh * gw)
+    g = (sums / np.maximum(counts, 1)).reshape(gh, gw)
+    top = g.max()
+    return g / top if top > 0 else np.ones_like(g)
+
+
 class GazeModel:
     """Simulated participant + Tobii T60-like tracker.
 
@@ -334,6 +558,15 @@ class GazeModel:
     targets : dict, optional
         ``stimulus_id -> (expected total fixation time on the image in s, expected
         fixation count on the image)`` for a viewing time of ``params.viewing_s``.
+    stimulus_methods : dict, optional
+        ``stimulus_id -> "ours" | "pix2pix"``: which stimuli the participant x method slope
+        applies to with which sign (:data:`METHOD_CONTRAST`); others get none.
+    saliency : dict, optional
+        ``stimulus_id -> 2-D array`` (rows = image rows, values >= 0, linear in saliency).
+        Stimuli without a map use the central bias alone (:func:`landing_grid`).
+    record_truth : bool
+        Keep the noise-free gaze of every sample (:attr:`truth_samples`) for the
+        ground-truth gaze file.
     """
 
     def __init__(
@@ -346,6 +579,9 @@ class GazeModel:
         distance_mm: float = 650.0,
         rate_hz: float = 60.0,
         targets: dict[str, tuple[float, float]] | None = None,
+        stimulus_methods: dict[str, str] | None = None,
+        saliency: dict[str, np.ndarray] | None = None,
+        record_truth: bool = False,
     ) -> None:
         self.params = params if params is not None else OculomotorParams()
         if rate_hz <= 0 or distance_mm <= 0 or min(screen_px) <= 0 or min(screen_mm) <= 0:
@@ -368,9 +604,15 @@ class GazeModel:
         # pixels per degree near the screen centre (used for noise, offsets, amplitudes)
         mm_per_px = self.screen_mm[0] / self.screen_px[0]
         self.px_per_deg = self.distance_mm * math.tan(math.radians(1.0)) / mm_per_px
-        # participant traits
-        self.f_time = float(np.exp(rng.normal(0, p.participant_time_sd) - p.participant_time_sd ** 2 / 2))
-        self.f_count = float(np.exp(rng.normal(0, p.participant_count_sd) - p.participant_count_sd ** 2 / 2))
+        self.stimulus_methods = {str(k): str(v) for k, v in (stimulus_methods or {}).items()}
+        cells = int(p.saliency_grid)
+        self.landing = {str(k): landing_grid(v, cells) for k, v in (saliency or {}).items()}
+        self._uniform_landing = landing_grid(None, cells)
+        self.record_truth = bool(record_truth)
+        #: per generated sample block: (timestamps us, true x px, true y px, blink) when ``record_truth``
+        self.truth_samples: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        # participant traits: random effects and data quality (docs/simulation.md, "People who differ")
+        self.effects = draw_participant_effects(p, rng)
         # accuracy offsets per eye (Rayleigh magnitude with mean accuracy_deg)
         scale = p.accuracy_deg / math.sqrt(math.pi / 2)
         mags = rng.rayleigh(scale, size=2) if scale > 0 else np.zeros(2)
@@ -395,15 +637,20 @@ class GazeModel:
         self._jit_k0 = 0
         self._scene_change_us = 0
         self._queue: list[tuple[None, float, bool]] = []
+        self._scene_fixations: list[tuple[float, float]] = []   # fixation positions on the current scene (IOR)
         #: one dict per stimulus scene with a target: what was planned (ground truth)
         self.plans: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ public API
     def participant_traits(self) -> dict[str, float]:
         """The participant's drawn traits (for the ground-truth parameter file)."""
+        e = self.effects
         return {
-            "f_time": self.f_time,
-            "f_count": self.f_count,
+            "looking": e.looking,
+            "duration": e.duration,
+            "method_slope": e.method_slope,
+            "precision_deg": e.precision_deg,
+            "loss_fraction": e.loss_fraction,
             "offset_left_x_deg": float(self.offset_deg[0, 0]),
             "offset_left_y_deg": float(self.offset_deg[0, 1]),
             "offset_right_x_deg": float(self.offset_deg[1, 0]),
@@ -502,6 +749,7 @@ class GazeModel:
         self._plan_end = end
         self._scene = scene
         self._scene_change_us = t
+        self._scene_fixations = [self._pos]
         self._queue = self._plan_scene(scene, end)
 
     def _on_stim_flag(self, scene: Scene | None, pos: tuple[float, float]) -> bool:
@@ -535,6 +783,48 @@ class GazeModel:
             i = int(np.argmax(ok))
             return float(x[i]), float(y[i])
         return float(self.rng.uniform(l, r)), float(self.rng.uniform(t, b))
+
+    def _sample_on_image(self, scene: Scene) -> tuple[float, float]:
+        """Landing point of the next fixation on the image (docs/simulation.md, "Where the eyes go").
+
+        A cell of the landing grid over the image is drawn with weight
+        ``(floor + (1 - floor) * saliency) * central bias * exp(-r / theta) * IOR``, where
+        ``r`` is the distance from the current gaze position in degrees and
+        ``theta = scene_saccade_mean_deg / 2`` (``exp(-r / theta)`` per unit area is a gamma
+        amplitude density with shape 2 and that mean), then a point uniformly inside the
+        cell; only cells inside the stimulus margin are eligible.
+        """
+        p = self.params
+        assert scene.aoi_px is not None
+        l, t, r, b = scene.aoi_px
+        region = self._target_region(scene, True)
+        g = self.landing.get(str(scene.stimulus_id), self._uniform_landing)
+        gh, gw = g.shape
+        cw, ch = (r - l) / gw, (b - t) / gh
+        xc = l + (np.arange(gw) + 0.5) * cw
+        yc = t + (np.arange(gh) + 0.5) * ch
+        half_w = (r - l) / 2.0
+        dx = ((xc - (l + r) / 2.0) / half_w)[None, :]
+        dy = ((yc - (t + b) / 2.0) / half_w)[:, None]
+        w = (p.saliency_floor + (1.0 - p.saliency_floor) * g) * np.exp(
+            -dx ** 2 / (2 * p.central_bias_sd_x ** 2) - dy ** 2 / (2 * p.central_bias_sd_y ** 2))
+        theta = p.scene_saccade_mean_deg / 2.0 * self.px_per_deg
+        x0, y0 = self._pos
+        w = w * np.exp(-np.hypot(xc[None, :] - x0, yc[:, None] - y0) / theta)
+        if p.ior_strength > 0 and p.ior_memory >= 1:
+            sd2 = 2.0 * (p.ior_sd_deg * self.px_per_deg) ** 2
+            for qx, qy in self._scene_fixations[-int(p.ior_memory):]:   # a few past fixations, not samples
+                w = w * (1.0 - p.ior_strength * np.exp(-((xc[None, :] - qx) ** 2 + (yc[:, None] - qy) ** 2) / sd2))
+        rl, rt, rr, rb = region
+        w = w * (((xc >= rl) & (xc <= rr))[None, :] & ((yc >= rt) & (yc <= rb))[:, None])
+        total = float(w.sum())
+        if not total > 0:
+            return self._sample_inside(region, self._pos)
+        k = int(self.rng.choice(w.size, p=(w / total).ravel()))
+        i, j = divmod(k, gw)
+        x = float(np.clip(xc[j] + self.rng.uniform(-0.5, 0.5) * cw, rl, rr))
+        y = float(np.clip(yc[i] + self.rng.uniform(-0.5, 0.5) * ch, rt, rb))
+        return x, y
 
     def _sample_outside(self, excl: tuple[float, float, float, float], start: tuple[float, float]) -> tuple[float, float]:
         W, H = self.screen_px
@@ -581,10 +871,12 @@ class GazeModel:
         carried_s = (start - self._scene_change_us) / 1e6 if carried else 0.0
         T_plan = max(T - carried_s, 0.5 * T) if carried else T
         N_plan = max(N - 1.0, 0.5 * N) if carried else N
-        n_on = max(1, int(self.rng.poisson(N_plan * self.f_count)))
-        mean_dur = T_plan * self.f_time / (N_plan * self.f_count)
-        median = mean_dur * math.exp(-p.fixation_log_sd ** 2 / 2)
-        durs_on = np.atleast_1d(self._lognormal(median, n_on))
+        contrast = METHOD_CONTRAST.get(self.stimulus_methods.get(str(scene.stimulus_id), ""), 0.0)
+        trial_effect = float(self.rng.normal(0.0, p.trial_sd))
+        f_time, f_count = trial_factors(self.effects, contrast, trial_effect, p)
+        durs_on = on_image_durations(T_plan, N_plan, f_time, f_count, p, self.rng)
+        n_on = len(durs_on)
+        mean_dur = T_plan * f_time / (N_plan * f_count)
         expected = getattr(scene, "expected_duration_s", None)
         horizon = (expected or p.viewing_s) - (start - self._scene_change_us) / 1e6
         sacc_est = (p.saccade_slope_ms_per_deg * p.scene_saccade_mean_deg + p.saccade_intercept_ms) / 1000
@@ -602,6 +894,7 @@ class GazeModel:
         self.plans.append({
             "stimulus_id": scene.stimulus_id, "scene_onset_us": int(self._scene_change_us),
             "target_time_s": T, "target_count": N, "carried_fixation": bool(carried),
+            "trial_effect": trial_effect, "f_time": f_time, "f_count": f_count,
             "n_on_planned": n_on, "n_off_planned": n_off, "mean_duration_on_s": mean_dur,
             "total_on_planned_s": float(durs_on.sum()), "horizon_s": horizon,
         })
@@ -619,8 +912,10 @@ class GazeModel:
             else:
                 on = bool(self.rng.random() < p.default_on_stimulus_fraction) if scene.aoi_px is not None else True
                 dur = float(self._lognormal(p.fixation_median_s))
-            if on or scene.aoi_px is None:
+            if scene.aoi_px is None:
                 pos = self._sample_inside(self._target_region(scene, True), self._pos)
+            elif on:
+                pos = self._sample_on_image(scene)
             else:
                 pos = self._sample_outside(self._target_region(scene, False), self._pos)
             return pos, dur, bool(on and scene.aoi_px is not None)
@@ -686,6 +981,7 @@ class GazeModel:
                                    "scene_kind": self._scene.kind})
                 t += d_us
             self._pos = pos
+            self._scene_fixations.append(pos)
             f_us = max(1, int(round(dur * 1e6)))
             self._plan.append(self._fixation(t, t + f_us, pos, self._scene, on_stimulus=on))
             t += f_us
@@ -704,11 +1000,12 @@ class GazeModel:
     def _extend_loss(self, t_end: int) -> None:
         p = self.params
         assert self._loss_until is not None
-        if p.loss_fraction <= 0 or p.loss_mean_s <= 0:
+        loss = self.effects.loss_fraction
+        if loss <= 0 or p.loss_mean_s <= 0:
             self._loss_until = max(self._loss_until, t_end)
             return
         mean_len = p.loss_mean_s * 1e6
-        mean_gap = mean_len * (1 - p.loss_fraction) / p.loss_fraction
+        mean_gap = mean_len * (1 - loss) / loss
         while self._loss_until < t_end:
             start = self._loss_until + int(self.rng.exponential(mean_gap))
             length = max(1, int(self.rng.exponential(mean_len)))
@@ -769,6 +1066,8 @@ class GazeModel:
                 self._jit_k0 += drop
         # true gaze from the plan
         x, y, blink = self._true_gaze(ts)
+        if self.record_truth and n:
+            self.truth_samples.append((ts.copy(), x.copy(), y.copy(), blink.copy()))
         # slow processes interpolated from the 1 s grid
         assert self._slow_t0 is not None
         g = (ts - self._slow_t0) / 1e6
@@ -778,7 +1077,7 @@ class GazeModel:
             "system_time_stamp": ts,
             "device_time_stamp": ts - np.int64(self._grid_anchor) + np.int64(1_000_000),
         }
-        sigma = p.precision_rms_deg / 2.0 * self.px_per_deg
+        sigma = self.effects.precision_deg / 2.0 * self.px_per_deg
         W, H = self.screen_px
         lost_both, lost_eye = self._loss_masks(ts)
         sep = p.eye_separation_mm / 2

@@ -21,15 +21,20 @@ docs/simulation.md, "Ground-truth files"):
     One row per stimulus: the paper's Table 4 values, the target the simulator used,
     ``target_handling`` (what was done with physiologically implausible cells) and a note.
 ``participants.tsv``
-    Per participant: seed, drawn traits (time/count factors, accuracy offsets, pupil).
+    Per participant: seed, drawn random effects (looking, duration, method slope), data
+    quality (precision, data loss), accuracy offsets, pupil.
 ``trials.tsv``
     Per participant x trial: the realised true total fixation time and count on the
     image (Tobii Pro Lab interval clipping, as analysis.metrics) and the planned values.
 ``sub-XX_ses-1_events.tsv.gz``
     Every true fixation, saccade and blink with tracker-clock times (us), position,
     amplitude, peak velocity, scene and trial.
+``sub-XX/ses-N/beh/``
+    The noise-free gaze of the session (the perfect tracker; :func:`write_true_gaze`),
+    laid out like the recorded session, for ``analysis.validate``.
 ``simulation.json``
-    All parameters, the seed, the command and the target-handling decision.
+    All parameters, the seed, the command, the target-handling decision and which
+    stimuli had a saliency map (the manifest's optional ``saliency_file``).
 
 Output is deterministic: the same seed and configuration give byte-identical files
 (virtual clock, seeded generators, gzip with mtime 0 and no file name, sorted rows,
@@ -57,7 +62,7 @@ import numpy as np
 
 from study.config import build_section, resolve_config_path
 from study.errors import StudyError, run_cli
-from study.oculomotor import GazeModel, OculomotorParams, max_jitter_us, merge_event_pieces
+from study.oculomotor import GazeModel, OculomotorParams, landing_grid, max_jitter_us, merge_event_pieces
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +84,12 @@ TRIAL_COLUMNS = (
     "participant", "session", "trial", "stimulus_id", "artwork", "category", "method", "onset_s", "duration_s",
     "true_total_fixation_s", "true_fixation_count", "target_fixation_time_s", "target_fixation_count",
     "planned_fixations_on_image", "planned_fixations_off_image", "planned_mean_fixation_s",
-    "planned_total_fixation_s", "carried_fixation", "target_handling",
+    "planned_total_fixation_s", "carried_fixation", "target_handling", "trial_effect", "f_time", "f_count",
 )
+#: participants.tsv of the ground truth: the drawn random effects and data quality (docs/simulation.md).
+PARTICIPANT_COLUMNS = ("participant", "gaze_seed", "looking", "duration", "method_slope", "precision_deg",
+                       "loss_fraction", "offset_left_x_deg", "offset_left_y_deg", "offset_right_x_deg",
+                       "offset_right_y_deg", "pupil_mm")
 PARAM_COLUMNS = (
     "stimulus_id", "artwork", "category", "method", "paper_fixation_time_s", "paper_fixation_count",
     "paper_mean_fixation_s", "target_fixation_time_s", "target_fixation_count", "target_mean_fixation_s",
@@ -107,21 +116,67 @@ class SimulationSection:
     compact: bool = True
 
 
+#: Shared plausibility bounds (docs/formats.md, "Plausibility bounds"), read, never imported, by study and analysis.
+PLAUSIBILITY_FILE = "data/reference/plausibility.toml"
+
+
 @dataclass(frozen=True)
 class TargetsSection:
     """``[targets]``: where the targets come from and what to do with implausible cells.
 
     ``handling``: ``cap`` (default) keeps the cell's total fixation time and raises its
-    fixation count so the mean fixation duration is ``max_mean_fixation_s``;
+    fixation count so the mean fixation duration is the plausibility bound;
     ``reproduce`` keeps both values (long fixations); ``refuse`` drops the cell's target
-    (the stimulus is viewed like an artwork without target). ``max_mean_fixation_s`` =
-    0.6 s, about twice the scene-viewing mean fixation duration (~0.3 s, Rayner 2009;
-    Henderson & Hollingworth 1999); see docs/simulation.md.
+    (the stimulus is viewed like an artwork without target). The bound is
+    ``max_mean_fixation_s`` of ``plausibility_file`` (default: 0.6 s in
+    data/reference/plausibility.toml, about twice the scene-viewing mean fixation
+    duration of ~0.3 s, Rayner 2009; Henderson & Hollingworth 1999); a positive
+    ``max_mean_fixation_s`` here overrides the file (default: 0 = use the file). See
+    docs/simulation.md.
     """
 
     file: str = "data/reference/paper_table4.csv"
     handling: str = "cap"
-    max_mean_fixation_s: float = 0.6
+    max_mean_fixation_s: float = 0.0
+    plausibility_file: str = PLAUSIBILITY_FILE
+
+
+def _repo_path(path: str | Path) -> Path:
+    """``path`` as given, or (when relative and absent) relative to the repository root."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    alt = Path(__file__).resolve().parents[1] / p
+    return alt if alt.exists() else p
+
+
+def max_mean_fixation_s(targets: TargetsSection) -> float:
+    """The plausibility bound on a cell's mean fixation duration (s) the simulator uses.
+
+    ``[targets] max_mean_fixation_s`` when positive, else ``max_mean_fixation_s`` of
+    ``[targets] plausibility_file`` (data/reference/plausibility.toml, shared with the
+    report; default: 0.6 s, Rayner 2009).
+
+    Raises
+    ------
+    StudyError
+        The file is missing, not TOML, or lacks a positive ``max_mean_fixation_s``.
+    """
+    if targets.max_mean_fixation_s > 0:
+        return float(targets.max_mean_fixation_s)
+    path = _repo_path(targets.plausibility_file)
+    fix = f"restore {PLAUSIBILITY_FILE} or set [targets] max_mean_fixation_s in the simulation config"
+    if not path.is_file():
+        raise StudyError("plausibility file not found", file=path, column="targets.plausibility_file", fix=fix)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise StudyError(f"not valid TOML: {exc}", file=path, fix=fix) from None
+    value = data.get("max_mean_fixation_s")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise StudyError(f"max_mean_fixation_s is {value!r}", file=path, column="max_mean_fixation_s",
+                         expected="a positive number of seconds, e.g. 0.6", fix=fix)
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -168,9 +223,10 @@ def _check(cfg: SimConfig, path: Path | None) -> None:
     if t.handling not in HANDLING_MODES:
         raise StudyError(f"targets.handling = {t.handling!r} is not allowed", file=path, column="targets.handling",
                          expected=" | ".join(HANDLING_MODES), fix="pick one of the allowed values")
-    if not t.max_mean_fixation_s > cfg.oculomotor.fixation_min_s:
+    if t.max_mean_fixation_s < 0 or 0 < t.max_mean_fixation_s <= cfg.oculomotor.fixation_min_s:
         raise StudyError("targets.max_mean_fixation_s is too small", file=path, column="targets.max_mean_fixation_s",
-                         expected=f"> oculomotor.fixation_min_s ({cfg.oculomotor.fixation_min_s} s)")
+                         expected=f"0 (use {t.plausibility_file}) or > oculomotor.fixation_min_s "
+                                  f"({cfg.oculomotor.fixation_min_s} s)")
     if s.fallback_image_px < 16:
         raise StudyError("fallback image too small", file=path, column="simulation.fallback_image_px", expected=">= 16")
     if s.session < 1:
@@ -457,13 +513,15 @@ def ground_truth_rows(participant: str, session: str, pieces: list[dict], trials
             "planned_total_fixation_s": plan["total_on_planned_s"] if plan else None,
             "carried_fixation": plan["carried_fixation"] if plan else None,
             "target_handling": tg.handling if tg else "no_target",
+            "trial_effect": plan["trial_effect"] if plan else None,
+            "f_time": plan["f_time"] if plan else None, "f_count": plan["f_count"] if plan else None,
         })
     return ev_rows, tr_rows
 
 
 EVENT_DIGITS = {"onset_s": 6, "duration_s": 6, "x_px": 2, "y_px": 2, "start_x_px": 2, "start_y_px": 2,
                 "amplitude_deg": 3, "peak_velocity_deg_s": 1}
-TRIAL_DIGITS = {"onset_s": 6, "duration_s": 6, "true_total_fixation_s": 6, "target_fixation_time_s": 4,
+TRIAL_DIGITS = {"trial_effect": 6, "f_time": 6, "f_count": 6, "onset_s": 6, "duration_s": 6, "true_total_fixation_s": 6, "target_fixation_time_s": 4,
                 "target_fixation_count": 4, "planned_mean_fixation_s": 6, "planned_total_fixation_s": 6}
 
 
@@ -597,6 +655,81 @@ def compact_session(ses_dir: Path) -> None:
                                for p in files).encode("utf-8"))
 
 
+#: Decimals of the noise-free gaze written to the ground truth (px).
+TRUE_GAZE_DIGITS = 2
+
+
+def write_true_gaze(session_dir: Path, out_dir: Path, model: GazeModel) -> list[Path]:
+    """Write the session's noise-free gaze as a BIDS session under ``out_dir`` (the perfect tracker).
+
+    For the first ``*_physio.tsv.gz`` of the finalised session (``recording-eye1``; both
+    eyes look at the same point, so one file is written), the same file (same name,
+    sidecar, timestamps and rows) with ``x_coordinate``/``y_coordinate`` replaced by where
+    the eye really looked at that sample's timestamp (no noise, accuracy offset, drift or
+    data loss; ``TRUE_GAZE_DIGITS`` decimals), ``validity`` 0 only during blinks, and
+    ``pupil_size`` the participant's mean pupil diameter (n/a in blinks). The session's
+    ``*_events.tsv``/``.json`` are copied, so ``analysis.io.read_recording(out_dir)`` reads
+    it like any recording (docs/formats.md, "Ground-truth gaze").
+    """
+    import shutil
+
+    import pandas as pd
+
+    if not model.truth_samples:
+        raise RuntimeError("the gaze model recorded no true gaze (record_truth=False?)")
+    ts = np.concatenate([b[0] for b in model.truth_samples])
+    tx = np.concatenate([b[1] for b in model.truth_samples])
+    ty = np.concatenate([b[2] for b in model.truth_samples])
+    blink = np.concatenate([b[3] for b in model.truth_samples])
+    order = np.argsort(ts, kind="stable")
+    ts, tx, ty, blink = ts[order], tx[order], ty[order], blink[order]
+    written = []
+    physio = sorted(session_dir.rglob("*_physio.tsv.gz"))
+    # both eyes look at the same point: the first eye's file carries the true gaze (half the size)
+    skip = {p for p in physio[1:]} | {p.with_name(p.name[: -len(".tsv.gz")] + ".json") for p in physio[1:]}
+    for src in sorted(session_dir.rglob("*")):
+        if not src.is_file() or src.name.endswith("_checksums.sha256") or src in skip:
+            continue
+        dst = out_dir / src.relative_to(session_dir)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not src.name.endswith("_physio.tsv.gz"):
+            shutil.copyfile(src, dst)
+            written.append(dst)
+            continue
+        sidecar = src.with_name(src.name[: -len(".tsv.gz")] + ".json")
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        cols = list(meta["Columns"])
+        raw = pd.read_csv(src, sep="\t", header=None, names=cols, dtype=str, keep_default_na=False,
+                          compression="gzip")
+        t = raw["timestamp"].to_numpy(dtype=np.int64)
+        i = np.clip(np.searchsorted(ts, t), 0, len(ts) - 1)
+        if not np.array_equal(ts[i], t):
+            raise RuntimeError(f"{src.name}: recorded timestamps without a true gaze sample")
+        ok = ~blink[i]
+        px = np.char.mod(f"%.{TRUE_GAZE_DIGITS}f", tx[i])
+        py = np.char.mod(f"%.{TRUE_GAZE_DIGITS}f", ty[i])
+        raw["x_coordinate"] = np.where(ok, px, "n/a")
+        raw["y_coordinate"] = np.where(ok, py, "n/a")
+        if "validity" in raw:
+            raw["validity"] = np.where(ok, "1", "0")
+        if "pupil_size" in raw:
+            raw["pupil_size"] = np.where(ok, f"{model.pupil_base:.2f}", "n/a")
+        keep = [c for c in cols if c not in ("eye_x", "eye_y", "eye_z")]   # the reader then uses ScreenDistance
+        for c in cols:
+            if c not in keep:
+                meta.pop(c, None)
+        meta["Columns"] = keep
+        meta["SimulatedTrueGaze"] = ("noise-free gaze of study.oculomotor.GazeModel at the recorded timestamps: no "
+                                     "noise, offset, drift or data loss; validity 0 only in blinks "
+                                     "(study.simulate.write_true_gaze)")
+        write_text(dst.with_name(sidecar.name), json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        rows = raw[keep].to_numpy(dtype=str)
+        text = "\n".join("\t".join(r) for r in rows.tolist()) + "\n" if len(rows) else ""
+        write_gzip(dst, text)
+        written.append(dst)
+    return written
+
+
 #: Tracker-clock start (us) of every simulated session: a fixed value makes runs byte-identical
 #: (a real Tobii ``system_time_stamp`` is the monotonic clock, about this order of magnitude).
 SIM_T0_US = 10_000_000_000
@@ -652,8 +785,8 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         raise StudyError("need at least one participant", column="--participants", expected=">= 1")
     seed = int(seed if seed is not None else sim.simulation.seed)
     tfile = Path(targets_file if targets_file is not None else sim.targets.file)
-    targets = build_targets(read_targets(tfile), sim.targets.handling, sim.targets.max_mean_fixation_s,
-                            sim.oculomotor.viewing_s)
+    bound_s = max_mean_fixation_s(sim.targets)
+    targets = build_targets(read_targets(tfile), sim.targets.handling, bound_s, sim.oculomotor.viewing_s)
     out = Path(out)
     if out.exists() and any(out.glob("sub-*")):
         raise StudyError("output folder already holds participants", file=out,
@@ -673,14 +806,23 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
                          f"change of sampling rate", file=sim.source, column="oculomotor.jitter_us",
                          expected=f"<= {max_jitter_us(rate):.0f} us (1/24 of the sampling interval)",
                          fix="lower oculomotor.jitter_us for fast trackers, e.g. 300 * 60 / rate_hz")
-    out.mkdir(parents=True, exist_ok=True)
     if fallback:
+        out.mkdir(parents=True, exist_ok=True)
         log.warning("manifest %s not found: using %d px stand-in images in %s/stimuli", configured,
                     sim.simulation.fallback_image_px, out)
         fallback_manifest(out / "stimuli", sim.simulation.fallback_image_px)
-    from study.manifest import read_manifest
-    stimuli = read_manifest(manifest)
+    from study.manifest import read_manifest, read_saliency
+    stimuli = read_manifest(manifest)     # a bad manifest or saliency map stops the run before anything is written
     manifest_ids = [s.stimulus_id for s in stimuli]
+    methods = {s.stimulus_id: s.method for s in stimuli}
+    cells = int(sim.oculomotor.saliency_grid)
+    saliency = {s.stimulus_id: landing_grid(m, cells) for s in stimuli
+                if (m := read_saliency(s, manifest)) is not None}
+    no_map = sorted(set(manifest_ids) - set(saliency))
+    if no_map:
+        log.warning("no saliency map for %d of %d stimuli (%s): their fixations follow the central bias alone "
+                    "(docs/simulation.md, \"Where the eyes go\")", len(no_map), len(manifest_ids), ", ".join(no_map))
+    out.mkdir(parents=True, exist_ok=True)
     used = {t.stimulus_id: t for t in targets if t.time_s is not None and t.stimulus_id in manifest_ids}
     model_targets = {sid: (t.time_s, t.count) for sid, t in used.items()}
     by_id = {t.stimulus_id: t for t in targets}
@@ -697,7 +839,8 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         label = participant_label(i, n)
         gseed = participant_gaze_seed(seed, i)
         model = GazeModel(sim.oculomotor, seed=gseed, screen_px=tuple(sc.resolution_px), screen_mm=tuple(sc.size_mm),
-                          distance_mm=sc.distance_mm, rate_hz=cfg.tracker.sampling_rate_hz, targets=model_targets)
+                          distance_mm=sc.distance_mm, rate_hz=cfg.tracker.sampling_rate_hz, targets=model_targets,
+                          stimulus_methods=methods, saliency=saliency, record_truth=True)
         pieces: list[dict] = []
         tracker = SimulatedTracker(model, rate_hz=cfg.tracker.sampling_rate_hz, screen_mm=tuple(sc.size_mm),
                                    realtime=False, serial=f"SIM-{gseed:012x}", on_truth=pieces.extend)
@@ -711,12 +854,12 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         ev_rows, tr_rows = ground_truth_rows(label, f"ses-{label_session}", pieces, trials, model.plans, by_id,
                                              _timestamp_zero(session_dir))
         write_gzip(gt / f"{label}_ses-{label_session}_events.tsv.gz", tsv_text(EVENT_COLUMNS, ev_rows, EVENT_DIGITS))
+        write_true_gaze(session_dir, gt / label / f"ses-{label_session}", model)
         all_trials += tr_rows
         traits.append({"participant": label, "gaze_seed": gseed, **model.participant_traits()})
     all_trials.sort(key=lambda r: (r["participant"], r["trial"]))
     write_text(gt / "trials.tsv", tsv_text(TRIAL_COLUMNS, all_trials, TRIAL_DIGITS))
-    trait_cols = ("participant", "gaze_seed", "f_time", "f_count", "offset_left_x_deg", "offset_left_y_deg",
-                  "offset_right_x_deg", "offset_right_y_deg", "pupil_mm")
+    trait_cols = PARTICIPANT_COLUMNS
     write_text(gt / "participants.tsv", tsv_text(trait_cols, traits, {c: 6 for c in trait_cols}))
     write_text(gt / "generating_parameters.tsv", tsv_text(PARAM_COLUMNS, parameters_rows(targets, manifest_ids)))
     write_json(gt / "dataset_description.json", {
@@ -733,6 +876,10 @@ def simulate(out: str | Path, *, participants: int | None = None, seed: int | No
         "stand_in_stimuli": fallback, "config": sim.source,
         "screen_px": list(sc.resolution_px), "screen_mm": list(sc.size_mm), "distance_mm": sc.distance_mm,
         "sampling_rate_hz": cfg.tracker.sampling_rate_hz, "viewing_s": cfg.timing.viewing_s,
+        "max_mean_fixation_s": bound_s,
+        "saliency_maps": {sid: (s.saliency_path.name if s.saliency_path is not None else None) for s in stimuli
+                          for sid in [s.stimulus_id]},
+        "central_bias_only": no_map,
     })
     _mark_simulated(out)
     return out

@@ -10,13 +10,18 @@ import pytest
 from study.trackers.base import GAZE_FIELD_NAMES, check_gaze_block
 from study.trackers.base import Scene as BaseScene
 from study.oculomotor import (
+    METHOD_CONTRAST,
     SAMPLE_KEYS,
     GazeModel,
     OculomotorParams,
     Scene,
+    draw_participant_effects,
+    landing_grid,
     merge_event_pieces,
     profile_exponent,
     profile_peak_ratio,
+    trial_factors,
+    trial_level_cohort,
 )
 
 AOI = (256.0, 128.0, 1024.0, 896.0)   # a 768 x 768 image centred on the 1280 x 1024 T60 screen
@@ -88,7 +93,7 @@ def test_events_tile_time_without_overlap_and_samples_follow_them():
             m = (ts >= e["onset_us"]) & (ts < e["offset_us"])
             assert not s["left_gaze_point_valid"][m].any() and not s["right_gaze_point_valid"][m].any()
             assert 0.1 - 1e-6 <= (e["offset_us"] - e["onset_us"]) / 1e6 <= 0.3 + 1e-6
-    fix = [e for e in ev if e["type"] == "fixation"]
+    fix = [e for e in ev if e["type"] == "fixation" and e["offset_us"] < off.max()]   # the last one is cut by the run end
     assert min((e["offset_us"] - e["onset_us"]) for e in fix) >= 0.08e6 - 1
 
 
@@ -181,13 +186,124 @@ def test_precision_accuracy_and_loss_match_parameters():
     m = in_fix & np.isfinite(gx)
     err = np.array([np.mean(gx[m] - tx[m]), np.mean(gy[m] - ty[m])]) / ppd
     np.testing.assert_allclose(err, model.offset_deg[0], atol=0.03)
-    # precision: RMS of sample-to-sample distances inside one fixation
+    # precision: RMS of sample-to-sample distances inside one fixation = this participant's drawn precision
     same = m[1:] & m[:-1] & (idx[1:] == idx[:-1])
     s2s = np.hypot(np.diff(gx), np.diff(gy))[same] / ppd
-    assert np.sqrt(np.mean(s2s ** 2)) == pytest.approx(0.4, rel=0.05)
+    assert np.sqrt(np.mean(s2s ** 2)) == pytest.approx(model.effects.precision_deg, rel=0.05)
     # data loss (no blinks here): half the bursts hit both eyes, a quarter only the left one
-    assert (~s["left_gaze_point_valid"]).mean() == pytest.approx(0.05 * 0.75, rel=0.3)
-    assert (~s["left_gaze_point_valid"] & ~s["right_gaze_point_valid"]).mean() == pytest.approx(0.05 * 0.5, rel=0.3)
+    loss = model.effects.loss_fraction
+    assert (~s["left_gaze_point_valid"]).mean() == pytest.approx(loss * 0.75, rel=0.3)
+    assert (~s["left_gaze_point_valid"] & ~s["right_gaze_point_valid"]).mean() == pytest.approx(loss * 0.5, rel=0.3)
+
+
+def test_without_spread_every_participant_has_the_configured_precision_and_loss():
+    p = OculomotorParams(precision_between_log_sd=0.0, loss_between_log_sd=0.0)
+    e = GazeModel(p, seed=1).effects
+    assert e.precision_deg == pytest.approx(0.3) and e.loss_fraction == pytest.approx(0.03)
+
+
+def test_participants_differ_in_data_quality_with_the_documented_spread():
+    p = OculomotorParams()
+    rng = np.random.default_rng(0)
+    eff = [draw_participant_effects(p, rng) for _ in range(4000)]
+    prec = np.array([e.precision_deg for e in eff])
+    loss = np.array([e.loss_fraction for e in eff])
+    assert np.median(prec) == pytest.approx(0.3, rel=0.03)
+    assert np.std(np.log(prec)) == pytest.approx(0.35, rel=0.05)
+    assert np.mean(loss) == pytest.approx(0.03, rel=0.05)            # the cohort mean stays loss_fraction
+    assert np.quantile(loss, 0.95) == pytest.approx(0.03 * math.exp(1.645 * 0.8 - 0.32), rel=0.1)
+    slopes = np.array([e.method_slope for e in eff])
+    assert np.std(slopes) == pytest.approx(0.25, rel=0.05)
+
+
+def test_trial_factors_have_expectation_one_for_both_methods():
+    """The random effects leave every Table 4 cell mean on target (E f = 1), whatever the method."""
+    p = OculomotorParams()
+    rng = np.random.default_rng(1)
+    for method in ("ours", "pix2pix"):
+        c = METHOD_CONTRAST[method]
+        f = np.array([trial_factors(draw_participant_effects(p, rng), c, float(rng.normal(0, p.trial_sd)), p)
+                      for _ in range(20000)])
+        np.testing.assert_allclose(f.mean(axis=0), [1.0, 1.0], atol=0.01)
+    # the slope moves the two methods in opposite directions
+    e = draw_participant_effects(p, np.random.default_rng(2))
+    big = type(e)(e.looking, e.duration, 0.8, e.precision_deg, e.loss_fraction)
+    assert trial_factors(big, 0.5, 0.0, p)[0] / trial_factors(big, -0.5, 0.0, p)[0] == pytest.approx(math.exp(0.8))
+
+
+def test_trial_level_cohort_recovers_the_cell_means_and_the_participant_slope():
+    p = OculomotorParams()
+    cells = {"a_ours": (15.0, 60.0), "a_pix2pix": (10.0, 20.0)}
+    rows = trial_level_cohort(cells, {"a_ours": "ours", "a_pix2pix": "pix2pix"}, 3000, p, seed=3)
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    m = df.groupby("stimulus_id")[["total_fixation_s", "fixation_count"]].mean()
+    assert m.at["a_ours", "total_fixation_s"] == pytest.approx(15.0, rel=0.02)
+    assert m.at["a_pix2pix", "fixation_count"] == pytest.approx(20.0, rel=0.02)
+    w = df.pivot(index="participant", columns="stimulus_id", values="total_fixation_s")
+    slope = df.groupby("participant")["method_slope"].first()
+    # participants with a larger drawn slope look relatively longer at "ours"
+    r = np.corrcoef(np.log(w["a_ours"] / w["a_pix2pix"]), slope.loc[w.index])[0, 1]
+    assert r > 0.4
+    assert (w["a_ours"] < w["a_pix2pix"]).mean() > 0.05            # some look longer at Pix2Pix
+
+
+def _on_image_positions(model: GazeModel, sid: str, seconds: float = 60.0) -> np.ndarray:
+    _, ev = run(model, [(Scene("cross", CENTRE), 1.0), (Scene("stimulus", aoi_px=AOI, stimulus_id=sid), seconds)],
+                chunk_s=5.0)
+    l, t, r, b = AOI
+    xy = np.array([(e["x_px"], e["y_px"]) for e in ev if e["type"] == "fixation" and e["scene_kind"] == "stimulus"
+                   and l <= e["x_px"] <= r and t <= e["y_px"] <= b])
+    return xy
+
+
+def test_fixations_follow_the_saliency_map():
+    # a map that is salient only in the upper-left quarter of the image
+    sal = np.zeros((64, 64))
+    sal[:32, :32] = 1.0
+    xy = np.concatenate([_on_image_positions(GazeModel(seed=s, targets={"s": (20.0, 80.0)}, saliency={"s": sal}), "s")
+                         for s in range(3)])
+    l, t, r, b = AOI
+    upper_left = (xy[:, 0] < (l + r) / 2) & (xy[:, 1] < (t + b) / 2)
+    # weight 1 vs the floor 0.1 (times the central bias, symmetric in the quadrants): most fixations land there
+    assert upper_left.mean() > 0.6
+    # without a map the four quadrants are equally likely (central bias alone)
+    xy0 = np.concatenate([_on_image_positions(GazeModel(seed=s, targets={"s": (20.0, 80.0)}), "s") for s in range(3)])
+    ul0 = (xy0[:, 0] < (l + r) / 2) & (xy0[:, 1] < (t + b) / 2)
+    assert 0.15 < ul0.mean() < 0.35
+
+
+def test_central_bias_pulls_fixations_towards_the_image_centre():
+    l, t, r, b = AOI
+    xy = np.concatenate([_on_image_positions(GazeModel(seed=s, targets={"s": (20.0, 80.0)}), "s") for s in range(3)])
+    half = (r - l) / 2
+    dx = (xy[:, 0] - (l + r) / 2) / half
+    dy = (xy[:, 1] - (t + b) / 2) / half
+    # uniform over the eligible region would give SD 0.52 (x and y); the bias narrows both, y more than x
+    assert np.std(dx) < 0.45 and np.std(dy) < np.std(dx)
+
+
+def test_inhibition_of_return_makes_the_eyes_move_on():
+    def refixation_share(strength: float) -> float:
+        d = []
+        for s in range(3):
+            p = OculomotorParams(ior_strength=strength)
+            xy = _on_image_positions(GazeModel(p, seed=s, targets={"s": (20.0, 80.0)}), "s")
+            # distance of each fixation to the one two before it
+            d.append(np.hypot(*(xy[2:] - xy[:-2]).T))
+        return float(np.mean(np.concatenate(d) < 1.0 * 43.0))
+    assert refixation_share(0.9) < refixation_share(0.0)
+
+
+def test_landing_grid_block_averages_and_scales_to_one():
+    a = np.zeros((100, 200))
+    a[:, 100:] = 2.0
+    g = landing_grid(a, 8)
+    assert g.shape == (4, 8)
+    np.testing.assert_allclose(g[:, :4], 0.0)
+    np.testing.assert_allclose(g[:, 4:], 1.0)
+    assert landing_grid(None, 8).shape == (8, 8) and landing_grid(None, 8).min() == 1.0
 
 
 def test_blinks_arrive_at_the_configured_rate():

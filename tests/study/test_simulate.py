@@ -71,8 +71,10 @@ def test_same_seed_gives_a_byte_identical_dataset(tiny):
     assert fa.keys() == fb.keys()
     different = [k for k in fa if fa[k] != fb[k]]
     assert different == []
-    physio = [k for k in fa if k.endswith("_physio.tsv.gz")]
+    physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("sub-")]
     assert len(physio) == 4
+    truth_physio = [k for k in fa if k.endswith("_physio.tsv.gz") and k.startswith("derivatives/ground_truth/sub-")]
+    assert len(truth_physio) == 2                          # the noise-free gaze of both participants (one eye file)
     assert any(fa[k] != fc[k] for k in physio)           # another seed, other data
     # gzip members carry no time stamp (bytes 4..7 = mtime)
     assert all(fa[k][4:8] == b"\0\0\0\0" for k in fa if k.endswith(".gz"))
@@ -94,7 +96,7 @@ def test_dataset_is_marked_simulated_and_ground_truth_is_complete(tiny):
     assert row["target_fixation_time_s"] == pytest.approx(8.69)
     assert row["target_fixation_count"] == pytest.approx(8.69 / 0.6, abs=1e-3)
     # physio sidecars list only the compact columns
-    sidecar = next(a.rglob("*eye1_physio.json"))
+    sidecar = next((a / "sub-01").rglob("*eye1_physio.json"))
     assert json.loads(sidecar.read_text())["Columns"] == ["timestamp", "x_coordinate", "y_coordinate",
                                                           "pupil_size", "validity"]
 
@@ -137,11 +139,11 @@ def test_small_cohort_is_recovered_by_the_analysis_pipeline(tmp_path):
 
     cfg = _config(tmp_path, participants=4, n_trials=0, viewing_s=3.0)
     root = simulate(tmp_path / "cohort", config=cfg, seed=11, progress=False)
-    res = validate_dataset(root, jobs=1, progress=False)
+    res = validate_dataset(root, jobs=1, effects=False, progress=False)
     assert len(res.trials) == 4 * 18
     assert res.truth_consistency_max_abs < 1e-6          # simulator truth == analysis.metrics on true fixations
-    assert res.f1 > 0.9
-    assert res.kappa > 0.7
+    assert res.measures["event_f1"] > 0.9
+    assert res.measures["kappa_vs_truth"] > 0.7
     time_bias = res.bias.set_index("metric").loc["total_fixation_s"]
     count_bias = res.bias.set_index("metric").loc["fixation_count"]
     assert abs(time_bias["relative_bias"]) < 0.05
@@ -220,3 +222,68 @@ def test_timestamp_jitter_too_large_for_the_rate_is_refused_before_anything_is_w
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "jitter_us" in proc.stderr and "300 Hz" in proc.stderr and "sim.toml" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _with_saliency(tmp: Path, size: int | None = None, mode: str = "L") -> Path:
+    """The stand-in stimuli with a saliency map per stimulus (bright upper-left quarter), named in the manifest."""
+    from PIL import Image
+
+    stim = tmp / "stimuli"
+    fallback_manifest(stim, 64)
+    man = stim / "manifest.csv"
+    lines = man.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",saliency_file"]
+    for line in lines[1:]:
+        sid = line.split(",")[0]
+        n = size or 64
+        a = np.zeros((n, n), np.uint8)
+        a[: n // 2, : n // 2] = 255
+        img = Image.fromarray(a).convert(mode)
+        img.save(stim / f"{sid}_saliency.png")
+        out.append(line + f",{sid}_saliency.png")
+    man.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return man
+
+
+def test_saliency_maps_of_the_manifest_steer_the_simulated_fixations(tmp_path):
+    import json
+
+    _with_saliency(tmp_path)
+    cfg = _config(tmp_path, participants=1, n_trials=4, viewing_s=8.0)
+    root = simulate(tmp_path / "out", config=cfg, seed=2, progress=False)
+    meta = json.loads((root / "derivatives" / "ground_truth" / "simulation.json").read_text())
+    assert meta["central_bias_only"] == [] and meta["saliency_maps"]["david_ours"] == "david_ours_saliency.png"
+    with gzip.open(root / "derivatives" / "ground_truth" / "sub-01_ses-1_events.tsv.gz", "rt") as fh:
+        ev = pd.read_csv(fh, sep="\t", na_values=["n/a"], keep_default_na=False)
+    bids = pd.read_csv(next((root / "sub-01").rglob("*_events.tsv")), sep="\t", na_values=["n/a"],
+                       keep_default_na=False)
+    st = bids[bids["trial_type"] == "stimulus"].iloc[0]
+    cx, cy = (st["aoi_left"] + st["aoi_right"]) / 2, (st["aoi_top"] + st["aoi_bottom"]) / 2
+    fix = ev[(ev["type"] == "fixation") & (ev["in_aoi"] == 1)]
+    upper_left = ((fix["x_px"] < cx) & (fix["y_px"] < cy)).mean()
+    assert upper_left > 0.5          # 1/4 of the image, but most fixations after the first
+
+
+@pytest.mark.parametrize("size, mode, expected", [(32, "L", "32 x 32 px"), (64, "RGB", "mode RGB")])
+def test_a_saliency_map_of_the_wrong_size_or_mode_is_refused_before_anything_is_written(tmp_path, size, mode,
+                                                                                        expected):
+    _with_saliency(tmp_path, size=size, mode=mode)
+    cfg = _config(tmp_path, participants=1, n_trials=2, viewing_s=1.0)
+    proc = subprocess.run([sys.executable, "-m", "study.simulate", "--out", str(tmp_path / "out"), "--config", str(cfg)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert expected in proc.stderr and "saliency_file" in proc.stderr and "manifest.csv" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_plausibility_bound_is_read_from_the_shared_file(tmp_path):
+    from study.simulate import TargetsSection, max_mean_fixation_s
+
+    assert max_mean_fixation_s(TargetsSection()) == 0.6                     # data/reference/plausibility.toml
+    f = tmp_path / "p.toml"
+    f.write_text("max_mean_fixation_s = 0.75\n", encoding="utf-8")
+    assert max_mean_fixation_s(TargetsSection(plausibility_file=str(f))) == 0.75
+    assert max_mean_fixation_s(TargetsSection(max_mean_fixation_s=0.5, plausibility_file=str(f))) == 0.5
+    f.write_text("other = 1\n", encoding="utf-8")
+    with pytest.raises(StudyError, match="max_mean_fixation_s"):
+        max_mean_fixation_s(TargetsSection(plausibility_file=str(f)))
