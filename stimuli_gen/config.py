@@ -83,6 +83,8 @@ class LossConfig:
     lambda_l1: float = 100.0        # Pix2Pix L1 weight (Pix2Pix paper sec. 4; reference --lambda_L1 100)
     vgg19_weights: str = ""         # local torchvision-layout VGG-19 state dict; "" = pixel L1 fallback (warned)
     vgg_layer: str = "relu4_1"      # VGG-19 layer for the feature-level cycle loss (paper: "high-level"; our choice)
+    feature_norm: str = "relative"  # feature cycle L1 divided by the batch's mean |phi(x)| (scale-free; see losses.py);
+                                    # "none" = the raw feature L1
 
     @property
     def lambda_id(self) -> float:
@@ -101,7 +103,9 @@ class SaliencyConfig:
 
     saliency: str = "spectral_residual"   # weight-free default (Hou & Zhang 2007); "pfan" needs pfan_weights
     edges: str = "gradient"               # weight-free multi-scale gradient edges; "hed" needs hed_weights
-    pfan_weights: str = ""                # TorchScript file of a PFAN (see saliency_edges.py for the contract)
+    pfan_weights: str = ""                # torch.export (.pt2) or TorchScript file of a PFAN (saliency_edges.py)
+    pfan_interface: str = "sodmodel"      # the public PyTorch port's call: ImageNet-normalised in, (masks, reg) out;
+                                          # "plain" = RGB [0, 1] in, N x 1 x H x W out (saliency_edges.PFANAdapter)
     hed_weights: str = ""                 # state dict of the VGG16 HED (sniklaus/pytorch-hed key layout)
 
 
@@ -174,8 +178,10 @@ _CHOICES = {
     ("model", "norm"): {"", "instance", "batch", "none"},
     ("loss", "gan_mode"): {"", "lsgan", "vanilla"},
     ("loss", "vgg_layer"): {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"},
+    ("loss", "feature_norm"): {"relative", "none"},
     ("saliency", "saliency"): {"spectral_residual", "pfan"},
     ("saliency", "edges"): {"gradient", "hed"},
+    ("saliency", "pfan_interface"): {"sodmodel", "plain"},
     ("train", "direction"): {"AtoB", "BtoA"},
 }
 _POSITIVE = [("model", "input_nc"), ("model", "output_nc"), ("model", "ngf"), ("model", "ndf"),

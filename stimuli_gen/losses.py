@@ -81,10 +81,21 @@ def balanced_bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) ->
 
 
 class CycleLoss(nn.Module):
-    """Feature-level cycle consistency, Eq. (11): L1 between VGG-19 features (or pixels, as a fallback)."""
+    """Feature-level cycle consistency, Eq. (11): L1 between VGG-19 features (or pixels, as a fallback).
 
-    def __init__(self, vgg19_weights: str = "", layer: str = "relu4_1") -> None:
+    With ``feature_norm = "relative"`` (default) the feature L1 is divided by the mean
+    ``|phi(x)|`` of the batch's originals (detached): a relative error. VGG activations
+    have no fixed scale (relu4_1 of the ImageNet weights is not in [-1, 1] like pixels,
+    and a ReLU network's features and their Jacobian scale with its weights), so the raw
+    L1 would make lambda_cyc = 10 mean something else for every weight file; the relative
+    error has the same scale for any weights, and lambda_cyc = 10 is then calibrated
+    against the pixel loss (docs/stimuli_gen.md, "Loss calibration"). The pixel fallback
+    is the reference's plain L1.
+    """
+
+    def __init__(self, vgg19_weights: str = "", layer: str = "relu4_1", feature_norm: str = "relative") -> None:
         super().__init__()
+        self.feature_norm = feature_norm
         if vgg19_weights:
             from stimuli_gen.vgg import load_vgg19
             self.phi: nn.Module | None = load_vgg19(vgg19_weights, layer)
@@ -101,8 +112,11 @@ class CycleLoss(nn.Module):
         if self.phi is None:
             return F.l1_loss(reconstructed.float(), original.float())
         with torch.no_grad():
-            target = self.phi(original)
-        return F.l1_loss(self.phi(reconstructed).float(), target.float())
+            target = self.phi(original).float()
+        loss = F.l1_loss(self.phi(reconstructed).float(), target)
+        if self.feature_norm == "relative":
+            loss = loss / target.abs().mean().clamp_min(1e-8)
+        return loss
 
 
 def identity_loss(same: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

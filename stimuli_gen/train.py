@@ -99,7 +99,8 @@ class Trainer:
         self.pool_a = ImagePool(pool, t.seed * 2 + 1 + 1000 * self.rt.rank)
         self.pool_b = ImagePool(pool, t.seed * 2 + 2 + 1000 * self.rt.rank)
         if self.kind == "cyclegan_asym":
-            self.cycle = CycleLoss(cfg.loss.vgg19_weights, cfg.loss.vgg_layer).to(self.rt.device)
+            self.cycle = CycleLoss(cfg.loss.vgg19_weights, cfg.loss.vgg_layer,
+                                   cfg.loss.feature_norm).to(self.rt.device)
             self.see = SaliencyEdgeExtractor(cfg.saliency).to(self.rt.device) if cfg.loss.lambda_edge > 0 else None
         self.iteration = 0
         self.iterations_per_epoch = probe.iterations_per_epoch
