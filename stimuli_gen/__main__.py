@@ -1,4 +1,4 @@
-"""``python -m stimuli_gen <command>``: train, datasets, generate, evaluate.
+"""``python -m stimuli_gen <command>``: train, datasets, generate, evaluate, pairs.
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``main(args) -> int``; modules are imported lazily, so ``--help`` is fast and a command
@@ -23,6 +23,7 @@ COMMANDS = {
     "datasets": ("stimuli_gen.datasets", "download and verify the training datasets (e.g. monet2photo)"),
     "generate": ("stimuli_gen.generate", "reconstruct the artworks with trained generators; write the stimuli and manifest"),
     "evaluate": ("stimuli_gen.evaluate", "image-quality metrics of generated stimuli (SSIM, COSIN, sharpness, entropy)"),
+    "pairs": ("stimuli_gen.pairs", "build Pix2Pix photo -> art training pairs with a neutral method (colour transfer)"),
 }
 
 
