@@ -79,7 +79,8 @@ class LossConfig:
     gan_mode: str = ""              # "" = lsgan for CycleGAN (CycleGAN paper sec. 4), vanilla for Pix2Pix
     lambda_cyc: float = 10.0        # CycleGAN paper sec. 4 / reference --lambda_A = --lambda_B = 10
     identity_ratio: float = 0.5     # lambda_id = 0.5 * lambda_cyc (reference --lambda_identity 0.5)
-    lambda_edge: float = 1.0        # saliency edge loss, Eq. (12); paper gives no value (our choice, see losses.py)
+    lambda_edge: float = 100.0      # saliency edge loss, Eq. (12), per-pixel mean; paper gives no value: our choice,
+                                    # ~20 % of G's gradient at 128 px (docs/stimuli_gen.md, "Loss calibration")
     lambda_l1: float = 100.0        # Pix2Pix L1 weight (Pix2Pix paper sec. 4; reference --lambda_L1 100)
     vgg19_weights: str = ""         # local torchvision-layout VGG-19 state dict; "" = pixel L1 fallback (warned)
     vgg_layer: str = "relu4_1"      # VGG-19 layer for the feature-level cycle loss (paper: "high-level"; our choice)

@@ -18,11 +18,15 @@ D_Y = ``D_B`` judges artworks, D_X = ``D_A`` judges photos; SEE = saliency-edge 
   between the real photo's salient-edge map S = SEE(x) and the edge map E(G(x)) of the
   generated artwork:  -beta y log p - (1 - beta)(1 - y) log(1 - p) with
   beta = |Y-| / |Y| (the fraction of non-edge pixels; for a soft target beta = mean(1 - y)),
-  averaged over pixels (HED sums; the mean keeps lambda_edge independent of image size).
+  averaged over pixels. HED sums over pixels; the mean keeps lambda_edge independent of
+  the image size (lambda_edge * mean = lambda_edge / (H W) * sum). At lambda_edge = 1 the
+  term had 0.3-0.5 % of the gradient on G (it did nothing); the default lambda_edge = 100
+  gives it about 20 % at 128 px (measured with benchmarks/pilot_sweep.py; table in
+  docs/stimuli_gen.md, "Loss calibration").
 * Total, Eq. (13): L = L_GAN(G, D_Y) + L_GAN(F, D_X) + lambda_cyc L_cyc + lambda_id L_id
   + lambda_edge L_edge, and Eq. (14): G*, F* = arg min_{G,F} max_{D_X, D_Y} L. The text of
   the paper lost the equations' symbols, so the weights are the reference CycleGAN ones
-  (lambda_cyc = 10) and lambda_edge = 1 is our choice (the paper's Table 1 varies it).
+  (lambda_cyc = 10) and lambda_edge = 100 is our calibrated choice (see above).
 * Pix2Pix (Isola et al. 2017, Eq. 4): conditional vanilla GAN (BCE with logits) +
   lambda_L1 ||y - G(x)||_1, lambda_L1 = 100.
 """

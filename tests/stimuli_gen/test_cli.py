@@ -132,3 +132,20 @@ def test_without_torch_a_command_exits_2_with_the_install_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stimuli_gen", "--help"], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=120)
     assert proc.returncode == 0 and "not available" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_dataset_configs_set_the_domain_orientation():
+    cfgs = {n: load_config(ROOT / f"stimuli_gen/configs/{n}.toml")
+            for n in ("monet2photo", "horse2zebra", "summer2winter", "facades", "pix2pix_facades")}
+    m = cfgs["monet2photo"]
+    assert (m.data.folder_a, m.data.folder_b) == ("trainB", "trainA")  # the archive's A = Monet paintings
+    assert m.data.domain_b == "Monet paintings" and m.model == Config().model and m.loss == Config().loss
+    for n in ("horse2zebra", "summer2winter"):
+        assert (cfgs[n].data.folder_a, cfgs[n].data.folder_b) == ("trainA", "trainB")
+    assert cfgs["facades"].data.folder_a == "trainB"  # label maps -> photos, as Pix2Pix on facades
+    p2p = cfgs["pix2pix_facades"]
+    assert p2p.model.kind == "pix2pix" and p2p.train.direction == "BtoA"
+    with pytest.raises(InputError, match="not a subfolder name"):
+        from stimuli_gen.config import config_from_dict
+
+        config_from_dict({"data": {"folder_a": "../x"}})
