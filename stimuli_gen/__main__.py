@@ -28,7 +28,7 @@ COMMANDS = {
 
 
 #: top-level packages of the ``gan`` extra (pyproject.toml) and the command that installs them
-EXTRA_PACKAGES = {"torch", "skimage", "scipy", "tqdm"}
+EXTRA_PACKAGES = {"torch", "skimage"}
 INSTALL_GAN = 'pip install -e ".[gan]"'
 
 

@@ -45,6 +45,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stimuli_gen import image_metrics as im
+from stimuli_gen import stimulus_props as sp
 from stimuli_gen.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -426,8 +427,9 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
     Reads the manifest of docs/formats.md sec. 1, checks each image's SHA-256 against it,
     and measures every image at its native size (no resize). Writes
     ``stimuli_metrics.csv/.md`` (one row per stimulus) and ``stimuli_by_method.csv/.md``
-    (means per category x method and per method). Demo stand-ins carry a caption band,
-    which adds sharp edges: their numbers describe the demo images, nothing more.
+    (means per category x method and per method), with the low-level properties that drive
+    gaze independently of the method (:mod:`stimuli_gen.stimulus_props`: mean luma, RMS
+    contrast, and the largest spectral peak of a 2/4/8-px grid, about 1 without a grid).
     """
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -455,11 +457,16 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
             raise InputError(f"image {e['file']!r} does not match its SHA-256", file=manifest, line=line,
                              column="sha256", fix="regenerate the stimuli and their manifest")
         rgb = load_rgb(path, 0)
+        h8, w8 = rgb.shape[0] // 8 * 8, rgb.shape[1] // 8 * 8
+        grid = max(sp.grid_peak_ratio(rgb[:h8, :w8], p) for p in (2, 4, 8)) if h8 and w8 else float("nan")
         rows.append([e["stimulus_id"], e["artwork"], e["category"], e["method"], im.image_entropy(rgb),
-                     im.laplacian_variance(rgb), im.tenengrad(rgb)])
+                     im.laplacian_variance(rgb), im.tenengrad(rgb), sp.mean_luminance(rgb), sp.rms_contrast(rgb),
+                     grid])
     per = Table("stimuli_metrics", f"Stimulus image metrics ({manifest})",
-                ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad"], rows,
-                note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics.")
+                ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad",
+                 "mean_luminance", "rms_contrast", "grid_peak_ratio"], rows,
+                note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics, "
+                     "stimuli_gen.stimulus_props (grid_peak_ratio: largest of the 2/4/8-px grid peaks).")
     groups: dict[tuple[str, str], list[list[object]]] = {}
     for r in rows:
         groups.setdefault((str(r[2]), str(r[3])), []).append(r)

@@ -176,6 +176,11 @@ def test_stimuli_mode_measures_the_manifest_images(tmp_path, capsys):
     assert float(rows[("all", "ours")]["tenengrad"]) > float(rows[("all", "pix2pix")]["tenengrad"])
     assert float(rows[("all", "ours")]["laplacian_var"]) > float(rows[("all", "pix2pix")]["laplacian_var"])
     assert rows[("sculpture", "ours")]["n"] == "1" and rows[("all", "pix2pix")]["n"] == "2"
+    with open(tmp_path / "o" / "stimuli_metrics.csv", newline="") as fh:
+        per = {r["stimulus_id"]: r for r in csv.DictReader(fh)}
+    sharp_rms = float(per["david_ours"]["rms_contrast"])
+    assert sharp_rms > float(per["david_pix2pix"]["rms_contrast"]) > 0  # blurring lowers the RMS contrast
+    assert 0.3 < float(per["david_ours"]["mean_luminance"]) < 0.7
     # a changed image is refused
     Image.fromarray(np.zeros((S, S, 3), np.uint8)).save(folder / "david_ours.png")
     capsys.readouterr()
