@@ -533,7 +533,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pix2pix", type=Path, required=True,
                         help="checkpoint of the Pix2Pix baseline (kind pix2pix), used in the direction it was trained for")
     parser.add_argument("--out", type=Path, default=Path("data/stimuli"),
-                        help="output folder for the PNGs and manifest.csv (default: %(default)s)")
+                        help="output folder for the PNGs, their saliency/ maps and manifest.csv (default: %(default)s)")
     parser.add_argument("--demo", action="store_true",
                         help="use the freely licensed stand-ins named by demo_image in artworks.toml instead of the "
                              "artwork photos; the manifest label says 'DEMO STAND-IN - not <title>' and checkpoint ids "
