@@ -429,7 +429,7 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
     ``stimuli_metrics.csv/.md`` (one row per stimulus) and ``stimuli_by_method.csv/.md``
     (means per category x method and per method), with the low-level properties that drive
     gaze independently of the method (:mod:`stimuli_gen.stimulus_props`: mean luma, RMS
-    contrast, and the largest spectral peak of a 2/4/8-px grid, about 1 without a grid).
+    contrast, and the largest spectral peak of a 16-px grid and its harmonics, about 1 without a grid).
     """
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -457,8 +457,8 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
             raise InputError(f"image {e['file']!r} does not match its SHA-256", file=manifest, line=line,
                              column="sha256", fix="regenerate the stimuli and their manifest")
         rgb = load_rgb(path, 0)
-        h8, w8 = rgb.shape[0] // 8 * 8, rgb.shape[1] // 8 * 8
-        grid = max(sp.grid_peak_ratio(rgb[:h8, :w8], p) for p in (2, 4, 8)) if h8 and w8 else float("nan")
+        h16, w16 = rgb.shape[0] // 16 * 16, rgb.shape[1] // 16 * 16
+        grid = sp.grid_peak_ratio(rgb[:h16, :w16], 16) if h16 and w16 else float("nan")
         rows.append([e["stimulus_id"], e["artwork"], e["category"], e["method"], im.image_entropy(rgb),
                      im.laplacian_variance(rgb), im.tenengrad(rgb), sp.mean_luminance(rgb), sp.rms_contrast(rgb),
                      grid])
@@ -466,7 +466,7 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
                 ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad",
                  "mean_luminance", "rms_contrast", "grid_peak_ratio"], rows,
                 note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics, "
-                     "stimuli_gen.stimulus_props (grid_peak_ratio: largest of the 2/4/8-px grid peaks).")
+                     "stimuli_gen.stimulus_props (grid_peak_ratio: largest peak at multiples of 1/16 cycles/px).")
     groups: dict[tuple[str, str], list[list[object]]] = {}
     for r in rows:
         groups.setdefault((str(r[2]), str(r[3])), []).append(r)

@@ -119,16 +119,17 @@ def _grid_bins(n: int, period: int) -> np.ndarray:
 def grid_peak_ratio(rgb: np.ndarray, period: int = GRID_PERIOD) -> float:
     """Largest ratio of the amplitude spectrum at a grid frequency (k/period cycles/px, not DC) to its neighbours.
 
-    The luma's amplitude spectrum |F| at each bin (k H/period, l W/period), (k, l) != (0, 0),
-    divided by the median |F| of the 5 x 5 bins around it (centre excluded); the maximum
-    over those bins. About 1 for an image without a periodic grid; an image size not
-    divisible by ``period`` returns nan.
+    The amplitude spectrum |F| of the luma (mean removed, Hann-windowed so that the image
+    borders do not leak along the axes) at each bin (k H/period, l W/period), (k, l) !=
+    (0, 0), divided by the median |F| of the 5 x 5 bins around it (centre excluded); the
+    maximum over those bins. About 1 or less for an image without a periodic grid; an
+    image size not divisible by ``period`` returns nan.
     """
     g = luma(rgb)
     h, w = g.shape
     if h % period or w % period:
         return float("nan")
-    amp = np.abs(np.fft.fft2(g - g.mean()))
+    amp = np.abs(np.fft.fft2((g - g.mean()) * np.outer(np.hanning(h), np.hanning(w))))
     ratios = []
     off = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)]
     for ky in _grid_bins(h, period):
