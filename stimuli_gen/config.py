@@ -1,7 +1,7 @@
 """Typed training configuration for :mod:`stimuli_gen`, loaded from TOML and validated on load.
 
-A TOML file holds any subset of the sections ``[model]``, ``[loss]``, ``[saliency]``
-and ``[train]``; unknown sections/keys, wrong types and out-of-range values raise
+A TOML file holds any subset of the sections ``[model]``, ``[loss]``, ``[saliency]``,
+``[train]`` and ``[data]`` (which dataset folders are the photo and art domains); unknown sections/keys, wrong types and out-of-range values raise
 :class:`~stimuli_gen.errors.InputError` naming the file, the key, what was expected
 and how to fix it. Every default is documented next to its definition with its
 source: Wei Pu (2025) ("the paper", ``/work/shared/seed/paper.txt``), the reference
