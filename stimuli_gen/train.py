@@ -377,9 +377,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None,
                    help="training TOML (see stimuli_gen/configs/); required unless --resume is given")
     p.add_argument("--data", type=Path, default=None,
-                   help="dataset root: trainA/ and trainB/ (cyclegan_asym) or train/ with A|B images (pix2pix)")
+                   help="dataset root: trainA/ and trainB/ (cyclegan_asym; other folder names via [data] folder_a/"
+                        "folder_b) or train/ with A|B images (pix2pix)")
     p.add_argument("--out", type=Path, default=Path("runs/train"),
-                   help="output folder for latest.pt / final.pt (default: runs/train)")
+                   help="output folder for latest.pt / final.pt and samples/ (default: runs/train)")
     p.add_argument("--resume", type=Path, default=None,
                    help="continue exactly from a checkpoint written by this command (uses its config)")
     p.add_argument("--export", type=Path, default=None,
