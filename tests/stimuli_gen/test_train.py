@@ -203,3 +203,26 @@ def test_gradient_norms_per_term_scale_with_their_lambda(data_root):
     assert set(norms[1.0]) >= {"adv", "cyc", "idt", "edge", "loss_edge"}
     assert norms[10.0]["edge"] == pytest.approx(10 * norms[1.0]["edge"], rel=1e-4)
     assert norms[10.0]["cyc"] == pytest.approx(norms[1.0]["cyc"], rel=1e-5)
+
+
+def test_pilot_sweep_script_writes_losses_shares_and_grids(tmp_path):
+    import csv
+    import runpy
+
+    root = Path(__file__).resolve().parents[2]
+    sweep = runpy.run_path(str(root / "benchmarks" / "pilot_sweep.py"), run_name="pilot_sweep")
+    from stimuli_gen.demo_data import build
+
+    data = build(tmp_path / "demo", n=2, size=40, seed=0) / "unaligned"
+    assert sweep["main"](["--values", "1,100", "--iterations", "1", "--size", "32", "--ngf", "4",
+                          "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["lambda_edge"]) for r in rows] == [1.0, 100.0]
+    for r in rows:
+        shares = [float(r[f"end_share_{t}"]) for t in ("adv", "cyc", "idt", "edge")]
+        assert sum(shares) == pytest.approx(1.0, abs=0.01)
+    assert float(rows[1]["start_share_edge"]) > float(rows[0]["start_share_edge"])
+    for v in ("1", "100"):
+        assert (tmp_path / "out" / f"lambda_edge_{v}" / "samples.png").is_file()
+        assert (tmp_path / "out" / f"lambda_edge_{v}" / "losses.csv").is_file()
