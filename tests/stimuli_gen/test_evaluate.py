@@ -269,3 +269,20 @@ def test_pairs_command_writes_aligned_photo_art_pairs(tmp_path, domains):
     ds = make_dataset("pix2pix", tmp_path / "p2p", TrainConfig(load_size=S, crop_size=S, flip=False), 0,
                       n_iterations=1)
     assert ds[0]["A"].shape == (3, S, S)  # the layout train reads
+
+
+def test_kid_features_from_a_local_vgg19_file(tmp_path):
+    import torch
+
+    from stimuli_gen.baselines import feature_extractor
+    from stimuli_gen.vgg import VGG19Features
+
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in VGG19Features().features.state_dict().items()}, tmp_path / "vgg.pth")
+    feat, source = feature_extractor(tmp_path / "vgg.pth")
+    rgb = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    assert feat(rgb).shape == (512,) and "relu5_1" in source
+    fallback, note = feature_extractor(None)
+    assert fallback(rgb).shape == (240,) and "fallback" in note
+    with pytest.raises(InputError, match="not found"):
+        feature_extractor(tmp_path / "missing.pth")
