@@ -1,9 +1,24 @@
-"""Benchmark: CycleGAN training-step time against the reference architecture, and inference throughput.
+"""Benchmark: CycleGAN training-step time against the reference architecture, and inference throughput;
+and the one-command GPU smoke test.
 
 Run from the repository root with the virtual environment active::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_gan.py --size 128 --steps 5
     OMP_NUM_THREADS=1 python benchmarks/bench_gan.py --size 256 --steps 3 --inference
+    python benchmarks/bench_gan.py --smoke                 # GPU smoke test (CUDA; 2-GPU torchrun if >= 2 GPUs)
+    python benchmarks/bench_gan.py --smoke --device cpu --size 64 --ngf 8 --nproc 2   # the same checks on CPU
+
+GPU smoke test (``--smoke``): the paper's model (default config, ``--ngf`` 64) trains
+``--iterations`` iterations at ``--size`` px on random images through
+:class:`stimuli_gen.train.Trainer` with ``amp`` and ``channels_last`` on, and checks: every
+loss finite; the GradScaler enabled (CUDA) with a finite scale; every 4-D weight in
+channels_last memory format (CUDA); a checkpoint written, reloaded and resumed for one
+more iteration; a sample grid written; iteration time and peak GPU memory printed. With
+``--nproc N`` (default: the number of visible GPUs, at most 2) it then relaunches itself
+under ``torch.distributed.run`` (torchrun) with N processes (nccl on CUDA, gloo on CPU)
+and checks that after training every rank holds the same G weights (a checksum
+all-gather). Prints ``SMOKE OK`` and exits 0, or names the failed check and exits 1; no
+CUDA device with ``--device cuda`` exits 2.
 
 What is timed (CPU, one thread, batch 1, random inputs, data loading excluded):
 
@@ -177,6 +192,130 @@ def time_steps(step, steps: int, warmup: int = 1) -> tuple[float, float]:
     return min(cpu), statistics.median(wall)
 
 
+# ----------------------------------------------------------------------------- GPU smoke test
+def _smoke_data(root: Path, size: int) -> Path:
+    rs = np.random.default_rng(0)
+    for d in ("trainA", "trainB"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        for i in range(4):
+            img = rs.integers(0, 255, (size + 30, size + 30, 3)).astype(np.uint8)
+            Image.fromarray(img).save(root / d / f"{i}.png")
+    return root
+
+
+def _smoke_config(size: int, ngf: int, iterations: int) -> Config:
+    return Config(model=ModelConfig(ngf=ngf, ndf=ngf),
+                  train=TrainConfig(load_size=size + 30, crop_size=size, max_iterations=iterations, num_workers=0,
+                                    save_every=max(1, iterations // 2), sample_every=iterations, n_samples=2,
+                                    log_every=10 ** 6, amp=True, channels_last=True))
+
+
+def smoke_single(device: str, size: int, ngf: int, iterations: int, work: Path) -> list[str]:
+    """The single-process checks; returns the failed checks (empty = all passed)."""
+    from torch.utils.data import DataLoader
+
+    from stimuli_gen.checkpoint import load_checkpoint
+    from stimuli_gen.data import make_dataset
+
+    failed: list[str] = []
+    cfg = _smoke_config(size, ngf, iterations)
+    rt = setup_runtime(True, True, device)
+    trainer = Trainer(cfg, _smoke_data(work / "data", size), rt)
+    cuda = rt.device.type == "cuda"
+    if cuda and not (rt.amp and trainer.scaler.is_enabled()):
+        failed.append("AMP/GradScaler not enabled on CUDA")
+    if cuda:
+        bad = [n for k, net in trainer.nets.items() for n, p in net.named_parameters()
+               if p.dim() == 4 and not p.is_contiguous(memory_format=torch.channels_last)]
+        if bad:
+            failed.append(f"{len(bad)} 4-D weights not channels_last, e.g. {bad[0]}")
+        torch.cuda.reset_peak_memory_stats()
+    t = cfg.train
+    ds = make_dataset(trainer.kind, work / "data", t, t.seed, trainer.folders, n_iterations=iterations)
+    times = []
+    for batch in DataLoader(ds, batch_size=1, num_workers=0):
+        trainer._update_lr()
+        t0 = time.perf_counter()
+        losses = trainer.step(batch)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        if not all(math.isfinite(v) for v in losses.values()):
+            failed.append(f"non-finite loss at iteration {trainer.iteration}: {losses}")
+    if cuda and not math.isfinite(float(trainer.scaler.get_scale())):
+        failed.append("GradScaler scale is not finite")
+    ckpt = trainer.save(work / "out" / "latest.pt")
+    grid = trainer.write_samples(work / "out" / "samples" / "smoke.png")
+    if not grid.is_file():
+        failed.append("no sample grid")
+    state, cfg2 = load_checkpoint(ckpt)
+    resumed = Trainer(cfg2, work / "data", rt)
+    resumed.load(state)
+    if resumed.iteration != trainer.iteration:
+        failed.append("resumed iteration differs")
+    more = resumed.step(next(iter(DataLoader(ds, batch_size=1, num_workers=0))))
+    if not all(math.isfinite(v) for v in more.values()):
+        failed.append("non-finite loss after resume")
+    mem = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB" if cuda else ""
+    name = torch.cuda.get_device_name(rt.device) if cuda else "CPU"
+    print(f"smoke 1 process on {name}: {iterations} iterations at {size} px, ngf {ngf}, amp {rt.amp}, "
+          f"channels_last {rt.channels_last}; step median {statistics.median(times[1:] or times):.3f} s "
+          f"(first {times[0]:.3f} s){mem}; last losses " + " ".join(f"{k}={v:.3f}" for k, v in losses.items()))
+    return failed
+
+
+def smoke_rank(device: str, size: int, ngf: int, iterations: int, work: Path) -> int:
+    """One torchrun rank: train, then compare a checksum of G across ranks (rank 0 reports)."""
+    import torch.distributed as dist
+
+    cfg = _smoke_config(size, ngf, iterations)
+    rt = setup_runtime(True, True, device)
+    data = work / "data"
+    if rt.rank == 0:
+        _smoke_data(data, size)
+    dist.barrier()
+    trainer = Trainer(cfg, data, rt)
+    trainer.fit(work / "out_ddp")
+    checksum = torch.stack([p.detach().double().sum() for p in trainer.nets["G"].parameters()]).sum().reshape(1)
+    checksum = checksum.to(rt.device)
+    gathered = [torch.zeros_like(checksum) for _ in range(rt.world)]
+    dist.all_gather(gathered, checksum)
+    ok = all(torch.equal(g, gathered[0]) for g in gathered)
+    if rt.rank == 0:
+        print(f"smoke {rt.world} processes ({dist.get_backend()}): G checksums "
+              + ", ".join(f"{float(g):.6f}" for g in gathered) + (" equal" if ok else " DIFFER"))
+    dist.destroy_process_group()
+    return 0 if ok else 1
+
+
+def smoke(a: argparse.Namespace) -> int:
+    import os
+    import subprocess
+    import sys
+
+    if a.smoke_rank:
+        return smoke_rank(a.device, a.size, a.ngf, a.iterations, Path(a.work))
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --smoke needs a CUDA device (or --device cpu for a CPU dry run)", file=sys.stderr)
+        return 2
+    nproc = a.nproc if a.nproc is not None else min(2, torch.cuda.device_count() if a.device.startswith("cuda") else 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        failed = smoke_single(a.device, a.size, a.ngf, a.iterations, Path(tmp) / "single")
+        if nproc >= 2:
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+                   str(Path(__file__).resolve()), "--smoke", "--smoke-rank", "--device", a.device, "--size", str(a.size),
+                   "--ngf", str(a.ngf), "--iterations", str(a.iterations), "--work", str(Path(tmp) / "ddp")]
+            env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+            if a.device == "cpu":
+                env["CUDA_VISIBLE_DEVICES"] = ""
+            if subprocess.run(cmd, env=env).returncode != 0:
+                failed.append(f"torchrun with {nproc} processes failed or ranks differ")
+    for f in failed:
+        print(f"FAILED: {f}")
+    print("SMOKE OK" if not failed else "SMOKE FAILED")
+    return 0 if not failed else 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256, help="image size in px (default 256)")
@@ -184,7 +323,16 @@ def main() -> None:
     ap.add_argument("--ngf", type=int, default=64)
     ap.add_argument("--ndf", type=int, default=64)
     ap.add_argument("--inference", action="store_true", help="also time inference (images/s) of G, F and the U-Net")
+    ap.add_argument("--smoke", action="store_true", help="run the GPU smoke test instead of the CPU benchmark")
+    ap.add_argument("--device", default="cuda", help="smoke test device (default: cuda)")
+    ap.add_argument("--nproc", type=int, default=None,
+                    help="smoke test processes under torchrun (default: visible GPUs, at most 2; 1 = skip)")
+    ap.add_argument("--iterations", type=int, default=6, help="smoke test iterations (default 6)")
+    ap.add_argument("--smoke-rank", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--work", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.smoke:
+        raise SystemExit(smoke(a))
     torch.set_num_threads(1)
     torch.manual_seed(0)
     np.random.seed(0)

@@ -18,6 +18,7 @@ COMMANDS = [
     ("stimuli_gen generate", "the 18 stimuli and their manifest", "docs/stimuli_gen.md"),
     ("stimuli_gen evaluate", "image-quality tables (paper Tables 1-2)", "docs/stimuli_gen.md"),
     ("stimuli_gen datasets", "public CycleGAN datasets", "docs/stimuli_gen.md"),
+    ("stimuli_gen pairs", "Pix2Pix photo -> art pairs by a neutral colour transfer", "docs/stimuli_gen.md"),
 ]
 
 

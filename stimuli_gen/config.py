@@ -1,7 +1,7 @@
 """Typed training configuration for :mod:`stimuli_gen`, loaded from TOML and validated on load.
 
-A TOML file holds any subset of the sections ``[model]``, ``[loss]``, ``[saliency]``
-and ``[train]``; unknown sections/keys, wrong types and out-of-range values raise
+A TOML file holds any subset of the sections ``[model]``, ``[loss]``, ``[saliency]``,
+``[train]`` and ``[data]`` (which dataset folders are the photo and art domains); unknown sections/keys, wrong types and out-of-range values raise
 :class:`~stimuli_gen.errors.InputError` naming the file, the key, what was expected
 and how to fix it. Every default is documented next to its definition with its
 source: Wei Pu (2025) ("the paper", ``/work/shared/seed/paper.txt``), the reference
@@ -79,10 +79,13 @@ class LossConfig:
     gan_mode: str = ""              # "" = lsgan for CycleGAN (CycleGAN paper sec. 4), vanilla for Pix2Pix
     lambda_cyc: float = 10.0        # CycleGAN paper sec. 4 / reference --lambda_A = --lambda_B = 10
     identity_ratio: float = 0.5     # lambda_id = 0.5 * lambda_cyc (reference --lambda_identity 0.5)
-    lambda_edge: float = 1.0        # saliency edge loss, Eq. (12); paper gives no value (our choice, see losses.py)
+    lambda_edge: float = 100.0      # saliency edge loss, Eq. (12), per-pixel mean; paper gives no value: our choice,
+                                    # ~20 % of G's gradient at 128 px (docs/stimuli_gen.md, "Loss calibration")
     lambda_l1: float = 100.0        # Pix2Pix L1 weight (Pix2Pix paper sec. 4; reference --lambda_L1 100)
     vgg19_weights: str = ""         # local torchvision-layout VGG-19 state dict; "" = pixel L1 fallback (warned)
     vgg_layer: str = "relu4_1"      # VGG-19 layer for the feature-level cycle loss (paper: "high-level"; our choice)
+    feature_norm: str = "relative"  # feature cycle L1 divided by the batch's mean |phi(x)| (scale-free; see losses.py);
+                                    # "none" = the raw feature L1
 
     @property
     def lambda_id(self) -> float:
@@ -101,7 +104,9 @@ class SaliencyConfig:
 
     saliency: str = "spectral_residual"   # weight-free default (Hou & Zhang 2007); "pfan" needs pfan_weights
     edges: str = "gradient"               # weight-free multi-scale gradient edges; "hed" needs hed_weights
-    pfan_weights: str = ""                # TorchScript file of a PFAN (see saliency_edges.py for the contract)
+    pfan_weights: str = ""                # torch.export (.pt2) or TorchScript file of a PFAN (saliency_edges.py)
+    pfan_interface: str = "sodmodel"      # the public PyTorch port's call: ImageNet-normalised in, (masks, reg) out;
+                                          # "plain" = RGB [0, 1] in, N x 1 x H x W out (saliency_edges.PFANAdapter)
     hed_weights: str = ""                 # state dict of the VGG16 HED (sniklaus/pytorch-hed key layout)
 
 
@@ -127,6 +132,29 @@ class TrainConfig:
     amp: bool = True                # CUDA only: torch.autocast(float16) + GradScaler; ignored on CPU
     channels_last: bool = True      # CUDA only: channels_last memory format; ignored on CPU
     log_every: int = 100            # log the losses every N iterations
+    sample_every: int = 1000        # write OUT/samples/iter_NNNNNN.png every N iterations; 0 = never (reference
+                                    # --display_freq 400 / --update_html_freq 1000 save the current visuals)
+    n_samples: int = 4              # fixed images per domain shown in each sample grid
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which folders of a dataset are the domains (the paper's G maps photos -> the art domain).
+
+    ``folder_a`` is read as domain A (X, the photos, G's input) and ``folder_b`` as domain
+    B (Y, the target art domain). The CycleGAN archives name their folders ``trainA`` and
+    ``trainB`` in the dataset's own order: monet2photo's ``trainA`` holds the Monet
+    paintings, so a photo -> art model reads ``folder_a = "trainB"``, ``folder_b =
+    "trainA"`` (stimuli_gen/configs/monet2photo.toml); the swap lives in the config, the
+    data stay as downloaded. ``domain_a``/``domain_b`` say in words what the domains are
+    (written into checkpoints and sample grids; e.g. "photos" / "Monet paintings").
+    """
+
+    name: str = ""                  # dataset name, e.g. "monet2photo" (informational)
+    folder_a: str = "trainA"        # subfolder read as domain A (photos, G's input); reference layout
+    folder_b: str = "trainB"        # subfolder read as domain B (the art domain, G's output)
+    domain_a: str = "photos"        # what domain A is, in words
+    domain_b: str = "artworks"      # what domain B is, in words (for stimuli: the artwork category's style)
 
 
 @dataclass(frozen=True)
@@ -137,32 +165,35 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 _SECTIONS: dict[str, type] = {"model": ModelConfig, "loss": LossConfig, "saliency": SaliencyConfig,
-                              "train": TrainConfig}
+                              "train": TrainConfig, "data": DataConfig}
 
 _CHOICES = {
     ("model", "kind"): set(KINDS),
     ("model", "norm"): {"", "instance", "batch", "none"},
     ("loss", "gan_mode"): {"", "lsgan", "vanilla"},
     ("loss", "vgg_layer"): {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"},
+    ("loss", "feature_norm"): {"relative", "none"},
     ("saliency", "saliency"): {"spectral_residual", "pfan"},
     ("saliency", "edges"): {"gradient", "hed"},
+    ("saliency", "pfan_interface"): {"sodmodel", "plain"},
     ("train", "direction"): {"AtoB", "BtoA"},
 }
 _POSITIVE = [("model", "input_nc"), ("model", "output_nc"), ("model", "ngf"), ("model", "ndf"),
              ("model", "n_dense_blocks"), ("model", "dense_layers"), ("model", "growth_per_ngf"),
              ("model", "n_layers_d"), ("model", "unet_downs"), ("model", "init_gain"),
              ("train", "lr"), ("train", "batch_size"), ("train", "load_size"), ("train", "crop_size"),
-             ("train", "save_every"), ("train", "log_every")]
+             ("train", "save_every"), ("train", "log_every"), ("train", "n_samples")]
 _NON_NEGATIVE = [("model", "n_res_blocks"), ("loss", "lambda_cyc"), ("loss", "identity_ratio"),
                  ("loss", "lambda_edge"), ("loss", "lambda_l1"), ("train", "n_epochs"),
                  ("train", "n_epochs_decay"), ("train", "pool_size"), ("train", "max_iterations"),
-                 ("train", "num_workers"), ("train", "seed")]
+                 ("train", "num_workers"), ("train", "seed"), ("train", "sample_every")]
 
 
 def _build(section: str, cls: type, values: Any, path: Path | str) -> Any:
@@ -265,6 +296,16 @@ def validate(cfg: Config, source: str | Path = "<config>") -> None:
     if m.kind == "cyclegan_asym" and m.input_nc != m.output_nc and cfg.loss.identity_ratio > 0:
         raise InputError("the identity loss needs input_nc == output_nc", file=source, column="loss.identity_ratio",
                          expected="identity_ratio = 0 when the channel counts differ", fix="set identity_ratio = 0")
+    d = cfg.data
+    for key in ("folder_a", "folder_b"):
+        folder = getattr(d, key)
+        if not folder or "/" in folder or "\\" in folder or folder in (".", ".."):
+            raise InputError(f"data.{key} = {folder!r} is not a subfolder name", file=source, column=f"data.{key}",
+                             expected="the name of a folder directly under --data, e.g. trainA",
+                             fix="give a plain folder name such as trainA or trainB")
+    if d.folder_a == d.folder_b:
+        raise InputError(f"data.folder_a and data.folder_b are both {d.folder_a!r}", file=source,
+                         column="data.folder_b", expected="two different folders", fix="e.g. trainA and trainB")
     s = cfg.saliency
     for backend, name, key in (("pfan", s.saliency, "pfan_weights"), ("hed", s.edges, "hed_weights")):
         if name == backend and not getattr(s, key):

@@ -3,7 +3,7 @@
 Layouts (as the reference junyanz/pytorch-CycleGAN-and-pix2pix ``datasets/``):
 
 * unaligned (CycleGAN): ``ROOT/trainA/*`` (photos, domain X) and ``ROOT/trainB/*``
-  (artworks, domain Y); ``testA``/``testB`` are for evaluation and are not read here.
+  (artworks, domain Y) -- or the folders named by ``[data] folder_a/folder_b``; ``testA``/``testB`` are for evaluation and are not read here.
   An epoch has max(|A|, |B|) samples; A is visited in a shuffled order, B is drawn at
   random (reference ``UnalignedDataset`` with ``serial_batches`` off).
 * aligned (Pix2Pix): ``ROOT/train/*``, each image the A half and the B half side by side
@@ -135,11 +135,12 @@ class StepDataset(Dataset):
 class UnalignedDataset(StepDataset):
     """``trainA``/``trainB`` (CycleGAN layout); items ``{"A": 3xHxW, "B": 3xHxW}`` in [-1, 1]."""
 
-    def __init__(self, root: str | Path, t: TrainConfig, seed: int, **kw: int) -> None:
+    def __init__(self, root: str | Path, t: TrainConfig, seed: int, folders: tuple[str, str] = ("trainA", "trainB"),
+                 **kw: int) -> None:
         super().__init__(t, seed, **kw)
         root = Path(root)
-        self.files_a = list_images(root / "trainA", "trainA")
-        self.files_b = list_images(root / "trainB", "trainB")
+        self.files_a = list_images(root / folders[0], folders[0])  # domain A, [data] folder_a
+        self.files_b = list_images(root / folders[1], folders[1])  # domain B, [data] folder_b
         self.epoch_len = max(len(self.files_a), len(self.files_b))
 
     def sample(self, epoch: int, pos: int) -> dict[str, torch.Tensor]:
@@ -172,8 +173,10 @@ class AlignedDataset(StepDataset):
         return {"A": p.apply(a, self.t), "B": p.apply(b, self.t)}
 
 
-def make_dataset(kind: str, root: str | Path, t: TrainConfig, seed: int, **kw: int) -> StepDataset:
-    """The dataset of a model kind: unaligned for ``cyclegan_asym``, aligned for ``pix2pix``."""
+def make_dataset(kind: str, root: str | Path, t: TrainConfig, seed: int,
+                 folders: tuple[str, str] = ("trainA", "trainB"), **kw: int) -> StepDataset:
+    """The dataset of a model kind: unaligned for ``cyclegan_asym`` (domain folders ``folders``,
+    ``[data] folder_a/folder_b``), aligned for ``pix2pix``."""
     if kind == "pix2pix":
         return AlignedDataset(root, t, seed, **kw)
-    return UnalignedDataset(root, t, seed, **kw)
+    return UnalignedDataset(root, t, seed, folders, **kw)

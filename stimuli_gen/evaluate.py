@@ -45,6 +45,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stimuli_gen import image_metrics as im
+from stimuli_gen import stimulus_props as sp
 from stimuli_gen.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -292,8 +293,15 @@ def parse_generated(spec: str) -> tuple[str, Path]:
 def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] = (), *, out: Path,
              reference: Path | None = None, test_a: Path | None = None, test_b: Path | None = None,
              target: str = "B", dataset: str | None = None, size: int = 256, feat_size: int = 32,
-             max_images: int = 0, seed: int = 0, progress: bool = True) -> list[Table]:
-    """Compute every table and write them to ``out``; returns the tables (see module docstring)."""
+             max_images: int = 0, seed: int = 0, progress: bool = True, baselines: bool = True,
+             feature_weights: str | Path | None = None) -> list[Table]:
+    """Compute every table and write them to ``out``; returns the tables (see module docstring).
+
+    ``baselines`` (default on) adds the rows of :mod:`stimuli_gen.baselines` (identity,
+    colour transfer, mean image of the target domain) computed from the test inputs
+    (``test_a``, else the held-out real A images) to every table; ``feature_weights`` is the
+    local VGG-19 file for the KID/FID table (fallback: hand-made features, stated in the table).
+    """
     if (test_a is None) != (test_b is None):
         raise InputError("give both --test-a and --test-b, or neither", column="--test-a/--test-b",
                          fix="add the missing one (held-out real images of each domain)")
@@ -325,6 +333,17 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     real_acc = float(np.concatenate([clf.predict(held_a) == 0, clf.predict(held_b) == 1]).mean())
     n_real = len(held_a) + len(held_b)
     gen_sets = [measure_folder(label, folder, **kw) for label, folder in generated]
+    if baselines and size:
+        src, tgt = (set_a, set_b) if target == "B" else (set_b, set_a)
+        inputs = list_images(test_a if target == "B" else test_b) if test_a is not None else \
+            [src.files[i] for i in holdout_split(len(src.files), seed=seed + (0 if target == "B" else 1))[1]]
+        from stimuli_gen.baselines import make_baselines
+
+        folders = make_baselines([(p.name, load_rgb(p, size)) for p in inputs], [load_rgb(p, size) for p in tgt.files],
+                                 out / "baselines")
+        gen_sets += [measure_folder(label, folder, **kw) for label, folder in folders.items()]
+    elif baselines:
+        log.info("--size 0: the baselines (mean image needs one size) are skipped")
     target_label = 1 if target == "B" else 0
     acc_rows: list[list[object]] = [["Real image", real_acc, n_real]]
     acc_rows += [[g.name, clf.accuracy(g.features, target_label), len(g.files)] for g in gen_sets]
@@ -335,7 +354,13 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     if reference is not None and gen_sets:
         q_rows: list[list[object]] = []
         for g in gen_sets:
-            s, c, n = paired_quality(g.files, Path(reference), size, g.name)
+            try:
+                s, c, n = paired_quality(g.files, Path(reference), size, g.name)
+            except InputError:
+                if not g.name.startswith("baseline: "):
+                    raise
+                log.warning("%s: the test inputs do not pair with --reference by file name; row left out", g.name)
+                continue
             q_rows.append([g.name, s, c, n])
         tables.append(Table("image_quality", "Image quality assessment (layout of Wei Pu 2025, Table 2)",
                             ["Algorithm", "SSIM", "COSIN", "n_pairs"], q_rows,
@@ -359,6 +384,7 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     tables.append(Table("domain_entropy", f"Domain image entropy, {dataset} (Wei Pu 2025, domain-entropy equations)",
                         ["Domain", "Mean entropy (bits)", "n_images"], ent_rows,
                         note="Mean Shannon entropy of the 256-level grey histogram over a domain's images."))
+    tables.append(distribution_table(set_a, set_b, gen_sets, target, size, feature_weights, seed))
     for t in tables:
         t.write(out)
     header = (f"# Evaluation: {dataset}\n\nreal A: {real_a}\nreal B: {real_b}\n"
@@ -368,14 +394,42 @@ def evaluate(real_a: Path, real_b: Path, generated: Sequence[tuple[str, Path]] =
     return tables
 
 
+def distribution_table(set_a: ImageSet, set_b: ImageSet, gen_sets: Sequence[ImageSet], target: str, size: int,
+                       feature_weights: str | Path | None, seed: int = 0) -> Table:
+    """KID and FID of every set (and of the real source domain) to the real target domain (stimuli_gen.baselines)."""
+    from stimuli_gen import baselines as bl
+
+    feat, source = bl.feature_extractor(feature_weights)
+    real_src, real_tgt = (set_a, set_b) if target == "B" else (set_b, set_a)
+
+    def features(s: ImageSet) -> np.ndarray:
+        return np.stack([feat(load_rgb(p, size)) for p in s.files])
+
+    ref = features(real_tgt)
+    rows: list[list[object]] = []
+    for s in [real_src] + list(gen_sets):
+        x = features(s)
+        if len(x) < 2:
+            rows.append([s.name, float("nan"), float("nan"), float("nan"), len(x)])
+            continue
+        k, k_sd = bl.kid(x, ref, seed=seed)
+        rows.append([{"real A": "Real A", "real B": "Real B"}.get(s.name, s.name), k, k_sd, bl.fid(x, ref), len(x)])
+    return Table("distribution_distance", f"Distance to the real domain {target} (KID, FID)",
+                 ["Set", "KID", "KID std", "FID", "n_images"], rows,
+                 note=(f"Features: {source}. KID: Binkowski et al. 2018 (unbiased MMD^2, cubic polynomial kernel, "
+                       f"{bl.KID_SUBSETS} subsets); FID: Heusel et al. 2017 (biased for small sets). Lower = closer. "
+                       "Not comparable with published Inception-based values."))
+
+
 def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
     """Per-stimulus and per-method entropy and sharpness of the study stimuli (``manifest.csv``).
 
     Reads the manifest of docs/formats.md sec. 1, checks each image's SHA-256 against it,
     and measures every image at its native size (no resize). Writes
     ``stimuli_metrics.csv/.md`` (one row per stimulus) and ``stimuli_by_method.csv/.md``
-    (means per category x method and per method). Demo stand-ins carry a caption band,
-    which adds sharp edges: their numbers describe the demo images, nothing more.
+    (means per category x method and per method), with the low-level properties that drive
+    gaze independently of the method (:mod:`stimuli_gen.stimulus_props`: mean luma, RMS
+    contrast, and the largest spectral peak of a 16-px grid and its harmonics, about 1 without a grid).
     """
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -403,11 +457,16 @@ def evaluate_stimuli(manifest: str | Path, out: str | Path) -> list[Table]:
             raise InputError(f"image {e['file']!r} does not match its SHA-256", file=manifest, line=line,
                              column="sha256", fix="regenerate the stimuli and their manifest")
         rgb = load_rgb(path, 0)
+        h16, w16 = rgb.shape[0] // 16 * 16, rgb.shape[1] // 16 * 16
+        grid = sp.grid_peak_ratio(rgb[:h16, :w16], 16) if h16 and w16 else float("nan")
         rows.append([e["stimulus_id"], e["artwork"], e["category"], e["method"], im.image_entropy(rgb),
-                     im.laplacian_variance(rgb), im.tenengrad(rgb)])
+                     im.laplacian_variance(rgb), im.tenengrad(rgb), sp.mean_luminance(rgb), sp.rms_contrast(rgb),
+                     grid])
     per = Table("stimuli_metrics", f"Stimulus image metrics ({manifest})",
-                ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad"], rows,
-                note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics.")
+                ["stimulus_id", "artwork", "category", "method", "entropy_bits", "laplacian_var", "tenengrad",
+                 "mean_luminance", "rms_contrast", "grid_peak_ratio"], rows,
+                note="Native size; grey level in [0, 1]. Definitions: stimuli_gen.image_metrics, "
+                     "stimuli_gen.stimulus_props (grid_peak_ratio: largest peak at multiples of 1/16 cycles/px).")
     groups: dict[tuple[str, str], list[list[object]]] = {}
     for r in rows:
         groups.setdefault((str(r[2]), str(r[3])), []).append(r)
@@ -457,6 +516,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-images", type=int, default=0,
                         help="use at most N images per folder, in file-name order (0 = all) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hold-out split and classifier (default: %(default)s)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="leave out the trivial baselines (identity, colour transfer, mean image of the target "
+                             "domain) that are otherwise added to every table")
+    parser.add_argument("--feature-weights", type=Path, default=None,
+                        help="local torchvision VGG-19 state dict for the KID/FID features (relu5_1); without it the "
+                             "fallback features are the classifier's thumbnail + colour histograms")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -481,7 +546,8 @@ def main(args: argparse.Namespace) -> int:
     generated = [parse_generated(g) for g in args.generated]
     tables = evaluate(args.real_a, args.real_b, generated, out=args.out, reference=args.reference,
                       test_a=args.test_a, test_b=args.test_b, target=args.target, dataset=args.dataset,
-                      size=args.size, feat_size=args.classifier_size, max_images=args.max_images, seed=args.seed)
+                      size=args.size, feat_size=args.classifier_size, max_images=args.max_images, seed=args.seed,
+                      baselines=not args.no_baselines, feature_weights=args.feature_weights)
     for t in tables:
         print(t.markdown())
     print(f"tables written to {args.out}")

@@ -6,26 +6,50 @@ For every artwork of ``<artworks>/artworks.toml`` (Wei Pu 2025, Table 3: three
 paintings, three sculptures, three craft works) the photo is reconstructed by the
 paper's asymmetric CycleGAN ("ours", generator G, photo -> art, direction ``AtoB``) and
 by the Pix2Pix baseline, giving 18 PNG images ``<artwork>_<method>.png`` and
-``manifest.csv`` exactly as docs/formats.md sec. 1 specifies (stimulus_id, artwork,
-category, method, file, sha256, width_px, height_px, checkpoint_id).
+``manifest.csv`` as docs/formats.md sec. 1 specifies (stimulus_id, artwork, category,
+method, file, sha256, width_px, height_px, checkpoint_id, and the optional label,
+saliency_file, mean_luminance, rms_contrast), plus one saliency map per stimulus in
+``saliency/<stimulus_id>.png``.
 
 Input preparation (documented defaults)
 ---------------------------------------
 - The photo is read with EXIF orientation applied and converted to RGB.
-- ``--fit crop`` (default): the shorter side is resized to ``--size`` (Lanczos) and the
-  centre square is cut out, matching the paper's 256x256 images (sec. "Experimental
-  datasets"). ``--fit pad``: the longer side is resized to ``--size``, the image is
-  mirror-padded to a square, passed through the generator, and the output is cropped
-  back to the content, so the whole artwork is kept at its aspect ratio.
+- ``--fit pad`` (default): the longer side is resized to ``--size`` (Lanczos), the image
+  is mirror-padded to a square, passed through the generator, and the output is cropped
+  back to the content, so the whole artwork is kept at its aspect ratio (a crop cuts
+  half of The Last Supper and the heads or feet of statues). ``--fit crop``: the shorter
+  side is resized to ``--size`` and the centre square is cut out, as the paper's 256x256
+  images (sec. "Experimental datasets").
 - Pixels are scaled to ``[-1, 1]`` (the generators' range, stimuli_gen.checkpoint).
+
+Output post-processing (documented defaults, the same for both methods)
+-----------------------------------------------------------------------
+- ``--degrid 8`` (default; 0 = off): the square generator output is notch-filtered at
+  the frequencies of an 8-px grid (multiples of 1/8 cycles/px, which include the 4-px
+  and 2-px grids of stride-2 transposed convolutions; Odena et al. 2016), before it is
+  cropped back (:func:`stimuli_gen.stimulus_props.remove_grid`; at 256 px 0.9 % of the
+  spectrum). An under-trained generator's dot grid attracts gaze by itself and differs
+  between the methods. On the clean stand-in photos the filter itself changes pixels by
+  0.9-5.8 grey levels on average (PSNR 31-45 dB); ``--degrid 16`` also removes a 16-px
+  grid (left weakly by the demo U-Net) at 2.6-9.3 levels (PSNR 27-37 dB).
+- ``--match pair`` (default; ``none`` = off): the two methods' images of one artwork get
+  the same mean luma and RMS contrast (Peli 1990), the means of the pair's values, by a
+  gain/offset on R, G, B (:func:`stimuli_gen.stimulus_props.match_lowlevel`); both are
+  the same size by construction. The achieved values are written per stimulus into the
+  manifest (``mean_luminance``, ``rms_contrast``), so a lab that turns matching off
+  still sees them.
+- ``saliency/<stimulus_id>.png``: the spectral-residual saliency (Hou & Zhang 2007) of
+  the final image, 8-bit grey, the stimulus's size, linear in saliency, max 255
+  (:func:`stimuli_gen.stimulus_props.saliency_png`); the manifest's ``saliency_file``.
 
 Demo mode (``--demo``)
 ----------------------
 No photos of the real artworks ship with the project. ``--demo`` replaces each photo
-by an unrelated image bundled with scikit-image (``demo_image`` in artworks.toml), and
-writes a caption band "DEMO STAND-IN - not <title>" into every output image. The
-manifest's checkpoint_id then starts with ``demo-``. Demo stimuli only show that the
-pipeline runs end to end; they are not the paper's stimuli.
+by a freely licensed stand-in of the same category (``demo_image`` in artworks.toml: a
+file in the artworks folder, see data/artworks/demo/README.md, or the name of an image
+bundled with scikit-image). No text is drawn into the image: the manifest's ``label``
+reads "DEMO STAND-IN - not <title>" and its checkpoint_id starts with ``demo-``. Demo
+stimuli only show that the pipeline runs end to end; they are not the paper's stimuli.
 """
 
 from __future__ import annotations
@@ -44,8 +68,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stimuli_gen import stimulus_props as props
 from stimuli_gen.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -53,15 +78,19 @@ log = logging.getLogger(__name__)
 CATEGORIES = ("painting", "sculpture", "craft")
 METHODS = ("ours", "pix2pix")
 MANIFEST_COLUMNS = ("stimulus_id", "artwork", "category", "method", "file", "sha256",
-                    "width_px", "height_px", "checkpoint_id")
+                    "width_px", "height_px", "checkpoint_id", "label", "saliency_file", "mean_luminance",
+                    "rms_contrast")
 #: Slugs of docs/formats.md sec. 1 (paper Table 3, in the paper's order).
 PAPER_SLUGS = ("last_supper", "night_watch", "virgin_of_the_rocks", "david", "thinker", "venus_de_milo",
                "terracotta_warriors", "tang_sancai", "blue_white_porcelain")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 UNFILLED = "lab must fill"
 DEFAULT_SIZE = 256
-FIT_MODES = ("crop", "pad")
-CAPTION_PREFIX = "DEMO STAND-IN"
+FIT_MODES = ("pad", "crop")
+MATCH_MODES = ("pair", "none")
+DEFAULT_DEGRID = 8
+DEMO_PREFIX = "DEMO STAND-IN"
+SALIENCY_DIR = "saliency"
 
 REQUIRED_KEYS = ("slug", "category", "paper_name", "title", "photo", "photo_source", "photo_licence")
 OPTIONAL_KEYS = ("artist", "demo_image", "notes")
@@ -198,9 +227,16 @@ def load_artworks(folder_or_file: str | Path) -> list[Artwork]:
                       "give each artwork its own photo")
         photos[photo] = slug
         demo = tab.get("demo_image", "")
-        if demo and demo not in DEMO_IMAGES:
+        if demo and is_demo_file(demo):
+            dp = PurePosixPath(demo.replace("\\", "/"))
+            if dp.is_absolute() or ".." in dp.parts:
+                raise err(f"demo_image path {demo!r} must stay inside the artworks folder", "demo_image",
+                          "a file path relative to the folder of artworks.toml, e.g. demo/pieta.jpg",
+                          "copy the file into the artworks folder and give its relative path")
+        elif demo and demo not in DEMO_IMAGES:
             raise err(f"demo_image {demo!r} is not an image bundled with scikit-image", "demo_image",
-                      "one of " + ", ".join(DEMO_IMAGES), "pick one of those names")
+                      "a file path like demo/pieta.jpg or one of " + ", ".join(DEMO_IMAGES),
+                      "pick one of those names or give a file")
         artworks.append(Artwork(**{k: tab.get(k, "") for k in REQUIRED_KEYS + OPTIONAL_KEYS}))
     slugs = tuple(a.slug for a in artworks)
     if set(slugs) != set(PAPER_SLUGS):
@@ -225,8 +261,15 @@ def load_photo(path: Path) -> Image.Image:
                          fix="re-export the photo as JPEG or PNG") from None
 
 
-def demo_photo(name: str) -> Image.Image:
-    """A scikit-image bundled image (``skimage.data.<name>``) as an RGB PIL image."""
+def is_demo_file(demo_image: str) -> bool:
+    """True if ``demo_image`` names a file (has a suffix or a folder) rather than a scikit-image sample."""
+    return "/" in demo_image or "\\" in demo_image or "." in demo_image
+
+
+def demo_photo(name: str, folder: str | Path | None = None) -> Image.Image:
+    """A demo stand-in as an RGB PIL image: a file relative to ``folder``, or ``skimage.data.<name>``."""
+    if is_demo_file(name):  # a missing file is an InputError naming it (load_photo)
+        return load_photo(Path(folder or ".") / name)
     arr = np.asarray(DEMO_IMAGES[name]())
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
@@ -277,46 +320,9 @@ def run_generator(net: Any, image: np.ndarray, device: str = "cpu") -> np.ndarra
     return np.ascontiguousarray(out)
 
 
-def caption_text(artwork: Artwork) -> str:
-    """The demo label written into every demo stimulus."""
-    return f"{CAPTION_PREFIX} - not {artwork.title}"
-
-
-def add_caption(image: np.ndarray, text: str, min_font: int = 9) -> np.ndarray:
-    """Overlay a black band with ``text`` in white at the bottom of ``image`` (uint8 RGB).
-
-    The band is about 9 % of the image height (at least 12 px) and the font shrinks
-    until the text fits the width; if it would need a font smaller than ``min_font``
-    pixels, the text is split after ``CAPTION_PREFIX`` onto two lines in a taller band.
-    """
-    im = Image.fromarray(np.ascontiguousarray(image))
-    w, h = im.size
-    draw = ImageDraw.Draw(im)
-    band = max(12, round(0.09 * h))
-
-    def fit(line: str, start: int) -> tuple[ImageFont.FreeTypeFont, int, tuple[int, int, int, int]]:
-        size = start
-        while True:
-            font = ImageFont.load_default(size=size)
-            box = draw.textbbox((0, 0), line, font=font)
-            if box[2] - box[0] <= w - 4 or size <= 6:
-                return font, size, box
-            size -= 1
-
-    font, size, _ = fit(text, max(6, int(band * 0.7)))
-    if size < min_font and text.startswith(CAPTION_PREFIX + " - "):
-        lines = [CAPTION_PREFIX, text[len(CAPTION_PREFIX) + 3 :]]
-        band = 2 * band
-    else:
-        lines = [text]
-    line_h = band // len(lines)
-    draw.rectangle((0, h - band, w, h), fill=(0, 0, 0))
-    for k, line in enumerate(lines):
-        font, _, (left, top, right, bottom) = fit(line, max(6, int(line_h * 0.7)))
-        x = max(2, (w - (right - left)) // 2 - left)
-        y = h - band + k * line_h + (line_h - (bottom - top)) // 2 - top
-        draw.text((x, y), line, font=font, fill=(255, 255, 255))
-    return np.asarray(im)
+def demo_label(artwork: Artwork) -> str:
+    """The manifest label of a demo stand-in (the text stays out of the image)."""
+    return f"{DEMO_PREFIX} - not {artwork.title}"
 
 
 def sha256_file(path: Path) -> str:
@@ -371,8 +377,9 @@ def load_method(path: str | Path, kind_expected: str, direction: str = "AtoB", d
 
 def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str | Path, *,
              artworks_dir: str | Path | None = None, demo: bool = False, size: int = DEFAULT_SIZE,
-             fit: str = "crop", device: str = "cpu", progress: bool = True) -> list[dict[str, Any]]:
-    """Write one PNG per artwork x method and ``manifest.csv`` into ``out``; returns the rows.
+             fit: str = "pad", degrid: int = DEFAULT_DEGRID, match: str = "pair", device: str = "cpu",
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Write one PNG per artwork x method, its saliency map and ``manifest.csv`` into ``out``; returns the rows.
 
     Parameters
     ----------
@@ -381,13 +388,20 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
     methods : dict
         ``{"ours": Method, "pix2pix": Method}`` (tests may inject any module).
     out : path
-        Output folder (created).
+        Output folder (created); saliency maps go to ``out/saliency/``.
     artworks_dir : path, optional
-        Folder the ``photo`` paths are relative to; required unless ``demo``.
+        Folder the ``photo`` (and file ``demo_image``) paths are relative to; required unless ``demo``
+        with scikit-image names only.
     demo : bool
-        Use the ``demo_image`` stand-ins and caption every output (see module docstring).
+        Use the ``demo_image`` stand-ins and label the rows as such (see module docstring).
     size, fit, device
-        Generator input size (pixels), ``"crop"`` or ``"pad"``, torch device.
+        Generator input size (pixels; default: 256, the paper's), ``"pad"`` (default: the whole
+        artwork) or ``"crop"``, torch device.
+    degrid : int
+        Period in px of the grid notched out of each generator output (default: 8; 0 = off).
+    match : str
+        ``"pair"`` (default): equal mean luma and RMS contrast for the two methods' images of
+        one artwork; ``"none"``: leave them and only report them.
 
     Raises
     ------
@@ -399,6 +413,8 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or not methods:
         raise ValueError(f"methods must be a subset of {METHODS}, got {sorted(methods)}")
+    if fit not in FIT_MODES or match not in MATCH_MODES or degrid < 0:
+        raise ValueError(f"fit must be one of {FIT_MODES}, match one of {MATCH_MODES}, degrid >= 0")
     for name, m in methods.items():
         if size % m.multiple:
             raise InputError(f"--size {size} does not suit the {name} generator", column="--size",
@@ -408,8 +424,9 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
         for a in artworks:
             if not a.demo_image:
                 raise InputError(f"artwork {a.slug!r} has no demo_image", column="demo_image",
-                                 expected="one of " + ", ".join(DEMO_IMAGES), fix="add demo_image = \"...\" to artworks.toml")
-            sources.append(demo_photo(a.demo_image))
+                                 expected="a file like demo/pieta.jpg or one of " + ", ".join(DEMO_IMAGES),
+                                 fix="add demo_image = \"...\" to artworks.toml")
+            sources.append(demo_photo(a.demo_image, artworks_dir))
     else:
         if artworks_dir is None:
             raise ValueError("artworks_dir is required unless demo=True")
@@ -433,36 +450,66 @@ def generate(artworks: Sequence[Artwork], methods: dict[str, Method], out: str |
     try:
         for a, (arr, (top, left, hh, ww)), method in jobs:
             spec = methods[method]
-            result = run_generator(spec.net, arr, device)[top : top + hh, left : left + ww]
+            result = run_generator(spec.net, arr, device)
+            if degrid:
+                result = props.remove_grid(result, degrid)
+            result = result[top : top + hh, left : left + ww]
             ckpt_id = spec.checkpoint_id
-            if demo:
-                result = add_caption(result, caption_text(a))
-                if not ckpt_id.startswith("demo-"):
-                    ckpt_id = "demo-" + ckpt_id
+            if demo and not ckpt_id.startswith("demo-"):
+                ckpt_id = "demo-" + ckpt_id
             results.append((a, method, result, ckpt_id))
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    if match == "pair":
+        results = _match_pairs(results)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / SALIENCY_DIR).mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for a, method, result, ckpt_id in results:
-        fname = f"{a.slug}_{method}.png"
-        buf = io.BytesIO()
-        Image.fromarray(result).save(buf, format="PNG", optimize=True)
-        _atomic_write_bytes(out / fname, buf.getvalue())
-        rows.append({"stimulus_id": f"{a.slug}_{method}", "artwork": a.slug, "category": a.category,
+        sid = f"{a.slug}_{method}"
+        fname = f"{sid}.png"
+        sal_name = f"{SALIENCY_DIR}/{sid}.png"
+        _atomic_write_bytes(out / fname, _png_bytes(Image.fromarray(result)))
+        _atomic_write_bytes(out / sal_name, _png_bytes(props.saliency_png(result)))
+        rows.append({"stimulus_id": sid, "artwork": a.slug, "category": a.category,
                      "method": method, "file": fname, "sha256": sha256_file(out / fname),
-                     "width_px": result.shape[1], "height_px": result.shape[0], "checkpoint_id": ckpt_id})
+                     "width_px": result.shape[1], "height_px": result.shape[0], "checkpoint_id": ckpt_id,
+                     "label": demo_label(a) if demo else a.title, "saliency_file": sal_name,
+                     "mean_luminance": f"{props.mean_luminance(result):.4f}",
+                     "rms_contrast": f"{props.rms_contrast(result):.4f}"})
     write_manifest(out / "manifest.csv", rows)
     listed = {r["file"] for r in rows}
     stale = sorted(p.name for p in out.glob("*.png") if p.name not in listed)
     if stale:
         log.warning("%s holds images not in the new manifest (left untouched): %s", out, ", ".join(stale))
-    log.info("wrote %d stimuli and %s", len(rows), out / "manifest.csv")
+    log.info("wrote %d stimuli, their saliency maps and %s", len(rows), out / "manifest.csv")
     return rows
+
+
+def _png_bytes(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _match_pairs(results: list[tuple[Artwork, str, np.ndarray, str]]) -> list[tuple[Artwork, str, np.ndarray, str]]:
+    """Give the images of each artwork the pair's mean luma and mean RMS contrast (see module docstring)."""
+    by_art: dict[str, list[int]] = {}
+    for i, (a, *_rest) in enumerate(results):
+        by_art.setdefault(a.slug, []).append(i)
+    out = list(results)
+    for idx in by_art.values():
+        if len(idx) < 2:
+            continue
+        mean = float(np.mean([props.mean_luminance(results[i][2]) for i in idx]))
+        rms = float(np.mean([props.rms_contrast(results[i][2]) for i in idx]))
+        for i in idx:
+            a, method, img, ckpt = results[i]
+            out[i] = (a, method, props.match_lowlevel(img, mean, rms), ckpt)
+    return out
 
 
 def write_manifest(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -489,16 +536,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pix2pix", type=Path, required=True,
                         help="checkpoint of the Pix2Pix baseline (kind pix2pix), used in the direction it was trained for")
     parser.add_argument("--out", type=Path, default=Path("data/stimuli"),
-                        help="output folder for the PNGs and manifest.csv (default: %(default)s)")
+                        help="output folder for the PNGs, their saliency/ maps and manifest.csv (default: %(default)s)")
     parser.add_argument("--demo", action="store_true",
-                        help="use scikit-image's bundled images as labelled stand-ins for the artwork photos; "
-                             "every image gets a 'DEMO STAND-IN - not <title>' band and checkpoint ids start with demo-")
+                        help="use the freely licensed stand-ins named by demo_image in artworks.toml instead of the "
+                             "artwork photos; the manifest label says 'DEMO STAND-IN - not <title>' and checkpoint ids "
+                             "start with demo- (no text is drawn into the images)")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
                         help="generator input size in pixels (square; the paper uses 256; must suit both generators) "
                              "(default: %(default)s)")
-    parser.add_argument("--fit", choices=FIT_MODES, default="crop",
-                        help="crop: centre square (paper's 256x256 images); pad: keep the whole photo at its aspect "
-                             "ratio (mirror-padded for the generator, cropped back after) (default: %(default)s)")
+    parser.add_argument("--fit", choices=FIT_MODES, default="pad",
+                        help="pad: keep the whole artwork at its aspect ratio (mirror-padded for the generator, cropped "
+                             "back after); crop: centre square (the paper's 256x256 images) (default: %(default)s)")
+    parser.add_argument("--degrid", type=int, default=DEFAULT_DEGRID, metavar="PERIOD",
+                        help="notch the frequencies of a PERIOD-px grid (checkerboard artefacts of transposed "
+                             "convolutions) out of every generator output; 0 = off (default: %(default)s)")
+    parser.add_argument("--match", choices=MATCH_MODES, default="pair",
+                        help="pair: give both methods' images of an artwork the same mean luma and RMS contrast; "
+                             "none: only report them in the manifest (default: %(default)s)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
                         help="direction of the CycleGAN generator: AtoB = G, photo -> art (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
@@ -506,6 +560,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``python -m stimuli_gen generate``; returns the exit code."""
+    if args.degrid < 0 or args.degrid == 1:
+        raise InputError(f"--degrid {args.degrid} is not a grid period", column="--degrid",
+                         expected="0 (off) or a period >= 2 px", fix="use --degrid 8 (the default) or 0")
     if args.size < 16:
         raise InputError(f"--size {args.size} is too small", column="--size", expected="at least 16 (paper: 256)",
                          fix="use --size 256")
@@ -516,7 +573,7 @@ def main(args: argparse.Namespace) -> int:
     methods = {"ours": load_method(args.ours, "cyclegan_asym", args.direction, args.device),
                "pix2pix": load_method(args.pix2pix, "pix2pix", device=args.device)}
     rows = generate(artworks, methods, args.out, artworks_dir=folder, demo=args.demo, size=args.size,
-                    fit=args.fit, device=args.device)
+                    fit=args.fit, degrid=args.degrid, match=args.match, device=args.device)
     print(f"wrote {len(rows)} stimuli and {Path(args.out) / 'manifest.csv'}")
     return 0
 

@@ -18,11 +18,15 @@ D_Y = ``D_B`` judges artworks, D_X = ``D_A`` judges photos; SEE = saliency-edge 
   between the real photo's salient-edge map S = SEE(x) and the edge map E(G(x)) of the
   generated artwork:  -beta y log p - (1 - beta)(1 - y) log(1 - p) with
   beta = |Y-| / |Y| (the fraction of non-edge pixels; for a soft target beta = mean(1 - y)),
-  averaged over pixels (HED sums; the mean keeps lambda_edge independent of image size).
+  averaged over pixels. HED sums over pixels; the mean keeps lambda_edge independent of
+  the image size (lambda_edge * mean = lambda_edge / (H W) * sum). At lambda_edge = 1 the
+  term had 0.3-0.5 % of the gradient on G (it did nothing); the default lambda_edge = 100
+  gives it about 20 % at 128 px (measured with benchmarks/pilot_sweep.py; table in
+  docs/stimuli_gen.md, "Loss calibration").
 * Total, Eq. (13): L = L_GAN(G, D_Y) + L_GAN(F, D_X) + lambda_cyc L_cyc + lambda_id L_id
   + lambda_edge L_edge, and Eq. (14): G*, F* = arg min_{G,F} max_{D_X, D_Y} L. The text of
   the paper lost the equations' symbols, so the weights are the reference CycleGAN ones
-  (lambda_cyc = 10) and lambda_edge = 1 is our choice (the paper's Table 1 varies it).
+  (lambda_cyc = 10) and lambda_edge = 100 is our calibrated choice (see above).
 * Pix2Pix (Isola et al. 2017, Eq. 4): conditional vanilla GAN (BCE with logits) +
   lambda_L1 ||y - G(x)||_1, lambda_L1 = 100.
 """
@@ -81,10 +85,21 @@ def balanced_bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) ->
 
 
 class CycleLoss(nn.Module):
-    """Feature-level cycle consistency, Eq. (11): L1 between VGG-19 features (or pixels, as a fallback)."""
+    """Feature-level cycle consistency, Eq. (11): L1 between VGG-19 features (or pixels, as a fallback).
 
-    def __init__(self, vgg19_weights: str = "", layer: str = "relu4_1") -> None:
+    With ``feature_norm = "relative"`` (default) the feature L1 is divided by the mean
+    ``|phi(x)|`` of the batch's originals (detached): a relative error. VGG activations
+    have no fixed scale (relu4_1 of the ImageNet weights is not in [-1, 1] like pixels,
+    and a ReLU network's features and their Jacobian scale with its weights), so the raw
+    L1 would make lambda_cyc = 10 mean something else for every weight file; the relative
+    error has the same scale for any weights, and lambda_cyc = 10 is then calibrated
+    against the pixel loss (docs/stimuli_gen.md, "Loss calibration"). The pixel fallback
+    is the reference's plain L1.
+    """
+
+    def __init__(self, vgg19_weights: str = "", layer: str = "relu4_1", feature_norm: str = "relative") -> None:
         super().__init__()
+        self.feature_norm = feature_norm
         if vgg19_weights:
             from stimuli_gen.vgg import load_vgg19
             self.phi: nn.Module | None = load_vgg19(vgg19_weights, layer)
@@ -101,8 +116,11 @@ class CycleLoss(nn.Module):
         if self.phi is None:
             return F.l1_loss(reconstructed.float(), original.float())
         with torch.no_grad():
-            target = self.phi(original)
-        return F.l1_loss(self.phi(reconstructed).float(), target.float())
+            target = self.phi(original).float()
+        loss = F.l1_loss(self.phi(reconstructed).float(), target)
+        if self.feature_norm == "relative":
+            loss = loss / target.abs().mean().clamp_min(1e-8)
+        return loss
 
 
 def identity_loss(same: torch.Tensor, original: torch.Tensor) -> torch.Tensor:

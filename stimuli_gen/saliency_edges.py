@@ -15,10 +15,17 @@ Backends are pluggable (``[saliency]`` in the config):
   on the 64-px map (our choice: in our odd-one-out test sigma = 8 px halves the odd
   item's contrast); the spectrum is treated as periodic (circular padding for h_3);
   min-max normalised to [0, 1] and resized back. The mask is the soft normalised map.
-* saliency ``"pfan"``: a local file of a PFAN that maps an N x 3 x H x W RGB tensor in
-  [0, 1] to N x 1 x H x W saliency in [0, 1], saved with ``torch.export.save`` (``.pt2``)
-  or as TorchScript (any other suffix). PFAN's reference implementation is Keras and
-  has no standard PyTorch state-dict layout, so a whole exported program is expected.
+* saliency ``"pfan"``: a local file of a PFAN (Zhao & Wu 2019), saved with
+  ``torch.export.save`` (``.pt2``) or as TorchScript (any other suffix): PFAN's reference
+  implementation is Keras and its public PyTorch port (sairajk/PyTorch-Pyramid-Feature-
+  Attention-Network-for-Saliency-Detection, ``SODModel``) needs its own class, so a whole
+  exported program is expected. ``[saliency] pfan_interface`` says how to call it:
+  ``"sodmodel"`` (default) is that port's interface -- input RGB in [0, 1] normalised
+  with the ImageNet mean/std (its ``dataloader.py``), output the tuple ``(masks,
+  ca_act_reg)`` with ``masks`` N x 1 x H x W after a sigmoid, H and W multiples of 16
+  (its bilinear x2/x4 up-samplings of the VGG-16 stages); :class:`PFANAdapter`
+  normalises, pads to a multiple of 16 (replicate) and crops back, and keeps the masks.
+  ``"plain"``: a module that already maps RGB in [0, 1] to N x 1 x H x W in [0, 1].
 * edges ``"gradient"`` (default, weight-free, differentiable): multi-scale gradient
   magnitude. Grey image in [0, 1], Gaussian blur at sigma in (1, 2, 4) px, Sobel
   derivatives, scale-normalised magnitude sigma * |grad| (Lindeberg 1998), mapped to
@@ -106,7 +113,57 @@ def spectral_residual_saliency(img: torch.Tensor, size: int = SR_SIZE, sigma: fl
     return F.interpolate(sal, size=img.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
 
 
-def load_pfan(path: str) -> nn.Module:
+class PFANAdapter(nn.Module):
+    """Calls a PFAN with the public PyTorch port's interface (see module docstring) as ``RGB [0, 1] -> saliency``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The loaded program.
+    interface : {"sodmodel", "plain"}
+        ``"sodmodel"`` (default): ImageNet-normalised input (mean 0.485, 0.456, 0.406, std
+        0.229, 0.224, 0.225), tuple output whose first element is the mask, sizes padded to
+        a multiple of 16. ``"plain"``: passed through.
+    """
+
+    MULTIPLE = 16
+
+    def __init__(self, net: nn.Module, interface: str = "sodmodel") -> None:
+        super().__init__()
+        self.net = net
+        self.interface = interface
+        from stimuli_gen.vgg import IMAGENET_MEAN, IMAGENET_STD
+
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
+        if self.interface == "plain":
+            out = self.net(rgb01)
+        else:
+            h, w = rgb01.shape[-2:]
+            ph, pw = -h % self.MULTIPLE, -w % self.MULTIPLE
+            x = (rgb01 - self.mean) / self.std
+            if ph or pw:
+                x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+            out = self.net(x)
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            out = out[..., :h, :w]
+        if isinstance(out, (tuple, list)):
+            raise InputError("the PFAN model returns a tuple", column="saliency.pfan_interface",
+                             expected="pfan_interface = \"sodmodel\" for the public PyTorch port (masks, ca_act_reg)",
+                             fix="set [saliency] pfan_interface = \"sodmodel\"")
+        if out.dim() == 3:
+            out = out.unsqueeze(1)
+        if out.dim() != 4 or out.shape[1] != 1 or tuple(out.shape[-2:]) != tuple(rgb01.shape[-2:]):
+            raise InputError(f"the PFAN model returned shape {tuple(out.shape)}", column="saliency.pfan_weights",
+                             expected=f"N x 1 x {rgb01.shape[-2]} x {rgb01.shape[-1]} saliency masks",
+                             fix="export the model that outputs the saliency mask (see docs/stimuli_gen.md)")
+        return out.float().clamp(0, 1)
+
+
+def load_pfan(path: str, interface: str = "sodmodel") -> nn.Module:
     """Load a PFAN saliency model from a local file: ``torch.export`` (``.pt2``) or TorchScript (other suffixes).
 
     The module must map N x 3 x H x W RGB in [0, 1] to N x 1 x H x W saliency in [0, 1];
@@ -131,7 +188,7 @@ def load_pfan(path: str) -> nn.Module:
                          fix="export the model with torch.export.save (or torch.jit.save)") from None
     for prm in net.parameters():
         prm.requires_grad_(False)
-    return net
+    return PFANAdapter(net, interface)
 
 
 class SaliencyEdgeExtractor(nn.Module):
@@ -147,7 +204,7 @@ class SaliencyEdgeExtractor(nn.Module):
         super().__init__()
         cfg = cfg or SaliencyConfig()
         self.cfg = cfg
-        self.pfan = load_pfan(cfg.pfan_weights) if cfg.saliency == "pfan" else None
+        self.pfan = load_pfan(cfg.pfan_weights, cfg.pfan_interface) if cfg.saliency == "pfan" else None
         if cfg.edges == "hed":
             from stimuli_gen.hed import load_hed
             self.hed = load_hed(cfg.hed_weights)
@@ -158,7 +215,7 @@ class SaliencyEdgeExtractor(nn.Module):
         """Saliency mask in [0, 1], N x 1 x H x W, of images in [-1, 1] (no gradient)."""
         with torch.no_grad():
             if self.pfan is not None:
-                return self.pfan(to_unit(img.float())).float().clamp(0, 1)
+                return self.pfan(to_unit(img.float()))
             return spectral_residual_saliency(img)
 
     def edges(self, img: torch.Tensor) -> torch.Tensor:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import logging
 import math
 from pathlib import Path
@@ -47,7 +48,7 @@ from stimuli_gen.train_utils import (ImagePool, LinearDecay, Runtime, allreduce_
 log = logging.getLogger(__name__)
 
 # options that may differ between a checkpoint and the config of a resumed run
-RUN_CONTROL = {"max_iterations", "save_every", "log_every", "num_workers"}
+RUN_CONTROL = {"max_iterations", "save_every", "log_every", "num_workers", "sample_every", "n_samples"}
 
 
 class Trainer:
@@ -70,7 +71,10 @@ class Trainer:
         t, m = cfg.train, cfg.model
         self.kind = m.kind
         # read the dataset layout first: a wrong --data fails before any network is built
-        probe = make_dataset(self.kind, self.data_root, t, t.seed, rank=self.rt.rank, world=self.rt.world)
+        self.folders = (cfg.data.folder_a, cfg.data.folder_b)
+        probe = make_dataset(self.kind, self.data_root, t, t.seed, self.folders, rank=self.rt.rank,
+                             world=self.rt.world)
+        self.sample_batch = fixed_samples(probe, t.n_samples)
         torch.manual_seed(t.seed)
         self.nets = build_networks(m)
         fmt = torch.channels_last if self.rt.channels_last else torch.contiguous_format
@@ -95,7 +99,8 @@ class Trainer:
         self.pool_a = ImagePool(pool, t.seed * 2 + 1 + 1000 * self.rt.rank)
         self.pool_b = ImagePool(pool, t.seed * 2 + 2 + 1000 * self.rt.rank)
         if self.kind == "cyclegan_asym":
-            self.cycle = CycleLoss(cfg.loss.vgg19_weights, cfg.loss.vgg_layer).to(self.rt.device)
+            self.cycle = CycleLoss(cfg.loss.vgg19_weights, cfg.loss.vgg_layer,
+                                   cfg.loss.feature_norm).to(self.rt.device)
             self.see = SaliencyEdgeExtractor(cfg.saliency).to(self.rt.device) if cfg.loss.lambda_edge > 0 else None
         self.iteration = 0
         self.iterations_per_epoch = probe.iterations_per_epoch
@@ -143,10 +148,7 @@ class Trainer:
             cyc = self.cycle(rec_a, a) + self.cycle(rec_b, b)
             zero = a.new_zeros((), dtype=torch.float32)
             idt = identity_loss(n["G"](b), b) + identity_loss(n["F"](a), a) if lc.lambda_id > 0 else zero
-        if self.see is not None:  # float32: BCE and the FFT are not autocast-safe
-            edge = balanced_bce(self.see.edges(fake_b.float()), self.see.salient_edges(a.float()))
-        else:
-            edge = zero
+        edge = self._edge_term(fake_b, a) if self.see is not None else zero
         loss_g = generator_objective(lc, adv_g=adv_g, adv_f=adv_f, cycle=cyc, identity=idt, edge=edge)
         self._optimise(loss_g, self.opt_g, self.g_params)
         self._set_requires_grad(self.d_names, True)
@@ -173,6 +175,62 @@ class Trainer:
         self._optimise(loss_g, self.opt_g, self.g_params)
         self._set_requires_grad(["D"], True)
         return {k: float(v.detach()) for k, v in {"G": adv, "L1": l1, "D": loss_d}.items()}
+
+    # ----------------------------------------------------------- diagnostics
+    def _edge_term(self, fake_b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """Eq. (12) in float32 (BCE and the FFT are not autocast-safe)."""
+        return balanced_bce(self.see.edges(fake_b.float()), self.see.salient_edges(a.float()))
+
+    def gradient_norms(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """L2 norm of the gradient on G's parameters of each weighted term of Eq. (13), for one batch.
+
+        Terms: ``adv`` (LSGAN term of G against D_B), ``cyc`` (lambda_cyc x both cycle terms,
+        each runs through G), ``idt`` (lambda_id x ||G(b) - b||_1), ``edge`` (lambda_edge x
+        Eq. 12). ``adv_F`` and F's identity term do not depend on G. A diagnostic: no
+        optimiser step, no change to any state (float32, no AMP); ``cyclegan_asym`` only.
+        """
+        if self.kind != "cyclegan_asym":
+            raise ValueError("gradient_norms is defined for cyclegan_asym")
+        n, lc = self.nets, self.cfg.loss
+        a = batch["A"].to(self.rt.device)
+        b = batch["B"].to(self.rt.device)
+        params = [p for p in n["G"].parameters()]
+        fake_b = n["G"](a)
+        terms = {"adv": self.gan(n["D_B"](fake_b), True),
+                 "cyc": lc.lambda_cyc * (self.cycle(n["F"](fake_b), a) + self.cycle(n["G"](n["F"](b)), b)),
+                 "idt": lc.lambda_id * identity_loss(n["G"](b), b)}
+        if self.see is not None:
+            terms["edge"] = lc.lambda_edge * self._edge_term(fake_b, a)
+        out = {}
+        for name, term in terms.items():
+            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            out[name] = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None)))
+            out[f"loss_{name}"] = float(term.detach())
+        for p in list(n["G"].parameters()) + list(n["F"].parameters()) + list(n["D_B"].parameters()):
+            p.grad = None
+        return out
+
+    @torch.no_grad()
+    def write_samples(self, path: str | Path) -> Path:
+        """Write a grid of sample translations of the fixed sample images (rows: images; columns:
+        real A, G(A), F(G(A)), real B, F(B), G(F(B)) for ``cyclegan_asym``; real A, G(A), real B for
+        ``pix2pix``), as the reference saves its visuals. Copies of the generators run in eval mode on one
+        image at a time (Pix2Pix: with the image's own statistics, as at test time); the training state
+        (weights, running statistics, RNG) is not touched."""
+        from stimuli_gen.checkpoint import use_test_batch_statistics
+
+        nets = {k: copy.deepcopy(v).eval() for k, v in self.generators().items()}  # training state untouched
+        if self.kind == "pix2pix":
+            use_test_batch_statistics(nets["G"])
+        rows = []
+        for a, b in zip(self.sample_batch["A"], self.sample_batch["B"]):
+            a, b = a[None].to(self.rt.device), b[None].to(self.rt.device)
+            if self.kind == "cyclegan_asym":
+                fb, fa = nets["G"](a), nets["F"](b)
+                rows.append([a, fb, nets["F"](fb), b, fa, nets["G"](fa)])
+            else:
+                rows.append([a, nets["G"](a), b])
+        return save_grid(rows, path)
 
     # ------------------------------------------------------------- state I/O
     def generators(self) -> dict[str, torch.nn.Module]:
@@ -228,7 +286,7 @@ class Trainer:
         out = Path(out_dir)
         t = self.cfg.train
         remaining = self.total_iterations - self.iteration
-        data = make_dataset(self.kind, self.data_root, t, t.seed, start_iteration=self.iteration,
+        data = make_dataset(self.kind, self.data_root, t, t.seed, self.folders, start_iteration=self.iteration,
                             n_iterations=max(0, remaining), rank=self.rt.rank, world=self.rt.world)
         loader = DataLoader(data, batch_size=t.batch_size, shuffle=False, num_workers=t.num_workers,
                             pin_memory=self.rt.device.type == "cuda", drop_last=False,
@@ -250,10 +308,37 @@ class Trainer:
                          " ".join(f"{k}={v:.4f}" for k, v in losses.items()))
             if self.iteration % t.save_every == 0:
                 self.save(out / "latest.pt")
+            if t.sample_every and self.iteration % t.sample_every == 0 and self.rt.is_main:
+                self.write_samples(out / "samples" / f"iter_{self.iteration:06d}.png")
         bar.close()
         final = out / "final.pt"
         self.save(final)
         return final
+
+
+def fixed_samples(dataset, n: int) -> dict[str, torch.Tensor]:
+    """The first ``n`` items of epoch 0 of a dataset (deterministic: the stream is a function of the seed)."""
+    items = [dataset.sample(0, i % dataset.epoch_len) for i in range(max(1, n))]
+    return {k: torch.stack([it[k] for it in items]) for k in ("A", "B")}
+
+
+def save_grid(rows: list[list[torch.Tensor]], path: str | Path) -> Path:
+    """Save rows of 1 x 3 x H x W images in [-1, 1] as one PNG grid (2-px white gaps)."""
+    import numpy as np
+    from PIL import Image
+
+    tiles = [[((t[0].detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+              for t in row] for row in rows]
+    h, w = tiles[0][0].shape[:2]
+    gap = 2
+    grid = np.full((len(tiles) * (h + gap) - gap, len(tiles[0]) * (w + gap) - gap, 3), 255, np.uint8)
+    for i, row in enumerate(tiles):
+        for j, tile in enumerate(row):
+            grid[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = tile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+    return path
 
 
 def _merge_resume_config(cfg_file: Config | None, ckpt_cfg: Config, source: Path) -> Config:
@@ -292,9 +377,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None,
                    help="training TOML (see stimuli_gen/configs/); required unless --resume is given")
     p.add_argument("--data", type=Path, default=None,
-                   help="dataset root: trainA/ and trainB/ (cyclegan_asym) or train/ with A|B images (pix2pix)")
+                   help="dataset root: trainA/ and trainB/ (cyclegan_asym; other folder names via [data] folder_a/"
+                        "folder_b) or train/ with A|B images (pix2pix)")
     p.add_argument("--out", type=Path, default=Path("runs/train"),
-                   help="output folder for latest.pt / final.pt (default: runs/train)")
+                   help="output folder for latest.pt / final.pt and samples/ (default: runs/train)")
     p.add_argument("--resume", type=Path, default=None,
                    help="continue exactly from a checkpoint written by this command (uses its config)")
     p.add_argument("--export", type=Path, default=None,

@@ -110,3 +110,42 @@ def test_train_command_end_to_end_with_export(tmp_path):
     assert code == 0 and (tmp_path / "out" / "final.pt").is_file()
     net, info = load_generator(tmp_path / "demo-tiny.pt")
     assert info == {**info, "kind": "pix2pix", "checkpoint_id": "demo-tiny", "image_size": 32, "direction": "AtoB"}
+
+
+def test_without_torch_a_command_exits_2_with_the_install_command(tmp_path):
+    """Simulate the README's first install (no gan extra): importing torch fails."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import importlib.abc, sys\n"
+        "class _NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(f\"No module named '{name}'\", name=name)\n"
+        "sys.meta_path.insert(0, _NoTorch())\n")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    for argv in (["train", "--config", "x.toml"], ["generate", "--demo", "--ours", "a.pt", "--pix2pix", "b.pt", "--out", str(tmp_path / "o")]):
+        proc = subprocess.run([sys.executable, "-m", "stimuli_gen", *argv], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert "'torch'" in proc.stderr and 'pip install -e ".[gan]"' in proc.stderr
+        assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "stimuli_gen", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 0 and "not available" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_dataset_configs_set_the_domain_orientation():
+    cfgs = {n: load_config(ROOT / f"stimuli_gen/configs/{n}.toml")
+            for n in ("monet2photo", "horse2zebra", "summer2winter", "facades", "pix2pix_facades")}
+    m = cfgs["monet2photo"]
+    assert (m.data.folder_a, m.data.folder_b) == ("trainB", "trainA")  # the archive's A = Monet paintings
+    assert m.data.domain_b == "Monet paintings" and m.model == Config().model and m.loss == Config().loss
+    for n in ("horse2zebra", "summer2winter"):
+        assert (cfgs[n].data.folder_a, cfgs[n].data.folder_b) == ("trainA", "trainB")
+    assert cfgs["facades"].data.folder_a == "trainB"  # label maps -> photos, as Pix2Pix on facades
+    p2p = cfgs["pix2pix_facades"]
+    assert p2p.model.kind == "pix2pix" and p2p.train.direction == "BtoA"
+    with pytest.raises(InputError, match="not a subfolder name"):
+        from stimuli_gen.config import config_from_dict
+
+        config_from_dict({"data": {"folder_a": "../x"}})

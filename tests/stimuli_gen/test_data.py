@@ -111,3 +111,14 @@ def test_layout_errors_are_clear(tmp_path):
         ds[0]
     with pytest.raises(InputError, match="train \\(aligned"):
         make_dataset("pix2pix", tmp_path, T, 0)
+
+
+def test_config_chooses_the_domain_folders(tmp_path):
+    """monet2photo ships A = paintings: [data] folder_a = "trainB" reads the photos as domain A."""
+    for sub, colour in (("trainA", (255, 0, 0)), ("trainB", (0, 0, 255))):
+        (tmp_path / sub).mkdir()
+        _solid(tmp_path / sub / "x.png", colour)
+    ds = make_dataset("cyclegan_asym", tmp_path, T, 0, ("trainB", "trainA"), n_iterations=1)
+    item = ds[0]
+    assert item["A"][2].mean() > 0.9 and item["A"][0].mean() < -0.9  # blue = the archive's trainB
+    assert item["B"][0].mean() > 0.9

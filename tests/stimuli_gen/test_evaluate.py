@@ -176,6 +176,11 @@ def test_stimuli_mode_measures_the_manifest_images(tmp_path, capsys):
     assert float(rows[("all", "ours")]["tenengrad"]) > float(rows[("all", "pix2pix")]["tenengrad"])
     assert float(rows[("all", "ours")]["laplacian_var"]) > float(rows[("all", "pix2pix")]["laplacian_var"])
     assert rows[("sculpture", "ours")]["n"] == "1" and rows[("all", "pix2pix")]["n"] == "2"
+    with open(tmp_path / "o" / "stimuli_metrics.csv", newline="") as fh:
+        per = {r["stimulus_id"]: r for r in csv.DictReader(fh)}
+    sharp_rms = float(per["david_ours"]["rms_contrast"])
+    assert sharp_rms > float(per["david_pix2pix"]["rms_contrast"]) > 0  # blurring lowers the RMS contrast
+    assert 0.3 < float(per["david_ours"]["mean_luminance"]) < 0.7
     # a changed image is refused
     Image.fromarray(np.zeros((S, S, 3), np.uint8)).save(folder / "david_ours.png")
     capsys.readouterr()
@@ -184,3 +189,100 @@ def test_stimuli_mode_measures_the_manifest_images(tmp_path, capsys):
     # dataset mode without --real-a is a clear error too
     code = run_cli(lambda argv: ev.main(_parse(argv)), ["--out", tmp_path / "o"])
     assert code == 2 and "--real-a and --real-b are required" in capsys.readouterr().err
+
+
+def test_baselines_and_distribution_table(tmp_path, domains):
+    real_a, real_b, a, b = domains
+    rng = np.random.default_rng(9)
+    gen_good = _write(tmp_path / "good", [_domain_b(rng) for _ in range(10)])
+    gen_bad = _write(tmp_path / "bad", [_domain_a(rng) for _ in range(10)])
+    out = tmp_path / "out"
+    tables = ev.evaluate(real_a, real_b, [("ours", gen_good), ("pix2pix", gen_bad)], out=out, size=S, feat_size=8,
+                         progress=False)
+    by = {t.name: t for t in tables}
+    acc = {r[0]: r[1] for r in by["classification_accuracy"].rows}
+    assert acc["baseline: identity"] == 0.0  # untranslated A images are not B
+    assert acc["baseline: mean image"] == 1.0  # the mean B image is classified as B (the point of the baseline)
+    assert {"baseline: identity", "baseline: colour transfer", "baseline: mean image"} <= set(acc)
+    assert len(list((out / "baselines" / "colour_transfer").glob("*.png"))) == round(0.2 * N)
+    dist = {r[0]: r[1:] for r in by["distribution_distance"].rows}
+    assert dist["ours"][0] < dist["pix2pix"][0] and dist["ours"][2] < dist["pix2pix"][2]
+    assert dist["Real A"][0] > dist["ours"][0]
+    assert "fallback" in by["distribution_distance"].note
+    assert (out / "distribution_distance.csv").is_file()
+
+
+def test_kid_and_fid_against_closed_forms():
+    from stimuli_gen.baselines import fid, kid
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, (4000, 3))
+    y = rng.normal([1.0, 0.0, 2.0], [1.0, 2.0, 1.0], (4000, 3))
+    # Gaussians with diagonal covariances: |mu1 - mu2|^2 + sum (s1 - s2)^2 = 1 + 4 + 1 = 6
+    assert fid(x, y) == pytest.approx(6.0, abs=0.25)
+    assert fid(x, rng.normal(0.0, 1.0, (4000, 3))) == pytest.approx(0.0, abs=0.05)
+    # KID: the unbiased MMD^2 estimate is ~0 for one distribution, clearly positive for two
+    same, _ = kid(x[:500], rng.normal(0.0, 1.0, (500, 3)), subsets=20, subset_size=200)
+    diff, _ = kid(x[:500], y[:500], subsets=20, subset_size=200)
+    assert abs(same) < 0.05 < diff
+    # the vectorised estimator equals the definition written as explicit sums
+    a, b = rng.normal(size=(5, 2)), rng.normal(size=(6, 2)) + 0.5
+    k = lambda u, v: (u @ v / 2 + 1) ** 3  # noqa: E731
+    m = 5
+    rs = np.random.default_rng(3)  # the subsets kid() draws with seed 3
+    ia, ib = rs.choice(5, 5, replace=False), rs.choice(6, 5, replace=False)
+    a_s, b_s = a[ia], b[ib]
+    direct = (sum(k(a_s[i], a_s[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+              + sum(k(b_s[i], b_s[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+              - 2 * sum(k(a_s[i], b_s[j]) for i in range(m) for j in range(m)) / m ** 2)
+    assert kid(a, b, subsets=1, subset_size=5, seed=3)[0] == pytest.approx(direct)
+
+
+def test_colour_transfer_matches_the_target_statistics():
+    from skimage.color import rgb2lab
+
+    from stimuli_gen.baselines import colour_transfer, lab_statistics
+
+    rng = np.random.default_rng(1)
+    src = (ndimage.gaussian_filter(rng.random((40, 40, 3)), (2, 2, 0)) * 255).astype(np.uint8)
+    tgt = [np.full((8, 8, 3), [90, 120, 150], np.uint8), np.full((8, 8, 3), [110, 130, 170], np.uint8)]
+    mean, std = lab_statistics(tgt)
+    out = rgb2lab(colour_transfer(src, mean, std)).reshape(-1, 3)
+    np.testing.assert_allclose(out.mean(axis=0), mean, atol=1.0)
+    np.testing.assert_allclose(out.std(axis=0), std, atol=1.0)
+
+
+def test_pairs_command_writes_aligned_photo_art_pairs(tmp_path, domains):
+    from stimuli_gen.data import make_dataset
+    from stimuli_gen.config import TrainConfig
+    from stimuli_gen.pairs import build_pairs
+
+    real_a, real_b, a, b = domains
+    files = build_pairs(real_a, real_b, tmp_path / "p2p", size=S, progress=False)
+    assert len(files) == N and files[0].parent == tmp_path / "p2p" / "train"
+    with Image.open(files[0]) as im:
+        pair = np.asarray(im)
+    assert pair.shape == (S, 2 * S, 3)
+    np.testing.assert_array_equal(pair[:, :S], a[0])  # A = the photo itself
+    # B has the art domain's colours: bluer than the warm photo
+    assert pair[:, S:, 2].mean() > pair[:, :S, 2].mean() + 50
+    ds = make_dataset("pix2pix", tmp_path / "p2p", TrainConfig(load_size=S, crop_size=S, flip=False), 0,
+                      n_iterations=1)
+    assert ds[0]["A"].shape == (3, S, S)  # the layout train reads
+
+
+def test_kid_features_from_a_local_vgg19_file(tmp_path):
+    import torch
+
+    from stimuli_gen.baselines import feature_extractor
+    from stimuli_gen.vgg import VGG19Features
+
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in VGG19Features().features.state_dict().items()}, tmp_path / "vgg.pth")
+    feat, source = feature_extractor(tmp_path / "vgg.pth")
+    rgb = np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8)
+    assert feat(rgb).shape == (512,) and "relu5_1" in source
+    fallback, note = feature_extractor(None)
+    assert fallback(rgb).shape == (240,) and "fallback" in note
+    with pytest.raises(InputError, match="not found"):
+        feature_extractor(tmp_path / "missing.pth")

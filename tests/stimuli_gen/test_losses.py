@@ -119,6 +119,28 @@ def test_vgg19_layout_matches_torchvision_and_feature_loss_loads(tmp_path):
     assert not any(p.requires_grad for p in loss.phi.parameters())  # frozen
 
 
+def test_relative_feature_loss_does_not_depend_on_the_weights_scale(tmp_path):
+    """Scaling every conv of a ReLU net by c scales relu2_1 by c**3 (biases zeroed): the raw L1 and
+    its gradient follow, the relative L1 does not."""
+    torch.manual_seed(1)
+    sd = {f"features.{k}": v for k, v in VGG19Features().features.state_dict().items()}
+    sd = {k: torch.zeros_like(v) if k.endswith("bias") else v for k, v in sd.items()}
+    torch.save(sd, tmp_path / "w1.pth")
+    torch.save({k: 2 * v for k, v in sd.items()}, tmp_path / "w2.pth")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    rec0 = x + 0.3 * torch.randn_like(x)
+    out = {}
+    for norm in ("relative", "none"):
+        for w in ("w1", "w2"):
+            rec = rec0.clone().requires_grad_(True)
+            value = CycleLoss(str(tmp_path / f"{w}.pth"), "relu2_1", norm)(rec, x)
+            value.backward()
+            out[norm, w] = (value.item(), rec.grad.norm().item())
+    assert out["none", "w2"][0] == pytest.approx(8 * out["none", "w1"][0], rel=1e-4)
+    assert out["relative", "w2"][0] == pytest.approx(out["relative", "w1"][0], rel=1e-4)
+    assert out["relative", "w2"][1] == pytest.approx(out["relative", "w1"][1], rel=1e-4)
+
+
 def test_bad_vgg_file_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_vgg19(tmp_path / "missing.pth")

@@ -108,8 +108,43 @@ def test_pfan_backend_loads_a_torchscript_model(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.script(_CentreSaliency()).save(str(path))
-    see = SaliencyEdgeExtractor(SaliencyConfig(saliency="pfan", pfan_weights=str(path)))
+    see = SaliencyEdgeExtractor(SaliencyConfig(saliency="pfan", pfan_weights=str(path), pfan_interface="plain"))
     img = torch.rand(1, 3, 16, 16) * 2 - 1
     sal = see.saliency(img)
     assert float(sal[0, 0, 8, 8]) == 1.0 and float(sal[0, 0, 0, 0]) == 0.0
     assert float(see.salient_edges(img)[0, 0, :4].max()) == 0.0
+
+
+class _FakeSODModel(torch.nn.Module):
+    """The interface of the public PyTorch PFAN port (SODModel): ImageNet-normalised input, sizes that are
+    multiples of 16, a tuple (sigmoid masks, channel-attention regulariser) out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 1, 1)
+        with torch.no_grad():
+            self.conv.weight.fill_(1.0)
+            self.conv.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        torch._assert(x.shape[-1] % 16 == 0 and x.shape[-2] % 16 == 0, "H and W must be multiples of 16")
+        return torch.sigmoid(self.conv(x)), x.abs().mean()
+
+
+def test_pfan_adapter_normalises_pads_and_unpacks_the_public_ports_tuple(tmp_path):
+    path = tmp_path / "sod.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(_FakeSODModel()).save(str(path))
+    see = SaliencyEdgeExtractor(SaliencyConfig(saliency="pfan", pfan_weights=str(path)))  # default: sodmodel
+    img = torch.rand(2, 3, 20, 27) * 2 - 1
+    sal = see.saliency(img)
+    assert sal.shape == (2, 1, 20, 27)
+    x01 = (img + 1) / 2
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    expected = torch.sigmoid(((x01 - mean) / std).sum(1, keepdim=True))
+    torch.testing.assert_close(sal, expected)
+    plain = SaliencyEdgeExtractor(SaliencyConfig(saliency="pfan", pfan_weights=str(path), pfan_interface="plain"))
+    with pytest.raises(InputError, match="pfan_interface"):
+        plain.saliency(torch.zeros(1, 3, 32, 32))  # called raw, the port returns a tuple

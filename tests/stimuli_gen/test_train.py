@@ -167,3 +167,62 @@ def test_committed_demo_checkpoints_load_and_match_their_configs(name, config, d
         with torch.no_grad():
             y = net(torch.rand(1, 3, 64, 64) * 2 - 1)
         assert y.shape == (1, 3, 64, 64) and float(y.abs().max()) <= 1.0 and float(y.std()) > 0.01
+
+
+@pytest.mark.parametrize("kind", ["cyclegan_asym", "pix2pix"])
+def test_sample_grids_are_written_and_do_not_change_training(data_root, tmp_path, kind):
+    import dataclasses
+
+    base = _cfg(kind, 3)
+    with_samples = dataclasses.replace(base, train=dataclasses.replace(base.train, sample_every=1, n_samples=2))
+    no_samples = dataclasses.replace(base, train=dataclasses.replace(base.train, sample_every=0))
+    a = run(with_samples, data_root, tmp_path / "s", device="cpu")
+    b = run(no_samples, data_root, tmp_path / "n", device="cpu")
+    grids = sorted((tmp_path / "s" / "samples").glob("iter_*.png"))
+    assert [g.name for g in grids] == ["iter_000001.png", "iter_000002.png", "iter_000003.png"]
+    assert not (tmp_path / "n" / "samples").exists()
+    size = base.train.crop_size
+    cols = 6 if kind == "cyclegan_asym" else 3
+    with Image.open(grids[-1]) as im:
+        assert im.size == (cols * (size + 2) - 2, 2 * (size + 2) - 2)
+    ta, tb = _all_tensors(a), _all_tensors(b)
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+def test_gradient_norms_per_term_scale_with_their_lambda(data_root):
+    import dataclasses
+
+    cfg = _cfg("cyclegan_asym", 1)
+    batch = {k: v[:1] for k, v in Trainer(cfg, data_root, setup_runtime(False, False, "cpu")).sample_batch.items()}
+    norms = {}
+    for lam in (1.0, 10.0):
+        c = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, lambda_edge=lam))
+        trainer = Trainer(c, data_root, setup_runtime(False, False, "cpu"))
+        norms[lam] = trainer.gradient_norms(batch)
+        assert all(p.grad is None for p in trainer.nets["G"].parameters())
+    assert set(norms[1.0]) >= {"adv", "cyc", "idt", "edge", "loss_edge"}
+    assert norms[10.0]["edge"] == pytest.approx(10 * norms[1.0]["edge"], rel=1e-4)
+    assert norms[10.0]["cyc"] == pytest.approx(norms[1.0]["cyc"], rel=1e-5)
+
+
+def test_pilot_sweep_script_writes_losses_shares_and_grids(tmp_path):
+    import csv
+    import runpy
+
+    root = Path(__file__).resolve().parents[2]
+    sweep = runpy.run_path(str(root / "benchmarks" / "pilot_sweep.py"), run_name="pilot_sweep")
+    from stimuli_gen.demo_data import build
+
+    data = build(tmp_path / "demo", n=2, size=40, seed=0) / "unaligned"
+    assert sweep["main"](["--values", "1,100", "--iterations", "1", "--size", "32", "--ngf", "4",
+                          "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["lambda_edge"]) for r in rows] == [1.0, 100.0]
+    for r in rows:
+        shares = [float(r[f"end_share_{t}"]) for t in ("adv", "cyc", "idt", "edge")]
+        assert sum(shares) == pytest.approx(1.0, abs=0.01)
+    assert float(rows[1]["start_share_edge"]) > float(rows[0]["start_share_edge"])
+    for v in ("1", "100"):
+        assert (tmp_path / "out" / f"lambda_edge_{v}" / "samples.png").is_file()
+        assert (tmp_path / "out" / f"lambda_edge_{v}" / "losses.csv").is_file()
