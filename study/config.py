@@ -10,6 +10,7 @@ out of range raise :class:`~study.errors.StudyError` naming the file and the key
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,50 @@ class StudySection:
     seed: int = 20250925
     n_trials: int = 0
     practice: bool = True
+
+
+#: The protocol's instruction screens, in the order shown (``Instructions`` of the events sidecar).
+INSTRUCTIONS_TEXT = ("You will see a series of images. Look at each image freely, as you would in a museum.\n"
+                     "Before each image, look at the cross in the centre.\n\nPress SPACE for a practice trial.")
+START_TEXT = "The experiment starts now.\n\nPress SPACE to begin."
+
+
+@dataclass(frozen=True)
+class DatasetSection:
+    """Dataset and task metadata written into the BIDS files (docs/formats.md section 2).
+
+    BIDS 1.10 "Modality agnostic files" / "Task events": ``dataset_description.json``
+    RECOMMENDS ``Authors`` and ``License`` (and names ``Acknowledgements``,
+    ``HowToAcknowledge``, ``Funding``, ``EthicsApprovals``, ``ReferencesAndLinks``,
+    ``DatasetDOI``); task sidecars RECOMMEND ``TaskName``, ``TaskDescription``,
+    ``Instructions``, ``CogAtlasID``, ``CogPOID`` and the ``Institution*`` keys. Empty
+    values are left out of the files (the BIDS validator then warns that the key is
+    recommended): authors, license, institution and the ontology ids are the lab's to
+    give (default: empty). ``name`` (default: the study's title), ``task_name``
+    (default: "artwork free viewing") and ``task_description`` (default: empty = a
+    description generated from the timing config) have defaults; ``Instructions`` is
+    always the text of the protocol's instruction screens.
+    ``head_stabilization``: ``StimulusPresentation.HeadStabilization`` ("chin-rest",
+    "none", ...; default empty: the paper does not say).
+    """
+
+    name: str = "Eye tracking of AI-reconstructed artworks (replication of Wei Pu 2025)"
+    authors: tuple[str, ...] = ()
+    license: str = ""
+    acknowledgements: str = ""
+    how_to_acknowledge: str = ""
+    funding: tuple[str, ...] = ()
+    ethics_approvals: tuple[str, ...] = ()
+    references_and_links: tuple[str, ...] = ()
+    dataset_doi: str = ""
+    task_name: str = "artwork free viewing"
+    task_description: str = ""
+    cogatlas_id: str = ""
+    cogpo_id: str = ""
+    institution_name: str = ""
+    institution_address: str = ""
+    institution_department: str = ""
+    head_stabilization: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,6 +255,7 @@ class StudyConfig:
     recorder: RecorderSection = field(default_factory=RecorderSection)
     run: RunSection = field(default_factory=RunSection)
     participant: ParticipantSection = field(default_factory=ParticipantSection)
+    dataset: DatasetSection = field(default_factory=DatasetSection)
     source: str = "<defaults>"
 
     def replace(self, **sections: Any) -> StudyConfig:
@@ -231,7 +277,7 @@ class StudyConfig:
 
 _SECTIONS = {
     "study": StudySection, "stimuli": StimuliSection, "screen": ScreenSection, "timing": TimingSection,
-    "tracker": TrackerSection, "recorder": RecorderSection, "run": RunSection,
+    "tracker": TrackerSection, "recorder": RecorderSection, "run": RunSection, "dataset": DatasetSection,
 }
 
 
@@ -252,6 +298,11 @@ def _coerce(value: Any, default: Any, key: str, file: str) -> Any:
         if not isinstance(value, str):
             raise StudyError(f"{key} must be a string, got {value!r}", file=file, column=key, expected="string")
         return value
+    if isinstance(default, tuple) and (not default or isinstance(default[0], str)):   # a list of texts, any length
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise StudyError(f"{key} must be a list of strings", file=file, column=key,
+                             expected='e.g. ["First Author", "Second Author"]')
+        return tuple(value)
     if isinstance(default, tuple):
         if not isinstance(value, list) or len(value) != len(default):
             raise StudyError(f"{key} must be a list of {len(default)} numbers", file=file, column=key,
@@ -265,6 +316,10 @@ def _validate(cfg: StudyConfig, file: str) -> None:
         return StudyError(problem, file=file, column=key, expected=expected)
 
     t, tr, s, sc, r = cfg.timing, cfg.tracker, cfg.stimuli, cfg.screen, cfg.recorder
+    if not isinstance(cfg.study.task, str) or len(cfg.study.task) > 64 or \
+            not re.fullmatch(r"[A-Za-z0-9]+", cfg.study.task):
+        raise bad("study.task", f"task label {ascii(cfg.study.task)[:80]} is not a BIDS label",
+                  "1-64 letters/digits (the task-<label> of the BIDS file names), e.g. artview")
     if tr.kind not in ("tobii", "simulated", "mouse"):
         raise bad("tracker.kind", f"unknown tracker {tr.kind!r}", "tobii | simulated | mouse")
     if cfg.run.presenter not in ("psychopy", "headless"):
@@ -371,6 +426,25 @@ def resolve_config_path(path: str | Path, what: str = "config") -> Path:
                      fix=f"give a TOML file, or one of {sorted(x.stem for x in CONFIG_DIR.glob('*.toml'))}")
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; unreadable, non-UTF-8 or malformed files raise :class:`StudyError`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StudyError(f"cannot read the file ({exc.strerror})", file=path, fix="give a readable TOML file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StudyError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=path, line=line,
+                         expected="a UTF-8 encoded TOML file (TOML 1.0 requires UTF-8)",
+                         fix="save the file as UTF-8 in your editor") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"not valid TOML: {exc}", file=path, fix="fix the TOML syntax") from None
+
+
 def load_config(path: str | Path | None = None) -> StudyConfig:
     """Load and validate a study config (``None`` -> all defaults).
 
@@ -389,10 +463,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         return StudyConfig()
     p = resolve_config_path(path)
     file = str(p)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"not valid TOML: {exc}", file=file, fix="fix the TOML syntax") from None
+    raw = read_toml(p)
     sections: dict[str, Any] = {}
     for name, body in raw.items():
         if name == "participant":

@@ -330,3 +330,125 @@ class Recorder:
     def valid_percent(self) -> float:
         """Percentage of written samples with at least one valid eye."""
         return 100.0 * self.n_valid / self.n_written if self.n_written else float("nan")
+
+
+#: Folder (under the dataset root) holding one lock file per session being recorded or finalised.
+LOCK_DIR = ".locks"
+
+
+class SessionLock:
+    """Exclusive lock on one participant's session (``<root>/.locks/sub-XX_ses-N.lock``).
+
+    The lock is an ``fcntl.flock`` on the lock file, held for the whole run (recording and
+    finalising) and released by the kernel when the process dies, however it dies. The
+    file records the holder (``pid``, ``host``, ``started_utc``, ``command``) so that a
+    refused second process can say who holds the session. A lock file left by a process
+    that no longer holds it (killed, power cut) is stale: it is taken over with a warning
+    naming the previous holder. A lock file written on another host, whose process cannot
+    be checked from here, is never taken over silently: the message names the file to
+    delete once the experimenter has checked that host. The lock file is removed on
+    release (the folder too when empty), so a finished dataset holds no trace of it.
+    """
+
+    def __init__(self, data_root: Path, participant: str, session: int) -> None:
+        self.folder = Path(data_root) / LOCK_DIR
+        self.path = self.folder / f"{participant}_ses-{session}.lock"
+        self.label = f"{participant} ses-{session}"
+        self._fd: int | None = None
+        self.took_over: dict[str, Any] | None = None
+
+    @staticmethod
+    def _read(fd: int) -> dict[str, Any]:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = b""
+        while chunk := os.read(fd, 65536):
+            raw += chunk
+        try:
+            info = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            info = {}
+        return info if isinstance(info, dict) else {}
+
+    @staticmethod
+    def describe(info: dict[str, Any]) -> str:
+        return (f"PID {info.get('pid', '?')} on host {info.get('host', '?')}, started "
+                f"{info.get('started_utc', '?')} ({info.get('command', '?')})")
+
+    def acquire(self, command: str = "") -> SessionLock:
+        """Take the lock or raise :class:`~study.errors.StudyError` naming the holder."""
+        import fcntl
+        import socket
+        import sys
+
+        from study.errors import StudyError
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        host = socket.gethostname()
+        for _ in range(10):   # retry when the file was replaced between open() and flock()
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:   # a releasing holder removed the empty folder just now
+                self.folder.mkdir(parents=True, exist_ok=True)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                info = self._read(fd)
+                os.close(fd)
+                raise StudyError(f"{self.label} is in use by another process: {self.describe(info)}",
+                                 file=self.path,
+                                 fix="wait for that process to end (or stop it); two processes must never record "
+                                     "one session") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:       # the holder removed the file just before we locked it: open the new one
+                os.close(fd)
+                continue
+            old = self._read(fd)
+            if old and old.get("host") not in (None, host):
+                os.close(fd)
+                raise StudyError(f"{self.label} is locked by {self.describe(old)}, another computer; its process "
+                                 "cannot be checked from here", file=self.path,
+                                 fix=f"make sure no session runs on {old.get('host')}, then delete {self.path}")
+            if old:
+                self.took_over = old
+                log.warning("took over a stale lock on %s: its holder (%s) is no longer running", self.label,
+                            self.describe(old))
+            info = {"pid": os.getpid(), "host": host,
+                    "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "command": command or " ".join(sys.argv)}
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
+            os.fsync(fd)
+            self._fd = fd
+            return self
+        raise StudyError(f"could not lock {self.label}: the lock file keeps changing", file=self.path,
+                         fix="check that no other session of this participant is starting, then try again")
+
+    def release(self) -> None:
+        """Remove the lock file, then unlock (waiters re-check the inode, see :meth:`acquire`)."""
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+            try:
+                self.folder.rmdir()
+            except OSError:
+                pass
+        except OSError as exc:  # e.g. a read-only or full file system: the lock is still released below
+            log.warning("could not remove the lock file %s: %s", self.path, exc)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> SessionLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
