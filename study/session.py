@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import errno
 import math
 import os
 import re
@@ -40,10 +41,10 @@ import numpy as np
 from study import bids
 from study.config import INSTRUCTIONS_TEXT, START_TEXT, StudyConfig, load_config
 from study.counterbalance import check_label, check_participant, participant_number, plan_order
-from study.errors import StudyError
+from study.errors import RecordingStopped, StudyError
 from study.manifest import Stimulus, read_manifest
 from study.presenters import HeadlessPresenter, Presenter, PsychoPyPresenter
-from study.recorder import Recorder, SessionLock, read_state, repair_tail, write_state
+from study.recorder import Recorder, SessionLock, is_storage_error, read_state, repair_tail, write_state
 from study.trackers.base import Scene, Tracker, concat_gaze_blocks, system_time_us
 from study.validation import CALIBRATION_POINTS, ValidationResult, point_quality, validation_points
 
@@ -204,6 +205,7 @@ class _Protocol:
         return int(round(seconds * 1e6))
 
     def _tick(self, force: bool = False) -> None:
+        self.rec.check()   # a storage fault in the writer stops the session at the next frame
         now = time.monotonic()
         if self.status is None or (not force and now - self._last_status < self.cfg.recorder.status_interval_s):
             return
@@ -406,6 +408,77 @@ class _Protocol:
         self._tick(force=True)
 
 
+def _close_segment(trk: Tracker, recorder: Recorder, pres: Presenter | None, state: dict[str, Any], segment: int,
+                   rec_dir: Path) -> list[BaseException]:
+    """End a segment: stop the tracker, close the recorder and the window, save the state.
+
+    Every step runs even when an earlier one fails (a full disk makes the recorder and the
+    state write fail, yet the window must close and the tracker disconnect); the errors
+    are returned (logged here) for the caller to raise when nothing else went wrong.
+    """
+    errors: list[BaseException] = []
+
+    def step(what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - collected; the first is raised by the caller
+            if not errors:
+                log.debug("%s failed: %s", what, exc)
+            errors.append(exc)
+
+    def close_pres() -> None:
+        if pres is not None:
+            if isinstance(pres, PsychoPyPresenter) and state["segments"]:
+                state["segments"][-1]["clock_sync"] = pres.clock.syncs[-5:]
+            pres.close()
+
+    def save() -> None:
+        if state["segments"] and state["segments"][-1]["segment"] == segment:
+            state["segments"][-1]["end_us"] = recorder.last_ts_us
+            state["segments"][-1]["samples"] = recorder.n_written
+            state["segments"][-1]["dropped_samples"] = recorder.n_pushed - recorder.n_written
+        write_state(rec_dir, state)
+
+    step("stopping the tracker", trk.stop)
+    step("closing the recorder", recorder.close)
+    step("closing the window", close_pres)
+    step("saving state.json", save)
+    step("closing the tracker", trk.close)
+    return errors
+
+
+def _storage_message(exc: OSError, phase: str, participant: str, session: int, data_root: Path,
+                     ses_dir: Path | None) -> str:
+    """The experimenter's message for a storage fault: what stopped, what was kept, what to do."""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system became read-only", errno.EFBIG: "a file grew too large",
+            }.get(exc.errno or 0, "the disk reported an I/O error")
+    where = f" ({exc.filename})" if exc.filename else ""
+    resume = (f"python -m study.run --participant {participant} --session {session} --data {data_root} --resume")
+    rec = ses_dir / bids.RECORDING_DIR if ses_dir is not None else None
+    state = None
+    if rec is not None and rec.is_dir():
+        try:
+            state = read_state(rec)
+        except (OSError, ValueError):
+            state = None
+    if phase == "finalising":
+        kept = (f"every trial is recorded and kept unchanged in {rec}; the final files are rewritten "
+                "from it, so nothing is lost")
+        todo = f"free space, then finalise with: {resume}"
+    elif state is not None:
+        n_done, n_plan = len(state.get("completed", {})), len(state.get("plan", []))
+        size = (rec / "samples.tsv").stat().st_size if (rec / "samples.tsv").is_file() else 0
+        kept = (f"kept in {rec}: {n_done} of {n_plan} trials completed, and every sample written before the stop "
+                f"({size / 1e6:.1f} MB); nothing recorded was deleted, the trial in progress is repeated on resume")
+        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then continue with: {resume}"
+    else:
+        kept = "nothing was recorded yet"
+        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then start the session again"
+    return (f"{what}{where} while {phase} {participant} ses-{session} ({exc.strerror or exc}): the session stopped. "
+            f"{kept[0].upper() + kept[1:]}.\n  fix: {todo}")
+
+
 #: Format of the segment start stamp ``started_utc`` (UTC).
 _UTC_STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -493,7 +566,13 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     ses_dir = session_dir(data_root, participant, session)
     created_root = not data_root.exists()
     lock = SessionLock(data_root, participant, session)
-    lock.acquire()
+    phase = "starting"
+    try:
+        lock.acquire()
+    except OSError as exc:
+        if not is_storage_error(exc):
+            raise
+        raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, None)) from None
     try:
         rec_dir = ses_dir / bids.RECORDING_DIR
         if ses_dir.exists():
@@ -540,6 +619,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
             if state["segments"] and all(str(p["trial"]) in state["completed"] for p in state["plan"]):
                 log.warning("every trial of %s ses-%d is recorded (the last run stopped while finalising): "
                             "finalising only", participant, session)
+                phase = "finalising"
                 bids.finalise(ses_dir, cfg, [s.path for s in stimuli_list])
                 return ses_dir
         else:
@@ -590,7 +670,9 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
             recorder = Recorder(rec_dir, segment=segment, flush_interval_s=cfg.recorder.flush_interval_s)
         except BaseException:
             pres.close()
+            trk.close()
             raise
+        phase = "recording"
         tap = _Tap(recorder)
         trk.set_sink(tap)
         try:
@@ -614,27 +696,21 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
             proto = _Protocol(cfg, state, stimuli, trk, pres, recorder, tap, rec_dir, status)
             proto.run()
         finally:
-            try:
-                trk.stop()
-            finally:
-                recorder.close()
-                if pres is not None:
-                    if isinstance(pres, PsychoPyPresenter) and state["segments"]:
-                        state["segments"][-1]["clock_sync"] = pres.clock.syncs[-5:]
-                    pres.close()
-                if state["segments"] and state["segments"][-1]["segment"] == segment:
-                    state["segments"][-1]["end_us"] = recorder.last_ts_us
-                    state["segments"][-1]["samples"] = recorder.n_written
-                    state["segments"][-1]["dropped_samples"] = recorder.n_pushed - recorder.n_written
-                write_state(rec_dir, state)
-                trk.close()
+            cleanup_errors = _close_segment(trk, recorder, pres, state, segment, rec_dir)
+        if cleanup_errors:   # (only reached when the protocol itself succeeded)
+            raise cleanup_errors[0]
         missing = [p["trial"] for p in state["plan"] if str(p["trial"]) not in state["completed"]]
         if missing:  # pragma: no cover - run() returns only after every trial
             raise RuntimeError(f"trials {missing} not completed")
         log.info("session complete: %d samples this segment, %d dropped frames in total", recorder.n_written,
                  state.get("dropped_frames", 0))
+        phase = "finalising"
         bids.finalise(ses_dir, cfg, [s.path for s in stimuli_list])
         return ses_dir
+    except OSError as exc:
+        if not is_storage_error(exc):
+            raise
+        raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, ses_dir)) from None
     finally:
         lock.release()
         if created_root:
