@@ -379,7 +379,8 @@ def finalise(ses_dir: str | Path, cfg: StudyConfig, stimulus_files: Iterable[Pat
         "aoi_top": {"Units": "pixel"}, "aoi_right": {"Units": "pixel"}, "aoi_bottom": {"Units": "pixel"},
         "dropped_frames": {"Description": "frames dropped during this event (PsychoPy frame-interval recording)"},
         "StimulusPresentation": {"OperatingSystem": os.uname().sysname if hasattr(os, "uname") else "n/a",
-                                 **({"SoftwareName": "PsychoPy", "SoftwareRRID": "SCR_006571"}
+                                 **({"SoftwareName": "PsychoPy", "SoftwareRRID": "RRID:SCR_006571",
+                                     **_nonempty({"SoftwareVersion": last_seg.get("presenter_version", "")})}
                                     if last_seg["presenter"] == "psychopy" else
                                     {"SoftwareName": "artgaze headless presenter", "SoftwareVersion": _version()}),
                                  "ScreenDistance": sc.distance_mm / 1000.0,

@@ -408,6 +408,16 @@ class _Protocol:
         self._tick(force=True)
 
 
+def _package_version(name: str) -> str:
+    """The installed version of a distribution ("" when unknown)."""
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:  # noqa: BLE001 - metadata missing: the key is left out
+        return ""
+
+
 def _close_segment(trk: Tracker, recorder: Recorder, pres: Presenter | None, state: dict[str, Any], segment: int,
                    rec_dir: Path) -> list[BaseException]:
     """End a segment: stop the tracker, close the recorder and the window, save the state.
@@ -684,7 +694,8 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
             stamp = started_utc if started_utc is not None else time.strftime(_UTC_STAMP, time.gmtime())
             state["segments"].append({
                 "segment": segment, "start_us": pres.now_us(), "started_utc": stamp,
-                "presenter": pres_kind, "clock": clk, "responder": resp, "tracker_kind": kind,
+                "presenter": pres_kind, "presenter_version": _package_version("psychopy") if pres_kind == "psychopy"
+                else "", "clock": clk, "responder": resp, "tracker_kind": kind,
                 "tracker": {"manufacturer": info.manufacturer, "model": info.model, "serial": info.serial,
                             "firmware": info.firmware, "sampling_rate_hz": info.sampling_rate_hz, "address": info.address,
                             "software": info.software},
