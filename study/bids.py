@@ -263,7 +263,9 @@ def finalise(ses_dir: str | Path, cfg: StudyConfig, stimulus_files: Iterable[Pat
         raise RuntimeError(f"duplicate trials {stim_rows['trial'][dup].tolist()}")
 
     beh = ses_dir / "beh"
-    beh.mkdir(parents=True, exist_ok=True)
+    if not beh.is_dir():
+        beh.mkdir(parents=True)
+        _op("created beh/")
     stem = f"{participant}_ses-{session}_task-{task}"
 
     # calibration summary: the last validation of each calibration run that the data used
@@ -599,7 +601,9 @@ def copy_stimuli(root: Path, images: Iterable[Path]) -> None:
         dst = Path(root) / STIMULI_DIR / Path(src).name
         if dst.is_file():
             continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.parent.is_dir():
+            dst.parent.mkdir(parents=True)
+            _op(f"created {STIMULI_DIR}/")
         _write_atomic(dst, Path(src).read_bytes())
 
 
