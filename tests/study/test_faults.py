@@ -206,7 +206,9 @@ def test_a_second_process_on_the_same_session_is_refused_and_a_dead_holder_is_ta
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     root = tmp_path / "raw"
     lock_file = root / LOCK_DIR / "sub-09_ses-1.lock"
-    first = subprocess.Popen(_cli(fast_config, manifest, root), env=env, stdout=subprocess.PIPE,
+    slow = tmp_path / "slow.toml"            # long trials: the first process surely runs while the others start
+    slow.write_text(fast_config.read_text().replace("viewing_s = 1.0", "viewing_s = 120.0"))
+    first = subprocess.Popen(_cli(slow, manifest, root), env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -220,7 +222,7 @@ def test_a_second_process_on_the_same_session_is_refused_and_a_dead_holder_is_ta
             raise AssertionError("the first process never took the lock")
         assert info["host"] == socket.gethostname() and info["started_utc"].endswith("Z")
         for extra in ((), ("--resume",)):   # a new session and a resume are both refused while it runs
-            second = subprocess.run(_cli(fast_config, manifest, root, *extra), env=env, capture_output=True,
+            second = subprocess.run(_cli(slow, manifest, root, *extra), env=env, capture_output=True,
                                     text=True, timeout=120)
             assert second.returncode == 2, second.stderr
             assert f"in use by another process: PID {first.pid} on host {socket.gethostname()}" in second.stderr
