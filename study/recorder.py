@@ -495,10 +495,14 @@ class SessionLock:
             info = {"pid": os.getpid(), "host": host,
                     "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "command": command or " ".join(sys.argv)}
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, (json.dumps(info) + "\n").encode("utf-8"))
-            os.fsync(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                _write_all(fd, (json.dumps(info) + "\n").encode("utf-8"))
+                os.fsync(fd)
+            except BaseException:   # e.g. a full disk: unlock; the caller reports it
+                os.close(fd)
+                raise
             self._fd = fd
             return self
         raise StudyError(f"could not lock {self.label}: the lock file keeps changing", file=self.path,
