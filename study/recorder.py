@@ -352,8 +352,14 @@ class Recorder:
             b.done.set()
 
     def _write(self, fd: int, text: str) -> None:
-        _write_all(fd, text.encode("utf-8"))
-        os.fsync(fd)
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        except OSError as exc:   # name the file (os.write does not)
+            if exc.filename is not None:
+                raise
+            path = self.samples_path if fd == self._fs else self.events_path
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
 
     def check(self) -> None:
         """Raise the writer's error in the caller's thread (the storage ``OSError`` itself)."""

@@ -479,8 +479,10 @@ def _storage_message(exc: OSError, phase: str, participant: str, session: int, d
     elif state is not None:
         n_done, n_plan = len(state.get("completed", {})), len(state.get("plan", []))
         size = (rec / "samples.tsv").stat().st_size if (rec / "samples.tsv").is_file() else 0
+        amount = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
         kept = (f"kept in {rec}: {n_done} of {n_plan} trials completed, and every sample written before the stop "
-                f"({size / 1e6:.1f} MB); nothing recorded was deleted, the trial in progress is repeated on resume")
+                f"({amount} in samples.tsv); nothing recorded was deleted, the trial in progress is repeated on "
+                "resume")
         todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then continue with: {resume}"
     else:
         kept = "nothing was recorded yet"
