@@ -10,6 +10,8 @@ out of range raise :class:`~study.errors.StudyError` naming the file and the key
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,50 @@ class StudySection:
     seed: int = 20250925
     n_trials: int = 0
     practice: bool = True
+
+
+#: The protocol's instruction screens, in the order shown (``Instructions`` of the events sidecar).
+INSTRUCTIONS_TEXT = ("You will see a series of images. Look at each image freely, as you would in a museum.\n"
+                     "Before each image, look at the cross in the centre.\n\nPress SPACE for a practice trial.")
+START_TEXT = "The experiment starts now.\n\nPress SPACE to begin."
+
+
+@dataclass(frozen=True)
+class DatasetSection:
+    """Dataset and task metadata written into the BIDS files (docs/formats.md section 2).
+
+    BIDS 1.10 "Modality agnostic files" / "Task events": ``dataset_description.json``
+    RECOMMENDS ``Authors`` and ``License`` (and names ``Acknowledgements``,
+    ``HowToAcknowledge``, ``Funding``, ``EthicsApprovals``, ``ReferencesAndLinks``,
+    ``DatasetDOI``); task sidecars RECOMMEND ``TaskName``, ``TaskDescription``,
+    ``Instructions``, ``CogAtlasID``, ``CogPOID`` and the ``Institution*`` keys. Empty
+    values are left out of the files (the BIDS validator then warns that the key is
+    recommended): authors, license, institution and the ontology ids are the lab's to
+    give (default: empty). ``name`` (default: the study's title), ``task_name``
+    (default: "artwork free viewing") and ``task_description`` (default: empty = a
+    description generated from the timing config) have defaults; ``Instructions`` is
+    always the text of the protocol's instruction screens.
+    ``head_stabilization``: ``StimulusPresentation.HeadStabilization`` ("chin-rest",
+    "none", ...; default empty: the paper does not say).
+    """
+
+    name: str = "Eye tracking of AI-reconstructed artworks (replication of Wei Pu 2025)"
+    authors: tuple[str, ...] = ()
+    license: str = ""
+    acknowledgements: str = ""
+    how_to_acknowledge: str = ""
+    funding: tuple[str, ...] = ()
+    ethics_approvals: tuple[str, ...] = ()
+    references_and_links: tuple[str, ...] = ()
+    dataset_doi: str = ""
+    task_name: str = "artwork free viewing"
+    task_description: str = ""
+    cogatlas_id: str = ""
+    cogpo_id: str = ""
+    institution_name: str = ""
+    institution_address: str = ""
+    institution_department: str = ""
+    head_stabilization: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,6 +256,7 @@ class StudyConfig:
     recorder: RecorderSection = field(default_factory=RecorderSection)
     run: RunSection = field(default_factory=RunSection)
     participant: ParticipantSection = field(default_factory=ParticipantSection)
+    dataset: DatasetSection = field(default_factory=DatasetSection)
     source: str = "<defaults>"
 
     def replace(self, **sections: Any) -> StudyConfig:
@@ -229,9 +276,47 @@ class StudyConfig:
         return d
 
 
+#: Plausible screen geometry, the same limits as the analysis readers' ``GEOMETRY_LIMITS``
+#: (analysis/io/_common.py; a test keeps the two equal), so a session is never recorded with a
+#: geometry the analysis would refuse: resolution 16..32768 px, display 50..5000 mm per side,
+#: viewing distance 150..3000 mm, pixel aspect (mm per px, x over y) 0.5..2.
+GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
+#: Plausible refresh rate of a display (default: 20..1000 Hz) and sampling rate of a tracker
+#: (default: 1..10000 Hz; Tobii trackers run at 30..1200 Hz).
+REFRESH_HZ_LIMITS = (20.0, 1000.0)
+SAMPLING_HZ_LIMITS = (1.0, 10000.0)
+#: Longest accepted single duration in [timing] (default: 3600 s; an infinite or absurd value
+#: would show one screen for ever).
+MAX_DURATION_S = 3600.0
+
+
+def _check_screen(sc: ScreenSection, bad: Any) -> None:
+    lo_px, hi_px = GEOMETRY_LIMITS["px"]
+    lo_mm, hi_mm = GEOMETRY_LIMITS["mm"]
+    lo_d, hi_d = GEOMETRY_LIMITS["distance_mm"]
+    for name, v in zip(("width", "height"), sc.resolution_px):
+        if not lo_px <= v <= hi_px:
+            raise bad("screen.resolution_px", f"resolution {name} {v} px is implausible", f"{lo_px}..{hi_px} px")
+    for name, v in zip(("width", "height"), sc.size_mm):
+        if not (math.isfinite(v) and lo_mm <= v <= hi_mm):
+            raise bad("screen.size_mm", f"screen {name} {v:g} mm is implausible",
+                      f"{lo_mm:g}..{hi_mm:g} mm (the visible area, e.g. [338.0, 270.0] for a T60)")
+    if not (math.isfinite(sc.distance_mm) and lo_d <= sc.distance_mm <= hi_d):
+        raise bad("screen.distance_mm", f"viewing distance {sc.distance_mm:g} mm is implausible",
+                  f"{lo_d:g}..{hi_d:g} mm (e.g. 650)")
+    lo_a, hi_a = GEOMETRY_LIMITS["aspect"]
+    aspect = (sc.size_mm[0] / sc.resolution_px[0]) / (sc.size_mm[1] / sc.resolution_px[1])
+    if not lo_a <= aspect <= hi_a:
+        raise bad("screen.size_mm", f"pixels would be {aspect:.2f} times wider than tall",
+                  "size_mm and resolution_px of the same screen, width first")
+    if not (math.isfinite(sc.refresh_hz) and REFRESH_HZ_LIMITS[0] <= sc.refresh_hz <= REFRESH_HZ_LIMITS[1]):
+        raise bad("screen.refresh_hz", f"refresh rate {sc.refresh_hz:g} Hz is implausible",
+                  f"{REFRESH_HZ_LIMITS[0]:g}..{REFRESH_HZ_LIMITS[1]:g} Hz (e.g. 60)")
+
+
 _SECTIONS = {
     "study": StudySection, "stimuli": StimuliSection, "screen": ScreenSection, "timing": TimingSection,
-    "tracker": TrackerSection, "recorder": RecorderSection, "run": RunSection,
+    "tracker": TrackerSection, "recorder": RecorderSection, "run": RunSection, "dataset": DatasetSection,
 }
 
 
@@ -252,6 +337,11 @@ def _coerce(value: Any, default: Any, key: str, file: str) -> Any:
         if not isinstance(value, str):
             raise StudyError(f"{key} must be a string, got {value!r}", file=file, column=key, expected="string")
         return value
+    if isinstance(default, tuple) and (not default or isinstance(default[0], str)):   # a list of texts, any length
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise StudyError(f"{key} must be a list of strings", file=file, column=key,
+                             expected='e.g. ["First Author", "Second Author"]')
+        return tuple(value)
     if isinstance(default, tuple):
         if not isinstance(value, list) or len(value) != len(default):
             raise StudyError(f"{key} must be a list of {len(default)} numbers", file=file, column=key,
@@ -265,6 +355,10 @@ def _validate(cfg: StudyConfig, file: str) -> None:
         return StudyError(problem, file=file, column=key, expected=expected)
 
     t, tr, s, sc, r = cfg.timing, cfg.tracker, cfg.stimuli, cfg.screen, cfg.recorder
+    if not isinstance(cfg.study.task, str) or len(cfg.study.task) > 64 or \
+            not re.fullmatch(r"[A-Za-z0-9]+", cfg.study.task):
+        raise bad("study.task", f"task label {ascii(cfg.study.task)[:80]} is not a BIDS label",
+                  "1-64 letters/digits (the task-<label> of the BIDS file names), e.g. artview")
     if tr.kind not in ("tobii", "simulated", "mouse"):
         raise bad("tracker.kind", f"unknown tracker {tr.kind!r}", "tobii | simulated | mouse")
     if cfg.run.presenter not in ("psychopy", "headless"):
@@ -277,27 +371,32 @@ def _validate(cfg: StudyConfig, file: str) -> None:
         raise bad("tracker.calibration_points", f"{tr.calibration_points} calibration points", "5 or 9")
     if not 4 <= tr.validation_points <= 9:
         raise bad("tracker.validation_points", f"{tr.validation_points} validation points", "4..9")
-    if not tr.sampling_rate_hz > 0:
-        raise bad("tracker.sampling_rate_hz", "sampling rate must be positive", "e.g. 60 for a T60")
-    if not tr.accuracy_threshold_deg > 0:
+    if not SAMPLING_HZ_LIMITS[0] <= tr.sampling_rate_hz <= SAMPLING_HZ_LIMITS[1]:
+        raise bad("tracker.sampling_rate_hz", f"sampling rate {tr.sampling_rate_hz:g} Hz is implausible",
+                  f"{SAMPLING_HZ_LIMITS[0]:g}..{SAMPLING_HZ_LIMITS[1]:g} Hz, e.g. 60 for a T60")
+    if not (math.isfinite(tr.accuracy_threshold_deg) and tr.accuracy_threshold_deg > 0):
         raise bad("tracker.accuracy_threshold_deg", "threshold must be positive", "e.g. 1.0")
     if tr.max_calibration_attempts < 1:
         raise bad("tracker.max_calibration_attempts", "need at least one attempt", ">= 1")
+    if not 0 < r.status_interval_s <= MAX_DURATION_S:
+        raise bad("recorder.status_interval_s", f"status interval {r.status_interval_s:g} s", "0 < value, e.g. 1.0")
     if not 0 < r.flush_interval_s <= 0.25:
         raise bad("recorder.flush_interval_s", f"flush interval {r.flush_interval_s} s", "0 < value <= 0.25 s")
     for key in ("fixation_s", "viewing_s", "iti_s", "practice_viewing_s", "drift_check_s",
                 "calibration_point_s", "validation_point_s", "auto_response_s"):
-        if getattr(t, key) < 0:
-            raise bad(f"timing.{key}", "durations must be >= 0", ">= 0 seconds")
+        if not 0 <= getattr(t, key) <= MAX_DURATION_S:
+            raise bad(f"timing.{key}", f"duration {getattr(t, key):g} s is out of range",
+                      f"0..{MAX_DURATION_S:g} seconds")
     if t.viewing_s <= 0:
         raise bad("timing.viewing_s", "viewing time must be positive", "e.g. 30")
+    if not (math.isfinite(tr.validation_settle_s) and tr.validation_settle_s >= 0):
+        raise bad("tracker.validation_settle_s", f"settle time {tr.validation_settle_s:g} s", ">= 0 seconds, e.g. 0.3")
     if tr.validation_settle_s >= t.validation_point_s > 0:
         raise bad("tracker.validation_settle_s", "settle time must be shorter than timing.validation_point_s",
                   "validation_settle_s < validation_point_s")
     if t.drift_check_every < 0 or cfg.study.n_trials < 0:
         raise bad("timing.drift_check_every / study.n_trials", "must be >= 0", ">= 0 (0 = off / all)")
-    if min(sc.resolution_px) <= 0 or min(sc.size_mm) <= 0 or sc.distance_mm <= 0 or sc.refresh_hz <= 0:
-        raise bad("screen", "screen geometry must be positive", "resolution_px, size_mm, distance_mm, refresh_hz > 0")
+    _check_screen(sc, bad)
     if s.max_width_px <= 0 or s.max_height_px <= 0:
         raise bad("stimuli.max_width_px/max_height_px", "image size must be positive", "> 0 px")
     names = [f.name for f in cfg.participant.fields]
@@ -329,8 +428,22 @@ def _participant_section(raw: Any, file: str) -> ParticipantSection:
             raise StudyError(f"participant.fields[{i}]: unknown keys {sorted(unknown)} or no name", file=file,
                              column="participant.fields", expected=", ".join(sorted(known)))
         kw = dict(item)
-        kw["choices"] = tuple(str(c) for c in kw.get("choices", ()))
-        kw["auto"] = str(kw.get("auto", ""))
+        where = f"participant.fields[{i}]"
+        for key in ("name", "type", "description", "auto"):
+            if key in kw and not isinstance(kw[key], str):
+                raise StudyError(f"{where}.{key} must be a string, got {kw[key]!r}", file=file,
+                                 column=f"{where}.{key}", expected="a string in quotes")
+        for key in ("min", "max"):
+            if key in kw and (isinstance(kw[key], bool) or not isinstance(kw[key], (int, float))
+                              or not math.isfinite(kw[key])):
+                raise StudyError(f"{where}.{key} must be a finite number, got {kw[key]!r}", file=file,
+                                 column=f"{where}.{key}", expected="e.g. 16")
+        choices = kw.get("choices", [])
+        if not isinstance(choices, list) or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool)
+                                                    for c in choices):
+            raise StudyError(f"{where}.choices must be a list of texts", file=file, column=f"{where}.choices",
+                             expected='e.g. ["female", "male", "other", "n/a"]')
+        kw["choices"] = tuple(str(c) for c in choices)
         fields.append(ParticipantField(**kw))
     return ParticipantSection(fields=tuple(fields))
 
@@ -371,6 +484,25 @@ def resolve_config_path(path: str | Path, what: str = "config") -> Path:
                      fix=f"give a TOML file, or one of {sorted(x.stem for x in CONFIG_DIR.glob('*.toml'))}")
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; unreadable, non-UTF-8 or malformed files raise :class:`StudyError`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StudyError(f"cannot read the file ({exc.strerror})", file=path, fix="give a readable TOML file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StudyError(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=path, line=line,
+                         expected="a UTF-8 encoded TOML file (TOML 1.0 requires UTF-8)",
+                         fix="save the file as UTF-8 in your editor") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"not valid TOML: {exc}", file=path, fix="fix the TOML syntax") from None
+
+
 def load_config(path: str | Path | None = None) -> StudyConfig:
     """Load and validate a study config (``None`` -> all defaults).
 
@@ -389,10 +521,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         return StudyConfig()
     p = resolve_config_path(path)
     file = str(p)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"not valid TOML: {exc}", file=file, fix="fix the TOML syntax") from None
+    raw = read_toml(p)
     sections: dict[str, Any] = {}
     for name, body in raw.items():
         if name == "participant":

@@ -24,16 +24,45 @@ import numpy as np
 from study.errors import StudyError
 from study.manifest import Stimulus
 
-PARTICIPANT_RE = re.compile(r"^sub-[A-Za-z0-9]+$")
+#: Participant label: ``sub-`` + BIDS label characters (BIDS 1.10 "Entities": ``[a-zA-Z0-9]+``),
+#: checked with :func:`re.fullmatch` (``$`` in ``re.match`` would accept ``"sub-01\n"``).
+PARTICIPANT_RE = re.compile(r"sub-[A-Za-z0-9]+")
+
+#: Longest accepted ``sub-``/``ses-``/``task-`` label (default: 64 characters): far below the
+#: 255-byte file-name limit of common file systems even inside the longest BIDS file name
+#: (``sub-X_ses-Y_task-Z_recording-eye1_physio.json``), and far above any real pseudonym.
+MAX_LABEL_CHARS = 64
+
+
+def check_label(value: object, pattern: re.Pattern[str], *, what: str, option: str, example: str) -> str:
+    """Refuse an identifier that does not fully match ``pattern`` or is longer than :data:`MAX_LABEL_CHARS`.
+
+    The message shows the value with ``ascii()`` so that a control character
+    (``"sub-01\n"``) is visible, and never echoes more than 80 characters of it.
+    """
+    shown = ascii(value) if len(ascii(value)) <= 80 else ascii(value)[:77] + "..."
+    if not isinstance(value, str):
+        raise StudyError(f"{what} {shown} is not text", column=option, expected=example)
+    if len(value) > MAX_LABEL_CHARS:
+        raise StudyError(f"{what} is {len(value)} characters long", column=option,
+                         expected=f"at most {MAX_LABEL_CHARS} characters, e.g. {example}",
+                         fix="use a short pseudonym/label")
+    if pattern.fullmatch(value) is None:
+        raise StudyError(f"{what} {shown} is not a valid label", column=option,
+                         expected=f"{pattern.pattern} (letters and digits only, no spaces, newlines or path "
+                                  f"characters), e.g. {example}",
+                         fix=f"use e.g. {option} {example}")
+    return value
 
 
 def check_participant(label: str) -> str:
-    """Validate a participant label against the pseudonym pattern ``sub-[A-Za-z0-9]+``."""
-    if not isinstance(label, str) or not PARTICIPANT_RE.match(label):
-        raise StudyError(f"participant id {label!r} is not a pseudonym label", column="--participant",
-                         expected="sub-<letters/digits>, e.g. sub-07 (BIDS; no names)",
-                         fix="use the pseudonym from the participant key list, e.g. --participant sub-07")
-    return label
+    """Validate a participant label: full match of ``sub-[A-Za-z0-9]+``, at most 64 characters."""
+    try:
+        return check_label(label, PARTICIPANT_RE, what="participant id", option="--participant", example="sub-07")
+    except StudyError as exc:
+        exc.expected = (exc.expected or "") + " (BIDS; a pseudonym, never a name)"
+        exc.fix = "use the pseudonym from the participant key list, e.g. --participant sub-07"
+        raise
 
 
 def participant_number(label: str) -> int:

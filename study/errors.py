@@ -65,6 +65,15 @@ class StudyError(Exception):
         return text
 
 
+class RecordingStopped(Exception):
+    """A session stopped on a fault outside the user's input (disk full, I/O error).
+
+    What was recorded is kept for ``--resume``; the message says what was kept and what
+    to do. :func:`run_cli` prints it without a traceback and exits with
+    :data:`EXIT_FAILED` (1: "failed or interrupted, resume it").
+    """
+
+
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
     """Run a CLI ``main`` and map outcomes to exit codes 0/1/2 without user-facing tracebacks."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -73,6 +82,9 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RecordingStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED

@@ -14,8 +14,9 @@ Continue a session that was interrupted (crash, power cut, Escape)::
 
     python -m study.run --participant sub-07 --resume
 
-Exit codes: 0 finished, 1 failed or interrupted (resume it with ``--resume``), 2 bad
-input (bad id, existing session, changed stimuli, no tracker found, bad config).
+Exit codes: 0 finished, 1 failed, interrupted or stopped by a full disk (resume it with
+``--resume``), 2 bad input (bad id, bad ``--data``, existing session, session in use by
+another process, changed stimuli, no tracker found, bad config).
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m study.run",
         description="Run one eye-tracking session of the artwork study (participant info, calibration, validation, "
                     "practice, trials, drift checks) and record it crash-safely into a BIDS dataset.",
-        epilog="Exit codes: 0 ok, 1 failed/interrupted (use --resume), 2 bad input. See docs/study.md.")
+        epilog="Exit codes: 0 ok, 1 failed/interrupted/disk full (use --resume), 2 bad input or session in use. "
+               "See docs/study.md.")
     p.add_argument("--participant", required=True, metavar="sub-XX",
-                   help="pseudonymous participant label matching sub-[A-Za-z0-9]+, e.g. sub-07 (never a name); "
+                   help="pseudonymous participant label matching sub-[A-Za-z0-9]+ (at most 64 characters), e.g. sub-07 "
+                        "(never a name); "
                         "its number drives the counterbalancing")
     p.add_argument("--session", type=int, default=1, metavar="N", help="session number, the ses-N label (default 1)")
     p.add_argument("--tracker", choices=("tobii", "simulated", "mouse"), default=None,
@@ -66,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="TOML",
                    help="study config file, or the name of a shipped one (default, quick); default: built-in defaults "
                         "(= study/configs/default.toml)")
-    p.add_argument("--data", default="data/raw", metavar="DIR", help="dataset root (default data/raw)")
+    p.add_argument("--data", default="data/raw", metavar="DIR",
+                   help="dataset root, a folder (created if missing; default data/raw)")
     p.add_argument("--manifest", default=None, metavar="CSV",
                    help="stimulus manifest (default: [stimuli] manifest of the config, data/stimuli/manifest.csv)")
     p.add_argument("--resume", action="store_true",

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import errno
 import math
+import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,18 +39,21 @@ from typing import Any
 import numpy as np
 
 from study import bids
-from study.config import StudyConfig, load_config
-from study.counterbalance import check_participant, participant_number, plan_order
-from study.errors import StudyError
+from study.config import INSTRUCTIONS_TEXT, START_TEXT, StudyConfig, load_config
+from study.counterbalance import check_label, check_participant, participant_number, plan_order
+from study.errors import RecordingStopped, StudyError
 from study.manifest import Stimulus, read_manifest
 from study.presenters import HeadlessPresenter, Presenter, PsychoPyPresenter
-from study.recorder import Recorder, read_state, repair_tail, write_state
+from study.recorder import Recorder, SessionLock, is_storage_error, read_state, repair_tail, write_state
 from study.trackers.base import Scene, Tracker, concat_gaze_blocks, system_time_us
 from study.validation import CALIBRATION_POINTS, ValidationResult, point_quality, validation_points
 
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
+
+#: Session label ``ses-<digits>`` (full match; the number itself is checked by :func:`check_session`).
+SESSION_RE = re.compile(r"ses-[0-9]+")
 
 
 def fit_image(width: int, height: int, max_w: int, max_h: int, screen_px: tuple[int, int]) -> tuple[tuple[int, int], tuple[float, float, float, float]]:
@@ -80,6 +86,39 @@ def practice_image(folder: Path, size: int = 512) -> Path:
 
 def session_dir(data_root: Path, participant: str, session: int) -> Path:
     return Path(data_root) / participant / f"ses-{session}"
+
+
+def check_session(session: object) -> int:
+    """A session number: a positive integer whose ``ses-N`` label has at most 64 characters."""
+    if not isinstance(session, int) or isinstance(session, bool) or session < 1:
+        raise StudyError(f"session {ascii(session)[:80]} is not a positive integer", column="--session",
+                         expected="1, 2, ...")
+    check_label(f"ses-{session}", SESSION_RE, what="session label", option="--session", example="1")
+    return session
+
+
+def check_data_root(data_root: Path) -> Path:
+    """Refuse a dataset root that is a file, lies under a file, or cannot be written.
+
+    Checked before anything is shown or written, so a bad ``--data`` costs nothing.
+    """
+    root = Path(data_root)
+    fix = "give a folder for the dataset, e.g. --data data/raw (it is created if missing)"
+    if root.exists() and not root.is_dir():
+        raise StudyError("the dataset root is not a folder", file=root, column="--data",
+                         expected="a folder (or a path that does not exist yet)", fix=fix)
+    probe = root
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise StudyError(f"the dataset root lies under {probe}, which is a file", file=root, column="--data",
+                         expected="a path whose existing part is a folder", fix=fix)
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise StudyError(f"no permission to write in {probe}", file=root, column="--data",
+                         expected="a folder you can write to", fix=fix + ", or fix the folder's permissions")
+    return root
 
 
 def _sha256_text(path: Path) -> str:
@@ -166,6 +205,7 @@ class _Protocol:
         return int(round(seconds * 1e6))
 
     def _tick(self, force: bool = False) -> None:
+        self.rec.check()   # a storage fault in the writer stops the session at the next frame
         now = time.monotonic()
         if self.status is None or (not force and now - self._last_status < self.cfg.recorder.status_interval_s):
             return
@@ -339,12 +379,11 @@ class _Protocol:
             self.save_state()
         self.calibrate_and_validate("resume" if resumed else "initial")
         if not resumed:
-            self.text_screen("You will see a series of images. Look at each image freely, as you would in a museum.\n"
-                             "Before each image, look at the cross in the centre.\n\nPress SPACE for a practice trial.")
+            self.text_screen(INSTRUCTIONS_TEXT)
             if cfg.study.practice:
                 img = practice_image(self.rec_dir)
                 self.show_trial(0, None, img, 512, 512, cfg.timing.practice_viewing_s, "practice")
-            self.text_screen("The experiment starts now.\n\nPress SPACE to begin.")
+            self.text_screen(START_TEXT)
             self.state["intro_done"] = True
             self.save_state()
         else:
@@ -367,6 +406,89 @@ class _Protocol:
         end = self.p.hold_until(on + self._us(min(1.0, cfg.timing.auto_response_s)))
         self.event("end", on, end)
         self._tick(force=True)
+
+
+def _package_version(name: str) -> str:
+    """The installed version of a distribution ("" when unknown)."""
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:  # noqa: BLE001 - metadata missing: the key is left out
+        return ""
+
+
+def _close_segment(trk: Tracker, recorder: Recorder, pres: Presenter | None, state: dict[str, Any], segment: int,
+                   rec_dir: Path) -> list[BaseException]:
+    """End a segment: stop the tracker, close the recorder and the window, save the state.
+
+    Every step runs even when an earlier one fails (a full disk makes the recorder and the
+    state write fail, yet the window must close and the tracker disconnect); the errors
+    are returned (logged here) for the caller to raise when nothing else went wrong.
+    """
+    errors: list[BaseException] = []
+
+    def step(what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - collected; the first is raised by the caller
+            if not errors:
+                log.debug("%s failed: %s", what, exc)
+            errors.append(exc)
+
+    def close_pres() -> None:
+        if pres is not None:
+            if isinstance(pres, PsychoPyPresenter) and state["segments"]:
+                state["segments"][-1]["clock_sync"] = pres.clock.syncs[-5:]
+            pres.close()
+
+    def save() -> None:
+        if state["segments"] and state["segments"][-1]["segment"] == segment:
+            state["segments"][-1]["end_us"] = recorder.last_ts_us
+            state["segments"][-1]["samples"] = recorder.n_written
+            state["segments"][-1]["dropped_samples"] = recorder.n_pushed - recorder.n_written
+        write_state(rec_dir, state)
+
+    step("stopping the tracker", trk.stop)
+    step("closing the recorder", recorder.close)
+    step("closing the window", close_pres)
+    step("saving state.json", save)
+    step("closing the tracker", trk.close)
+    return errors
+
+
+def _storage_message(exc: OSError, phase: str, participant: str, session: int, data_root: Path,
+                     ses_dir: Path | None) -> str:
+    """The experimenter's message for a storage fault: what stopped, what was kept, what to do."""
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system became read-only", errno.EFBIG: "a file grew too large",
+            }.get(exc.errno or 0, "the disk reported an I/O error")
+    where = f" ({exc.filename})" if exc.filename else ""
+    resume = (f"python -m study.run --participant {participant} --session {session} --data {data_root} --resume")
+    rec = ses_dir / bids.RECORDING_DIR if ses_dir is not None else None
+    state = None
+    if rec is not None and rec.is_dir():
+        try:
+            state = read_state(rec)
+        except (OSError, ValueError):
+            state = None
+    if phase == "finalising":
+        kept = (f"every trial is recorded and kept unchanged in {rec}; the final files are rewritten "
+                "from it, so nothing is lost")
+        todo = f"free space, then finalise with: {resume}"
+    elif state is not None:
+        n_done, n_plan = len(state.get("completed", {})), len(state.get("plan", []))
+        size = (rec / "samples.tsv").stat().st_size if (rec / "samples.tsv").is_file() else 0
+        amount = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+        kept = (f"kept in {rec}: {n_done} of {n_plan} trials completed, and every sample written before the stop "
+                f"({amount} in samples.tsv); nothing recorded was deleted, the trial in progress is repeated on "
+                "resume")
+        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then continue with: {resume}"
+    else:
+        kept = "nothing was recorded yet"
+        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then start the session again"
+    return (f"{what}{where} while {phase} {participant} ses-{session} ({exc.strerror or exc}): the session stopped. "
+            f"{kept[0].upper() + kept[1:]}.\n  fix: {todo}")
 
 
 #: Format of the segment start stamp ``started_utc`` (UTC).
@@ -435,8 +557,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     """
     cfg = config if isinstance(config, StudyConfig) else load_config(config)
     check_participant(participant)
-    if not isinstance(session, int) or isinstance(session, bool) or session < 1:
-        raise StudyError(f"session {session!r} is not a positive integer", column="--session", expected="1, 2, ...")
+    check_session(session)
     pres_kind = presenter or cfg.run.presenter
     resp = responder or cfg.run.responder
     clk = clock or cfg.run.clock
@@ -453,127 +574,160 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         except (TypeError, ValueError):
             raise StudyError(f"started_utc {started_utc!r} is not a UTC stamp", column="started_utc",
                              expected="YYYY-MM-DDTHH:MM:SSZ, e.g. 2025-09-25T00:00:00Z") from None
-    data_root = Path(data_root)
+    data_root = check_data_root(Path(data_root))
     ses_dir = session_dir(data_root, participant, session)
-    rec_dir = ses_dir / bids.RECORDING_DIR
-    if ses_dir.exists():
-        if rec_dir.exists() and not resume:
-            raise StudyError(f"{participant} ses-{session} is unfinished (it has {bids.RECORDING_DIR}/)", file=ses_dir,
-                             fix=f"continue it with --resume (python -m study.run --participant {participant} "
-                                 f"--session {session} --resume)")
-        if not rec_dir.exists():
-            raise StudyError(f"{participant} ses-{session} already exists and is finished; sessions are never overwritten",
-                             file=ses_dir, fix="use another --session number, or move the old folder away yourself")
-    elif resume:
-        raise StudyError(f"nothing to resume: {ses_dir} does not exist", file=ses_dir, fix="run without --resume")
-
-    manifest_path = Path(manifest or cfg.stimuli.manifest)
-    stimuli_list = read_manifest(manifest_path, verify=True)
-    stimuli = {s.stimulus_id: s for s in stimuli_list}
-    state = read_state(rec_dir) if resume else None
-    if resume and state is None:
-        raise StudyError("the unfinished session has no state.json (killed before its first trial was planned)",
-                         file=rec_dir, fix=f"remove {ses_dir} and start the session again")
-    if state is not None:
-        if state.get("manifest_sha256") != _sha256_text(manifest_path):
-            raise StudyError("the stimulus manifest changed since this session started", file=manifest_path,
-                             fix="restore the manifest the session started with")
-        missing = [p["stimulus_id"] for p in state["plan"] if p["stimulus_id"] not in stimuli]
-        if missing:
-            raise StudyError(f"planned stimuli missing from the manifest: {missing}", file=manifest_path)
-        if state["segments"] and all(str(p["trial"]) in state["completed"] for p in state["plan"]):
-            log.info("every trial is recorded (the last run stopped while finalising): finalising only")
-            bids.finalise(ses_dir, cfg)
-            return ses_dir
-    else:
-        plan, seed = plan_order(stimuli_list, participant, cfg.study.seed, cfg.study.n_trials)
-        if cfg.study.n_trials > len(stimuli_list):
-            raise StudyError(f"n_trials = {cfg.study.n_trials} but the manifest has {len(stimuli_list)} stimuli",
-                             column="study.n_trials", expected=f"0 (all) .. {len(stimuli_list)}")
-        state = {
-            "version": STATE_VERSION, "participant": participant, "session": session, "task": cfg.study.task,
-            "participant_number": participant_number(participant), "seed": seed,
-            "manifest": str(manifest_path.resolve()), "manifest_sha256": _sha256_text(manifest_path),
-            "plan": [p.__dict__ for p in plan], "completed": {}, "segments": [], "calibration_log": [],
-            "participant_info": {}, "dropped_frames": 0, "config": cfg.to_dict(), "config_source": cfg.source,
-        }
-    seed = int(state["seed"])
-    segment = len(state["segments"]) + 1
-    virtual = clk == "virtual"
-
-    if tracker is None or isinstance(tracker, str):
-        kind = tracker or cfg.tracker.kind
-        trk = make_tracker(cfg, kind, seed=seed + 7919 * (segment - 1), realtime=not virtual)
-    else:
-        trk = tracker
-        kind = "simulated" if trk.supports_virtual_clock else type(trk).__name__
-    if kind == "mouse" and pres_kind != "psychopy":
-        raise StudyError("the mouse tracker needs the PsychoPy window", column="--tracker mouse", fix="drop --headless")
-    info = trk.connect()   # raises StudyError when no tracker is found (before any file is written)
-
-    prev_last = last_sample_us(rec_dir / "samples.tsv") if rec_dir.exists() else None
-    sc = cfg.screen
-    # the window is opened before anything is written: a session that cannot show anything leaves no trace
-    pres: Presenter | None = None
-    if pres_kind == "headless":
-        t0 = int(start_us) if start_us is not None else system_time_us()
-        if virtual and prev_last is not None:
-            t0 = max(t0, prev_last + 1_000_000)
-        pres = HeadlessPresenter(trk, sc.resolution_px, clock=clk, auto_response_s=cfg.timing.auto_response_s,
-                                 responder=resp, t0_us=t0)
-    else:
-        pres = PsychoPyPresenter(trk, sc.resolution_px, fullscreen=sc.fullscreen, screen_index=sc.screen_index,
-                                 refresh_hz=sc.refresh_hz, background=sc.background, foreground=sc.foreground,
-                                 auto_response_s=cfg.timing.auto_response_s, responder=resp,
-                                 screen_mm=sc.size_mm, distance_mm=sc.distance_mm)
+    created_root = not data_root.exists()
+    lock = SessionLock(data_root, participant, session)
+    phase = "starting"
     try:
-        rec_dir.mkdir(parents=True, exist_ok=True)
-        write_state(rec_dir, state)  # the planned order is on disk before anything is shown
-        recorder = Recorder(rec_dir, segment=segment, flush_interval_s=cfg.recorder.flush_interval_s)
-    except BaseException:
-        pres.close()
-        raise
-    tap = _Tap(recorder)
-    trk.set_sink(tap)
+        lock.acquire()
+    except OSError as exc:
+        if not is_storage_error(exc):
+            raise
+        raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, None)) from None
     try:
-        recorder.start()
-        if trk.supports_virtual_clock:
-            trk.start(pres.now_us()) if virtual else trk.start()
+        rec_dir = ses_dir / bids.RECORDING_DIR
+        if ses_dir.exists():
+            if rec_dir.exists() and not resume:
+                raise StudyError(f"{participant} ses-{session} is unfinished (it has {bids.RECORDING_DIR}/)", file=ses_dir,
+                                 fix=f"continue it with --resume (python -m study.run --participant {participant} "
+                                     f"--session {session} --resume)")
+            if not rec_dir.exists():
+                if (ses_dir / bids.FINALISED_DIR).exists():
+                    if resume:
+                        bids.complete_cleanup(ses_dir)
+                        log.warning("%s ses-%d was already finalised; the last run stopped while removing the old "
+                                    "recording: checksums verified, cleanup completed (removed %s/)", participant,
+                                    session, bids.FINALISED_DIR)
+                        return ses_dir
+                    raise StudyError(f"{participant} ses-{session} is finished, but the last run stopped while removing "
+                                     f"the old recording ({bids.FINALISED_DIR}/)", file=ses_dir,
+                                     fix=f"complete the cleanup with --resume (python -m study.run --participant "
+                                         f"{participant} --session {session} --resume); sessions are never "
+                                         f"overwritten")
+                raise StudyError(f"{participant} ses-{session} already exists and is finished; sessions are never overwritten",
+                                 file=ses_dir, fix="use another --session number, or move the old folder away yourself")
+        elif resume:
+            raise StudyError(f"nothing to resume: {ses_dir} does not exist", file=ses_dir, fix="run without --resume")
+
+        manifest_path = Path(manifest or cfg.stimuli.manifest)
+        stimuli_list = read_manifest(manifest_path, verify=True)
+        stimuli = {s.stimulus_id: s for s in stimuli_list}
+        state = read_state(rec_dir) if resume else None
+        if resume and state is None:
+            if last_sample_us(rec_dir / "samples.tsv") is not None:   # pragma: no cover - state.json is written first
+                raise StudyError("the unfinished session has samples but no state.json", file=rec_dir,
+                                 fix=f"keep {rec_dir} for inspection and record the session under another --session")
+            log.warning("the last run of %s ses-%d stopped before it recorded anything: starting the session anew",
+                        participant, session)
+            bids._remove_tree(rec_dir)
+        if state is not None:
+            if state.get("manifest_sha256") != _sha256_text(manifest_path):
+                raise StudyError("the stimulus manifest changed since this session started", file=manifest_path,
+                                 fix="restore the manifest the session started with")
+            missing = [p["stimulus_id"] for p in state["plan"] if p["stimulus_id"] not in stimuli]
+            if missing:
+                raise StudyError(f"planned stimuli missing from the manifest: {missing}", file=manifest_path)
+            if state["segments"] and all(str(p["trial"]) in state["completed"] for p in state["plan"]):
+                log.warning("every trial of %s ses-%d is recorded (the last run stopped while finalising): "
+                            "finalising only", participant, session)
+                phase = "finalising"
+                bids.finalise(ses_dir, cfg, [s.path for s in stimuli_list])
+                return ses_dir
         else:
-            trk.start()
-        stamp = started_utc if started_utc is not None else time.strftime(_UTC_STAMP, time.gmtime())
-        state["segments"].append({
-            "segment": segment, "start_us": pres.now_us(), "started_utc": stamp,
-            "presenter": pres_kind, "clock": clk, "responder": resp, "tracker_kind": kind,
-            "tracker": {"manufacturer": info.manufacturer, "model": info.model, "serial": info.serial,
-                        "firmware": info.firmware, "sampling_rate_hz": info.sampling_rate_hz, "address": info.address,
-                        "software": info.software},
-            "display_area_ucs_mm": {"top_left": list(trk.display_area.top_left),
-                                    "top_right": list(trk.display_area.top_right),
-                                    "bottom_left": list(trk.display_area.bottom_left)},
-        })
-        write_state(rec_dir, state)
-        proto = _Protocol(cfg, state, stimuli, trk, pres, recorder, tap, rec_dir, status)
-        proto.run()
-    finally:
+            plan, seed = plan_order(stimuli_list, participant, cfg.study.seed, cfg.study.n_trials)
+            if cfg.study.n_trials > len(stimuli_list):
+                raise StudyError(f"n_trials = {cfg.study.n_trials} but the manifest has {len(stimuli_list)} stimuli",
+                                 column="study.n_trials", expected=f"0 (all) .. {len(stimuli_list)}")
+            bids.check_stimuli(data_root, [s.path for s in stimuli_list])
+            state = {
+                "version": STATE_VERSION, "participant": participant, "session": session, "task": cfg.study.task,
+                "participant_number": participant_number(participant), "seed": seed,
+                "manifest": str(manifest_path.resolve()), "manifest_sha256": _sha256_text(manifest_path),
+                "plan": [p.__dict__ for p in plan], "completed": {}, "segments": [], "calibration_log": [],
+                "participant_info": {}, "dropped_frames": 0, "config": cfg.to_dict(), "config_source": cfg.source,
+            }
+        seed = int(state["seed"])
+        segment = len(state["segments"]) + 1
+        virtual = clk == "virtual"
+
+        if tracker is None or isinstance(tracker, str):
+            kind = tracker or cfg.tracker.kind
+            trk = make_tracker(cfg, kind, seed=seed + 7919 * (segment - 1), realtime=not virtual)
+        else:
+            trk = tracker
+            kind = "simulated" if trk.supports_virtual_clock else type(trk).__name__
+        if kind == "mouse" and pres_kind != "psychopy":
+            raise StudyError("the mouse tracker needs the PsychoPy window", column="--tracker mouse", fix="drop --headless")
+        info = trk.connect()   # raises StudyError when no tracker is found (before any file is written)
+
+        prev_last = last_sample_us(rec_dir / "samples.tsv") if rec_dir.exists() else None
+        sc = cfg.screen
+        # the window is opened before anything is written: a session that cannot show anything leaves no trace
+        pres: Presenter | None = None
+        if pres_kind == "headless":
+            t0 = int(start_us) if start_us is not None else system_time_us()
+            if virtual and prev_last is not None:
+                t0 = max(t0, prev_last + 1_000_000)
+            pres = HeadlessPresenter(trk, sc.resolution_px, clock=clk, auto_response_s=cfg.timing.auto_response_s,
+                                     responder=resp, t0_us=t0)
+        else:
+            pres = PsychoPyPresenter(trk, sc.resolution_px, fullscreen=sc.fullscreen, screen_index=sc.screen_index,
+                                     refresh_hz=sc.refresh_hz, background=sc.background, foreground=sc.foreground,
+                                     auto_response_s=cfg.timing.auto_response_s, responder=resp,
+                                     screen_mm=sc.size_mm, distance_mm=sc.distance_mm)
         try:
-            trk.stop()
-        finally:
-            recorder.close()
-            if pres is not None:
-                if isinstance(pres, PsychoPyPresenter) and state["segments"]:
-                    state["segments"][-1]["clock_sync"] = pres.clock.syncs[-5:]
-                pres.close()
-            if state["segments"] and state["segments"][-1]["segment"] == segment:
-                state["segments"][-1]["end_us"] = recorder.last_ts_us
-                state["segments"][-1]["samples"] = recorder.n_written
-                state["segments"][-1]["dropped_samples"] = recorder.n_pushed - recorder.n_written
-            write_state(rec_dir, state)
+            rec_dir.mkdir(parents=True, exist_ok=True)
+            write_state(rec_dir, state)  # the planned order is on disk before anything is shown
+            recorder = Recorder(rec_dir, segment=segment, flush_interval_s=cfg.recorder.flush_interval_s)
+        except BaseException:
+            pres.close()
             trk.close()
-    missing = [p["trial"] for p in state["plan"] if str(p["trial"]) not in state["completed"]]
-    if missing:  # pragma: no cover - run() returns only after every trial
-        raise RuntimeError(f"trials {missing} not completed")
-    log.info("session complete: %d samples this segment, %d dropped frames in total", recorder.n_written,
-             state.get("dropped_frames", 0))
-    bids.finalise(ses_dir, cfg)
-    return ses_dir
+            raise
+        phase = "recording"
+        tap = _Tap(recorder)
+        trk.set_sink(tap)
+        try:
+            recorder.start()
+            if trk.supports_virtual_clock:
+                trk.start(pres.now_us()) if virtual else trk.start()
+            else:
+                trk.start()
+            stamp = started_utc if started_utc is not None else time.strftime(_UTC_STAMP, time.gmtime())
+            state["segments"].append({
+                "segment": segment, "start_us": pres.now_us(), "started_utc": stamp,
+                "presenter": pres_kind, "presenter_version": _package_version("psychopy") if pres_kind == "psychopy"
+                else "", "clock": clk, "responder": resp, "tracker_kind": kind,
+                "tracker": {"manufacturer": info.manufacturer, "model": info.model, "serial": info.serial,
+                            "firmware": info.firmware, "sampling_rate_hz": info.sampling_rate_hz, "address": info.address,
+                            "software": info.software},
+                "display_area_ucs_mm": {"top_left": list(trk.display_area.top_left),
+                                        "top_right": list(trk.display_area.top_right),
+                                        "bottom_left": list(trk.display_area.bottom_left)},
+            })
+            write_state(rec_dir, state)
+            proto = _Protocol(cfg, state, stimuli, trk, pres, recorder, tap, rec_dir, status)
+            proto.run()
+        finally:
+            cleanup_errors = _close_segment(trk, recorder, pres, state, segment, rec_dir)
+        if cleanup_errors:   # (only reached when the protocol itself succeeded)
+            raise cleanup_errors[0]
+        missing = [p["trial"] for p in state["plan"] if str(p["trial"]) not in state["completed"]]
+        if missing:  # pragma: no cover - run() returns only after every trial
+            raise RuntimeError(f"trials {missing} not completed")
+        log.info("session complete: %d samples this segment, %d dropped frames in total", recorder.n_written,
+                 state.get("dropped_frames", 0))
+        phase = "finalising"
+        bids.finalise(ses_dir, cfg, [s.path for s in stimuli_list])
+        return ses_dir
+    except OSError as exc:
+        if not is_storage_error(exc):
+            raise
+        raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, ses_dir)) from None
+    finally:
+        lock.release()
+        if created_root:
+            try:
+                data_root.rmdir()   # only when empty: a session that could not start leaves no trace
+            except OSError:
+                pass
