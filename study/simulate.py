@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from study.config import build_section, resolve_config_path
+from study.config import build_section, read_toml, resolve_config_path
 from study.errors import StudyError, run_cli
 from study.oculomotor import GazeModel, OculomotorParams, landing_grid, max_jitter_us, merge_event_pieces
 
@@ -179,13 +179,22 @@ def max_mean_fixation_s(targets: TargetsSection) -> float:
     return float(value)
 
 
+#: Dataset metadata of a simulated cohort (BIDS dataset_description.json; study.config.DatasetSection):
+#: the toolkit wrote it, under the project's licence, so the validator's Authors/License warnings go.
+SIMULATED_DATASET = {
+    "authors": ["artgaze simulator (python -m study.simulate)"],
+    "license": "MIT",
+}
+
+
 @dataclass(frozen=True)
 class SimConfig:
     simulation: SimulationSection = field(default_factory=SimulationSection)
     targets: TargetsSection = field(default_factory=TargetsSection)
     oculomotor: OculomotorParams = field(default_factory=OculomotorParams)
     study_overrides: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"tracker": {"kind": "simulated", "sampling_rate_hz": 60.0}})
+        default_factory=lambda: {"tracker": {"kind": "simulated", "sampling_rate_hz": 60.0},
+                                 "dataset": dict(SIMULATED_DATASET)})
     source: str = "<defaults>"
 
 
@@ -194,10 +203,7 @@ def load_sim_config(path: str | Path | None) -> SimConfig:
     if path is None:
         return SimConfig()
     p = resolve_config_path(path, "simulation config")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"not valid TOML: {exc}", file=p, fix="correct the TOML syntax") from None
+    data = read_toml(p)
     known = {"simulation", "targets", "oculomotor", "study_overrides"}
     for key in data:
         if key not in known:
