@@ -83,7 +83,7 @@ MANIFEST_COLUMNS = ("stimulus_id", "artwork", "category", "method", "file", "sha
 #: Slugs of docs/formats.md sec. 1 (paper Table 3, in the paper's order).
 PAPER_SLUGS = ("last_supper", "night_watch", "virgin_of_the_rocks", "david", "thinker", "venus_de_milo",
                "terracotta_warriors", "tang_sancai", "blue_white_porcelain")
-SLUG_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+SLUG_RE = re.compile(r"[a-z][a-z0-9_]*")  # used with fullmatch: "$" would accept a trailing newline
 UNFILLED = "lab must fill"
 DEFAULT_SIZE = 256
 FIT_MODES = ("pad", "crop")
@@ -206,7 +206,7 @@ def load_artworks(folder_or_file: str | Path) -> list[Artwork]:
                 raise err(f"{key} is empty", key, "a non-empty string",
                           f'fill it in, or write "unknown - {UNFILLED}" for photo_source/photo_licence')
         slug = tab["slug"]
-        if not SLUG_RE.match(slug):
+        if not SLUG_RE.fullmatch(slug):
             raise err(f"slug {slug!r} is not a valid slug", "slug", "lower-case letters, digits and _, e.g. david",
                       "use the slugs of docs/formats.md sec. 1")
         if slug in seen:

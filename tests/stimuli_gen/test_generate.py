@@ -216,6 +216,7 @@ TOML_OK = ('version = 1\n\n[[artwork]]\nslug = "david"\ncategory = "sculpture"\n
 @pytest.mark.parametrize("edit, message, line", [
     (lambda t: t.replace('category = "sculpture"', 'category = "statue"'), "category 'statue' is not allowed", 5),
     (lambda t: t.replace('slug = "david"', 'slug = "David!"'), "is not a valid slug", 4),
+    (lambda t: t.replace('slug = "david"', 'slug = "david\\n"'), "is not a valid slug", 4),  # "$" matched before \n
     (lambda t: t.replace('photo_licence = "unknown — lab must fill"\n', ""), "missing key(s) ['photo_licence']", 3),
     (lambda t: t.replace('demo_image = "camera"', 'demo_imag = "camera"'), "unknown key(s) ['demo_imag']", 11),
     (lambda t: t.replace('demo_image = "camera"', 'demo_image = "lena"'), "not an image bundled", 11),
