@@ -82,8 +82,8 @@ _PROLAB_1X_MEASURED = {
     "fill_both_eyes_lost": "measured, Pro Lab 1.145 export: none of its 478 single samples with both eyes lost "
                            "(8.3 ms gaps, far below the 75 ms max gap length) was interpolated: 443 are "
                            "'EyesNotFound' with their neighbours 'Unclassified' (no velocity across them), the "
-                           "other 35 lie inside merged fixations; single-eye losses were filled (fixation "
-                           "positions match the filled binocular average). Pro Lab 24.21 does fill such samples "
+                           "other 35 lie inside merged fixations; single-eye losses were filled (kappa 0.62 "
+                           "without any gap fill-in, 0.93 with this preset). Pro Lab 24.21 does fill such samples "
                            "(cemGr 120 Hz export: 383 of them labelled 'Fixation', 42 'Saccade')",
     "merge_covers_gaps": "measured, Pro Lab 1.145 export: all 35 samples with both eyes lost between merged "
                          "fixations are labelled 'Fixation' (the merged fixation spans them)",
