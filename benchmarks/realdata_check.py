@@ -53,10 +53,14 @@ def _same(rec: Recording) -> Recording:
 #: Diagnostic variants: name -> (recording transform, config). They test hypotheses about the rest
 #: of the gap on the Pro Lab 1.145 export once its data-loss handling is reproduced (``prolab_1x``):
 #: a velocity scale (angle over the 20 ms window length instead of the 16.7 ms the 120 Hz window spans
-#: would be 30 x 20 / 16.7 = 36 deg/s) and the threshold that fits best.
+#: would be 30 x 20 / 16.7 = 36 deg/s), the threshold that fits best, a moving median (which removes
+#: the one-sample jumps at one-eye samples) and a looser merge angle. None of these is a documented
+#: Tobii setting of that file.
 DIAGNOSTICS = {
     "prolab_1x at 33 deg/s": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, velocity_threshold_deg_s=33.0)),
     "prolab_1x at 36 deg/s": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, velocity_threshold_deg_s=36.0)),
+    "prolab_1x + moving median 3": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, noise_reduction="median")),
+    "prolab_1x, merge angle 0.7 deg": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, merge_max_angle_deg=0.7)),
 }
 
 
