@@ -51,6 +51,9 @@ class IVTConfig:
     merge_max_angle_deg: float = 0.5      # step 6: max angle between fixations 0.5 deg
     discard_short: bool = True            # step 7, sec. 3.1.7: discard short fixations on
     min_fixation_ms: float = 60.0         # step 7: minimum fixation duration 60 ms
+    # Tobii Pro Lab 1.x behaviour measured on a real export (analysis.fixations.presets, "prolab_1x"):
+    fill_both_eyes_lost: bool = True      # step 1: also fill samples where both eyes are lost (Olsen: per eye)
+    merge_covers_gaps: bool = False       # step 6: samples without gaze between merged fixations -> fixation
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,11 @@ test hypotheses about where Tobii's output differs from Olsen's description).
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -33,7 +32,6 @@ if str(ROOT) not in sys.path:
 from analysis.agreement import best_preset, compare, preset_score  # noqa: E402
 from analysis.config import IVTConfig  # noqa: E402
 from analysis.errors import InputError  # noqa: E402
-from analysis.fixations._common import runs  # noqa: E402
 from analysis.fixations.presets import PRESETS  # noqa: E402
 from analysis.io import read_recording  # noqa: E402
 from analysis.recording import Recording  # noqa: E402
@@ -48,39 +46,21 @@ FILE_FILTERS: dict[str, IVTConfig] = {
 }
 
 
-def fill_single_eye_gaps(rec: Recording, max_gap_s: float = 0.075) -> Recording:
-    """Diagnostic: gap fill-in per eye only at samples where the other eye is valid.
-
-    Emulates a gap fill-in that never interpolates samples in which both eyes were lost
-    (Tobii's ``EyesNotFound``); the I-VT is then run with its own gap fill-in off.
-    """
-    s = rec.samples.copy()
-    t = s["time_s"].to_numpy()
-    for e, o in (("left", "right"), ("right", "left")):
-        v = s[f"{e}_valid"].to_numpy().copy()
-        other = s[f"{o}_valid"].to_numpy()
-        x = s[f"{e}_x_px"].to_numpy().copy()
-        y = s[f"{e}_y_px"].to_numpy().copy()
-        start, stop = runs(~v)
-        inner = (start > 0) & (stop < v.size)
-        start, stop = start[inner], stop[inner]
-        keep = (t[stop] - t[start - 1]) <= max_gap_s
-        for a, b in zip(start[keep], stop[keep]):  # diagnostic only: a loop over gaps, not samples
-            idx = np.arange(a, b)
-            idx = idx[other[idx]]
-            f = (t[idx] - t[a - 1]) / (t[b] - t[a - 1])
-            x[idx] = x[a - 1] + f * (x[b] - x[a - 1])
-            y[idx] = y[a - 1] + f * (y[b] - y[a - 1])
-            v[idx] = True
-        s[f"{e}_x_px"], s[f"{e}_y_px"], s[f"{e}_valid"] = x, y, v
-    out = copy.copy(rec)
-    out.samples = s
-    return out
+def _same(rec: Recording) -> Recording:
+    return rec
 
 
-#: Diagnostic variants: name -> (recording transform, config).
+#: Diagnostic variants: name -> (recording transform, config). They test hypotheses about the rest
+#: of the gap on the Pro Lab 1.145 export once its data-loss handling is reproduced (``prolab_1x``):
+#: a velocity scale (angle over the 20 ms window length instead of the 16.7 ms the 120 Hz window spans
+#: would be 30 x 20 / 16.7 = 36 deg/s), the threshold that fits best, a moving median (which removes
+#: the one-sample jumps at one-eye samples) and a looser merge angle. None of these is a documented
+#: Tobii setting of that file.
 DIAGNOSTICS = {
-    "prolab, no fill of both-eyes-lost samples": (fill_single_eye_gaps, IVTConfig(gap_fill=False)),
+    "prolab_1x at 33 deg/s": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, velocity_threshold_deg_s=33.0)),
+    "prolab_1x at 36 deg/s": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, velocity_threshold_deg_s=36.0)),
+    "prolab_1x + moving median 3": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, noise_reduction="median")),
+    "prolab_1x, merge angle 0.7 deg": (_same, dataclasses.replace(PRESETS["prolab_1x"].config, merge_max_angle_deg=0.7)),
 }
 
 

@@ -254,6 +254,11 @@ class GapFill:
         a = values[self.prev]
         return a + self.w * (values[self.next] - a)
 
+    def where(self, keep: np.ndarray) -> GapFill:
+        """Only the filled samples whose ``keep`` (bool per sample of the recording) is set."""
+        k = keep[self.idx]
+        return GapFill(idx=self.idx[k], prev=self.prev[k], next=self.next[k], w=self.w[k])
+
 
 def find_gaps(time_s: np.ndarray, valid: np.ndarray, max_gap_s: float) -> GapFill:
     """Step 1 of the Tobii I-VT filter: which invalid samples of one eye are filled.
@@ -473,6 +478,7 @@ def select_gaze(
     mode: str,
     gap_fill: bool,
     max_gap_s: float,
+    fill_both_eyes_lost: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None, dict[str, int]]:
     """Steps 1 and 2: per-eye gap fill-in, then eye selection.
 
@@ -481,6 +487,13 @@ def select_gaze(
     (:func:`find_gaps`), including that eye's position when given. The filled values
     are patched into the selection only at the filled samples, so the raw arrays are
     neither copied nor modified.
+
+    ``fill_both_eyes_lost`` (default: True, Olsen 2012 sec. 3.1.1: each eye is filled
+    on its own, whatever the other eye did): when False, an eye's gap is still found and
+    interpolated across as above, but only its samples at which the *other* eye is valid
+    are filled; samples where both eyes were lost (Tobii's ``EyesNotFound``) stay
+    missing, however short. That is what Tobii Pro Lab 1.145 did in a real export
+    (docs/fixations.md, "Presets"; ``prolab_1x`` in :mod:`analysis.fixations.presets`).
 
     Returns
     -------
@@ -516,6 +529,9 @@ def select_gaze(
 
     fill_l = find_gaps(time_s, lv, max_gap_s) if (gap_fill and use_left) else None
     fill_r = find_gaps(time_s, rv, max_gap_s) if (gap_fill and use_right) else None
+    if not fill_both_eyes_lost:
+        fill_l = None if fill_l is None else fill_l.where(rv)
+        fill_r = None if fill_r is None else fill_r.where(lv)
     counts = {"filled_left": 0 if fill_l is None else int(fill_l.idx.size),
               "filled_right": 0 if fill_r is None else int(fill_r.idx.size)}
 
@@ -585,7 +601,7 @@ def recording_arrays(recording: Any) -> dict[str, Any]:
 
 
 def prepare_gaze(time_s, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
-                 eye_selection: str, gap_fill: bool, max_gap_s: float):
+                 eye_selection: str, gap_fill: bool, max_gap_s: float, fill_both_eyes_lost: bool = True):
     """The common start of every detector: checked timestamps, their median interval, and
     gap-filled, eye-selected gaze (Olsen 2012, sec. 3.1.1-3.1.2; :func:`select_gaze`).
 
@@ -598,5 +614,5 @@ def prepare_gaze(time_s, left_x, left_y, right_x, right_y, left_valid, right_val
                          fix="give a longer recording")
     dt = median_interval(t)
     x, y, eye, counts = select_gaze(t, left_x, left_y, right_x, right_y, left_valid, right_valid, eye_xyz,
-                                    eye_selection, gap_fill, max_gap_s)
+                                    eye_selection, gap_fill, max_gap_s, fill_both_eyes_lost)
     return t, dt, x, y, eye, counts

@@ -71,6 +71,22 @@ _PROLAB_FIXATION_SOURCES = {
     "merge_max_angle_deg": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": max angle 0.5 deg; " + _OLSEN.format("3.1.6"),
     "discard_short": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": discard short fixations on; " + _OLSEN.format("3.1.7"),
     "min_fixation_ms": _PROLAB.format("'Tobii I-VT (Fixation)'") + ": minimum duration 60 ms; " + _OLSEN.format("3.1.7"),
+    "fill_both_eyes_lost": _OLSEN.format("3.1.1") + ": each eye's gaps are filled on their own",
+    "merge_covers_gaps": _OLSEN.format("3.1.6") + " (samples without gaze are not classified; they stay gaps)",
+}
+
+#: What Tobii Pro Lab 1.145 did differently, measured on a real export (EyeT4Empathy, Lencastre et
+#: al. 2022, participant 60 trial 0: Pro Lab 1.145.28180, X3-120, 120 Hz; benchmarks/RESULTS.md "Real
+#: exports", docs/fixations.md "Presets"). Not in any Tobii document the project could consult.
+_PROLAB_1X_MEASURED = {
+    "fill_both_eyes_lost": "measured, Pro Lab 1.145 export: none of its 478 single samples with both eyes lost "
+                           "(8.3 ms gaps, far below the 75 ms max gap length) was interpolated: 443 are "
+                           "'EyesNotFound' with their neighbours 'Unclassified' (no velocity across them), the "
+                           "other 35 lie inside merged fixations; single-eye losses were filled (kappa 0.62 "
+                           "without any gap fill-in, 0.93 with this preset). Pro Lab 24.21 does fill such samples "
+                           "(cemGr 120 Hz export: 383 of them labelled 'Fixation', 42 'Saccade')",
+    "merge_covers_gaps": "measured, Pro Lab 1.145 export: all 35 samples with both eyes lost between merged "
+                         "fixations are labelled 'Fixation' (the merged fixation spans them)",
 }
 
 #: The presets, by name. ``prolab`` is :class:`IVTConfig`'s defaults (the project's filter).
@@ -83,6 +99,10 @@ PRESETS: dict[str, Preset] = {
         {**_PROLAB_FIXATION_SOURCES,
          "velocity_threshold_deg_s": _PROLAB.format("'Tobii I-VT (Attention)'") + ": 100 deg/s (all other values "
                                      "as 'Tobii I-VT (Fixation)')"}),
+    "prolab_1x": Preset(
+        "prolab_1x", "Tobii Pro Lab 1.x (as measured on 1.145), 'Tobii I-VT (Fixation)'",
+        IVTConfig(fill_both_eyes_lost=False, merge_covers_gaps=True),
+        {**_PROLAB_FIXATION_SOURCES, **_PROLAB_1X_MEASURED}),
     "studio": Preset(
         "studio", "Tobii Studio, 'I-VT filter' (Tobii I-VT fixation filter, defaults)",
         IVTConfig(noise_reduction="median", noise_window_samples=3),

@@ -86,6 +86,34 @@ def test_gap_fill_is_per_eye_and_never_at_the_edges():
     np.testing.assert_allclose(x_off[5:7], 420.0)   # without fill-in: the right eye alone
 
 
+def test_fill_both_eyes_lost_off_fills_only_where_the_other_eye_is_valid():
+    """60 Hz; left eye lost at samples 5-6, right eye at 6: sample 6 has both eyes lost.
+
+    The left gap (last valid 4, first valid 7: 3 intervals = 50 ms) is interpolated
+    across in both cases: left 400 -> 430 over 3 intervals gives 410 at sample 5. With
+    ``fill_both_eyes_lost=False`` only sample 5 (right eye valid) is filled, sample 6
+    stays missing.
+    """
+    t = np.arange(12) / 60.0
+    lx = np.where(np.arange(12) < 7, 400.0, 430.0)
+    rx = np.full(12, 500.0)
+    lv = np.ones(12, bool)
+    rv = np.ones(12, bool)
+    lv[5:7] = False
+    rv[6] = False
+    lx[~lv] = np.nan
+    rx[~rv] = np.nan
+    y = np.full(12, CY)
+    x, _, _, counts = select_gaze(t, lx, y, rx, y, lv, rv, None, "average", True, 0.075)
+    assert counts == {"filled_left": 2, "filled_right": 1}
+    np.testing.assert_allclose(x[5:7], [(410.0 + 500.0) / 2, (420.0 + 500.0) / 2])
+    x, _, _, counts = select_gaze(t, lx, y, rx, y, lv, rv, None, "average", True, 0.075, False)
+    assert counts == {"filled_left": 1, "filled_right": 0}
+    assert x[5] == pytest.approx((410.0 + 500.0) / 2) and np.isnan(x[6])
+    out = ivt_filter(t, lx, y, rx, y, lv, rv, G, None, IVTConfig(fill_both_eyes_lost=False))
+    assert out.labels[6] == GAP and out.info["filled_left"] == 1 and out.info["filled_right"] == 0
+
+
 # --------------------------------------------------------------------------- step 2
 
 def test_eye_selection_modes():
@@ -320,6 +348,71 @@ def _two_fixations(angle_deg: float):
     x[350:] = CX + px_for_angle(angle_deg)
     x[300:350] = np.nan
     return t, x, np.full(700, CY)
+
+
+def test_merge_covers_gaps_labels_the_missing_samples_between_merged_fixations():
+    """The 50 missing samples between two merged fixations become fixation samples with
+    ``merge_covers_gaps``; the event (bounds, sample count, position) is the same."""
+    t, x, y = _two_fixations(0.4)
+    plain = run(t, x, y, cfg=IVTConfig(gap_fill=False))
+    out = run(t, x, y, cfg=IVTConfig(gap_fill=False, merge_covers_gaps=True))
+    assert (plain.labels[300:350] == GAP).all()
+    assert (out.labels[290:360] == FIXATION).all()
+    assert (out.labels != plain.labels).sum() == 50
+    for f in ("onset_s", "offset_s", "n_samples", "x_px", "y_px"):
+        np.testing.assert_array_equal(getattr(out.events, f), getattr(plain.events, f), err_msg=f)
+    # not merged (0.6 deg apart): nothing is covered
+    t, x, y = _two_fixations(0.6)
+    apart = run(t, x, y, cfg=IVTConfig(gap_fill=False, merge_covers_gaps=True))
+    assert apart.events.onset_s.size == 2 and (apart.labels[300:350] == GAP).all()
+
+
+def test_merge_covers_gaps_then_discarded_gives_the_gaps_back():
+    """1000 Hz, 120 samples, no gaze at 50-59: fixations 10-39 and 70-109 (20-sample
+    window), 30 ms apart, merged into one of 100 ms; with a 150 ms minimum it is
+    discarded: samples with gaze unknown, the missing ones gaps again."""
+    t = np.arange(120) / 1000.0
+    x = np.full(120, CX)
+    x[50:60] = np.nan
+    y = np.where(np.isnan(x), np.nan, CY)
+    kept = run(t, x, y, cfg=IVTConfig(gap_fill=False, merge_covers_gaps=True))
+    assert kept.events.onset_s.size == 1 and (kept.labels[10:110] == FIXATION).all()
+    out = run(t, x, y, cfg=IVTConfig(gap_fill=False, merge_covers_gaps=True, min_fixation_ms=150.0))
+    assert out.events.onset_s.size == 0
+    assert (out.labels[50:60] == GAP).all()
+    assert (out.labels[:50] == UNKNOWN).all() and (out.labels[60:] == UNKNOWN).all()
+
+
+def test_prolab_1x_preset_on_an_x3_like_loss_pattern():
+    """120 Hz, steady gaze, both eyes lost at every third sample (as in a real Pro Lab 1.145
+    X3-120 export). ``prolab`` fills the 8 ms gaps and finds one fixation; ``prolab_1x``
+    leaves them and finds none (no velocity window without a lost sample): every sample is
+    unknown or a gap, as Tobii labelled them ('Unclassified' / 'EyesNotFound'). Inside a
+    fixation, two such losses (samples 180 and 183: the fixations before and after end
+    at 178 and start at 185, 50 ms apart) are bridged by merging, and the lost samples
+    are labelled fixation."""
+    from analysis.fixations.presets import PRESETS
+    n = 120
+    t = np.arange(n) / 120.0
+    lost = np.arange(n) % 3 == 0
+    x = np.where(lost, np.nan, CX)
+    y = np.where(lost, np.nan, CY)
+    both = run(t, x, y, cfg=PRESETS["prolab"].config)
+    assert both.events.onset_s.size == 1
+    one_x = run(t, x, y, cfg=PRESETS["prolab_1x"].config)
+    assert one_x.events.onset_s.size == 0
+    assert set(np.unique(one_x.labels[lost])) == {GAP}
+    assert set(np.unique(one_x.labels[~lost])) == {UNKNOWN}
+    # the pattern for 12 samples inside a 1 s fixation
+    n = 120 * 3
+    t = np.arange(n) / 120.0
+    lost = np.zeros(n, bool)
+    lost[[180, 183]] = True
+    x = np.where(lost, np.nan, CX)
+    y = np.where(lost, np.nan, CY)
+    out = run(t, x, y, cfg=PRESETS["prolab_1x"].config)
+    assert out.events.onset_s.size == 1
+    assert (out.labels[1:-1] == FIXATION).all()
 
 
 @pytest.mark.parametrize("angle, merged", [(0.4, True), (0.6, False)])
