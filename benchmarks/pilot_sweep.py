@@ -15,7 +15,7 @@ and the script writes into ``--out``:
   over the sample images) at the start and at the end, each term's share of their sum,
   and the mean of each loss term over the last 5 iterations.
 
-Without ``--data`` the demo data set is built (``python -m stimuli_gen.demo_data``, 40
+Without ``--data`` the demo data set is built (``python -m stimuli_gen.demo_training_sets``, 40
 images per domain at ``--size + 8`` px) in a temporary folder. The base configuration is
 the demo one (``ngf = ndf = 16``, pixel cycle loss unless ``--config`` sets
 ``vgg19_weights``) at ``--size`` px; give ``--config`` to sweep another. CPU: set
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stimuli_gen.config import Config, load_config  # noqa: E402
-from stimuli_gen.data import make_dataset  # noqa: E402
+from stimuli_gen.training_data import make_dataset  # noqa: E402
 from stimuli_gen.train import Trainer  # noqa: E402
 from stimuli_gen.train_utils import setup_runtime  # noqa: E402
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None
     data = a.data
     if data is None:
-        from stimuli_gen.demo_data import build
+        from stimuli_gen.demo_training_sets import build
 
         tmp = tempfile.TemporaryDirectory()
         data = build(Path(tmp.name), n=40, size=a.size + 8, seed=0) / "unaligned"

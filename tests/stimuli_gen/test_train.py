@@ -11,7 +11,7 @@ from PIL import Image
 
 from stimuli_gen.checkpoint import export_generators, load_checkpoint, load_generator
 from stimuli_gen.config import Config, LossConfig, ModelConfig, TrainConfig
-from stimuli_gen.data import load_rgb, to_tensor
+from stimuli_gen.training_data import load_rgb, to_tensor
 from stimuli_gen.errors import InputError
 from stimuli_gen.train import Trainer, run
 from stimuli_gen.train_utils import ImagePool, LinearDecay, setup_runtime
@@ -211,7 +211,7 @@ def test_pilot_sweep_script_writes_losses_shares_and_grids(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     sweep = runpy.run_path(str(root / "benchmarks" / "pilot_sweep.py"), run_name="pilot_sweep")
-    from stimuli_gen.demo_data import build
+    from stimuli_gen.demo_training_sets import build
 
     data = build(tmp_path / "demo", n=2, size=40, seed=0) / "unaligned"
     assert sweep["main"](["--values", "1,100", "--iterations", "1", "--size", "32", "--ngf", "4",
