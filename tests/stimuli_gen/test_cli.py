@@ -185,3 +185,17 @@ def test_dataset_configs_set_the_domain_orientation():
         from stimuli_gen.config import config_from_dict
 
         config_from_dict({"data": {"folder_a": "../x"}})
+
+
+def test_docs_options_table_is_generated_from_the_models():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_config_reference", ROOT / "docs" / "make_config_reference.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    block = mod.render()
+    assert block in (ROOT / "docs" / "stimuli_gen.md").read_text(encoding="utf-8"), \
+        "docs/stimuli_gen.md is out of date: run python docs/make_config_reference.py"
+    for section, sfield in Config.model_fields.items():
+        for key in sfield.annotation.model_fields:
+            assert f"| `{key}` |" in block
