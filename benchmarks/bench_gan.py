@@ -215,7 +215,7 @@ def smoke_single(device: str, size: int, ngf: int, iterations: int, work: Path) 
     from torch.utils.data import DataLoader
 
     from stimuli_gen.checkpoint import load_checkpoint
-    from stimuli_gen.data import make_dataset
+    from stimuli_gen.training_data import make_dataset
 
     failed: list[str] = []
     cfg = _smoke_config(size, ngf, iterations)

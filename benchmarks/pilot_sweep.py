@@ -15,7 +15,7 @@ and the script writes into ``--out``:
   over the sample images) at the start and at the end, each term's share of their sum,
   and the mean of each loss term over the last 5 iterations.
 
-Without ``--data`` the demo data set is built (``python -m stimuli_gen.demo_data``, 40
+Without ``--data`` the demo data set is built (``python -m stimuli_gen.demo_training_sets``, 40
 images per domain at ``--size + 8`` px) in a temporary folder. The base configuration is
 the demo one (``ngf = ndf = 16``, pixel cycle loss unless ``--config`` sets
 ``vgg19_weights``) at ``--size`` px; give ``--config`` to sweep another. CPU: set
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stimuli_gen.config import Config, load_config  # noqa: E402
-from stimuli_gen.data import make_dataset  # noqa: E402
+from stimuli_gen.training_data import make_dataset  # noqa: E402
 from stimuli_gen.train import Trainer  # noqa: E402
 from stimuli_gen.train_utils import setup_runtime  # noqa: E402
 
@@ -48,10 +47,10 @@ TERMS = ("adv", "cyc", "idt", "edge")
 
 def base_config(path: Path | None, size: int, ngf: int, iterations: int) -> Config:
     cfg = load_config(path) if path else load_config(ROOT / "stimuli_gen" / "configs" / "demo_ours.toml")
-    model = dataclasses.replace(cfg.model, ngf=ngf, ndf=ngf)
-    train = dataclasses.replace(cfg.train, load_size=size + 8, crop_size=size, max_iterations=iterations,
-                                num_workers=0, sample_every=0, save_every=10 ** 9, log_every=10 ** 9)
-    return dataclasses.replace(cfg, model=model, train=train)
+    model = cfg.model.model_copy(update=dict(ngf=ngf, ndf=ngf))
+    train = cfg.train.model_copy(update=dict(load_size=size + 8, crop_size=size, max_iterations=iterations,
+                                             num_workers=0, sample_every=0, save_every=10 ** 9, log_every=10 ** 9))
+    return cfg.model_copy(update=dict(model=model, train=train))
 
 
 def mean_norms(trainer: Trainer) -> dict[str, float]:
@@ -103,18 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     values = [float(v) for v in a.values.split(",")]
     base = base_config(a.config, a.size, a.ngf, a.iterations)
-    if a.param not in {f.name for f in dataclasses.fields(base.loss)}:
+    if a.param not in type(base.loss).model_fields:
         ap.error(f"--param must be a [loss] key, got {a.param!r}")
     tmp = None
     data = a.data
     if data is None:
-        from stimuli_gen.demo_data import build
+        from stimuli_gen.demo_training_sets import build
 
         tmp = tempfile.TemporaryDirectory()
         data = build(Path(tmp.name), n=40, size=a.size + 8, seed=0) / "unaligned"
     rows = []
     for v in values:
-        cfg = dataclasses.replace(base, loss=dataclasses.replace(base.loss, **{a.param: v}))
+        cfg = base.model_copy(update={"loss": base.loss.model_copy(update={a.param: v})})
         res = run_one(cfg, data, a.out / f"{a.param}_{v:g}")
         row = {a.param: v, "s_per_it": round(res["seconds_per_iteration"], 2)}
         for when in ("start", "end"):

@@ -20,7 +20,7 @@ from stimuli_gen.errors import EXIT_FAILED, InputError, run_cli
 
 COMMANDS = {
     "train": ("stimuli_gen.train", "train the asymmetric CycleGAN or the Pix2Pix baseline from a TOML config"),
-    "datasets": ("stimuli_gen.datasets", "download and verify the training datasets (e.g. monet2photo)"),
+    "datasets": ("stimuli_gen.public_datasets", "download and verify the training datasets (e.g. monet2photo)"),
     "generate": ("stimuli_gen.generate", "reconstruct the artworks with trained generators; write the stimuli and manifest"),
     "evaluate": ("stimuli_gen.evaluate", "image-quality metrics of generated stimuli (SSIM, COSIN, sharpness, entropy)"),
     "pairs": ("stimuli_gen.pairs", "build Pix2Pix photo -> art training pairs with a neutral method (colour transfer)"),

@@ -1,9 +1,14 @@
 """Typed training configuration for :mod:`stimuli_gen`, loaded from TOML and validated on load.
 
 A TOML file holds any subset of the sections ``[model]``, ``[loss]``, ``[saliency]``,
-``[train]`` and ``[data]`` (which dataset folders are the photo and art domains); unknown sections/keys, wrong types and out-of-range values raise
+``[train]`` and ``[data]`` (which dataset folders are the photo and art domains).
+Each section is a pydantic v2 model (frozen, ``extra="forbid"``, strict types, a
+``Literal`` for every closed choice, ``Field(gt=0)``/``Field(ge=0)`` for ranges and a
+description per field, which ``docs/make_config_reference.py`` turns into the options
+table of docs/stimuli_gen.md). Unknown sections/keys, wrong types and out-of-range
+values are turned by one adapter, :func:`input_error`, into
 :class:`~stimuli_gen.errors.InputError` naming the file, the key, what was expected
-and how to fix it. Every default is documented next to its definition with its
+and how to fix it; the constraints between options are checked by :func:`validate`. Every default is documented next to its definition with its
 source: Wei Pu (2025) ("the paper", ``/work/shared/seed/paper.txt``), the reference
 CycleGAN/Pix2Pix code (junyanz/pytorch-CycleGAN-and-pix2pix, ``options/*.py``),
 Zhu et al. (2017) "Unpaired image-to-image translation using cycle-consistent
@@ -22,19 +27,25 @@ translation with conditional adversarial networks" (CVPR; "Pix2Pix paper").
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stimuli_gen.errors import InputError
 
-KINDS = ("cyclegan_asym", "pix2pix")
+Kind = Literal["cyclegan_asym", "pix2pix"]
+KINDS = get_args(Kind)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+class _Section(BaseModel):
+    """Common settings: immutable, unknown keys rejected, no silent type coercion."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class ModelConfig(_Section):
     """Network sizes.
 
     ``kind = "cyclegan_asym"`` is the paper's asymmetric CycleGAN (sec. "Asymmetric
@@ -44,20 +55,30 @@ class ModelConfig:
     2017).
     """
 
-    kind: str = "cyclegan_asym"
-    input_nc: int = 3               # RGB (reference --input_nc 3)
-    output_nc: int = 3              # RGB (reference --output_nc 3)
-    ngf: int = 64                   # generator width, reference --ngf 64
-    ndf: int = 64                   # discriminator width, reference --ndf 64
-    n_res_blocks: int = 9           # G: 9 residual blocks at 256 px (paper; CycleGAN paper, appendix 7.2)
-    n_dense_blocks: int = 3         # F: dense blocks, each followed by a transition layer (our choice, see networks.dense_generator)
-    dense_layers: int = 6           # F: layers per dense block (our choice; DenseNet-121's first block has 6)
-    growth_per_ngf: int = 2         # F: growth rate k = growth_per_ngf * ngf (k = 128 at ngf 64; our choice)
-    n_layers_d: int = 3             # PatchGAN depth; 3 gives the 70x70 receptive field (reference "basic" D)
-    unet_downs: int = 8             # Pix2Pix U-Net depth; 8 for 256 px ("unet_256"), 2**unet_downs <= image size
-    norm: str = ""                  # "" = the reference default: instance for CycleGAN, batch for Pix2Pix
-    dropout: bool = True            # Pix2Pix U-Net dropout 0.5 in the inner blocks (Pix2Pix paper sec. 3.1)
-    init_gain: float = 0.02         # weights ~ N(0, 0.02) (CycleGAN paper sec. 4; reference --init_gain)
+    kind: Kind = Field("cyclegan_asym", description=(
+        "the paper's asymmetric CycleGAN (ResNet G, dense-block F, two 70x70 PatchGANs) or the Pix2Pix baseline "
+        "(U-Net + conditional PatchGAN; Isola et al. 2017)"))
+    input_nc: int = Field(3, gt=0, description="input channels, RGB (reference --input_nc 3)")
+    output_nc: int = Field(3, gt=0, description="output channels, RGB (reference --output_nc 3)")
+    ngf: int = Field(64, gt=0, description="generator width (reference --ngf 64)")
+    ndf: int = Field(64, gt=0, description="discriminator width (reference --ndf 64)")
+    n_res_blocks: int = Field(9, ge=0, description=(
+        "G: residual blocks; 9 at 256 px (paper; CycleGAN paper, appendix 7.2)"))
+    n_dense_blocks: int = Field(3, gt=0, description=(
+        "F: dense blocks, each followed by a transition layer (our choice, see networks.dense_generator)"))
+    dense_layers: int = Field(6, gt=0, description=(
+        "F: layers per dense block (our choice; DenseNet-121's first block has 6)"))
+    growth_per_ngf: int = Field(2, gt=0, description=(
+        "F: growth rate k = growth_per_ngf * ngf (k = 128 at ngf 64; our choice)"))
+    n_layers_d: int = Field(3, gt=0, description=(
+        "PatchGAN depth; 3 gives the 70x70 receptive field (reference 'basic' D)"))
+    unet_downs: int = Field(8, gt=0, description=(
+        "Pix2Pix U-Net depth; 8 for 256 px ('unet_256'), 2**unet_downs <= image size"))
+    norm: Literal["", "instance", "batch", "none"] = Field("", description=(
+        "normalisation; '' = the reference default: instance for CycleGAN, batch for Pix2Pix"))
+    dropout: bool = Field(True, description="Pix2Pix U-Net dropout 0.5 in the inner blocks (Pix2Pix paper sec. 3.1)")
+    init_gain: float = Field(0.02, gt=0, description=(
+        "weights ~ N(0, init_gain) (CycleGAN paper sec. 4; reference --init_gain 0.02)"))
 
     def norm_for_kind(self) -> str:
         """The effective normalisation (reference: instance for CycleGAN, batch for Pix2Pix)."""
@@ -66,8 +87,7 @@ class ModelConfig:
         return "instance" if self.kind == "cyclegan_asym" else "batch"
 
 
-@dataclass(frozen=True)
-class LossConfig:
+class LossConfig(_Section):
     """Loss weights of the paper's Eq. (13) and of Pix2Pix.
 
     The paper's text (as extracted) states the terms of Eq. (13) -- adversarial (9),
@@ -76,16 +96,23 @@ class LossConfig:
     exists there and our documented choice otherwise.
     """
 
-    gan_mode: str = ""              # "" = lsgan for CycleGAN (CycleGAN paper sec. 4), vanilla for Pix2Pix
-    lambda_cyc: float = 10.0        # CycleGAN paper sec. 4 / reference --lambda_A = --lambda_B = 10
-    identity_ratio: float = 0.5     # lambda_id = 0.5 * lambda_cyc (reference --lambda_identity 0.5)
-    lambda_edge: float = 100.0      # saliency edge loss, Eq. (12), per-pixel mean; paper gives no value: our choice,
-                                    # ~20 % of G's gradient at 128 px (docs/stimuli_gen.md, "Loss calibration")
-    lambda_l1: float = 100.0        # Pix2Pix L1 weight (Pix2Pix paper sec. 4; reference --lambda_L1 100)
-    vgg19_weights: str = ""         # local torchvision-layout VGG-19 state dict; "" = pixel L1 fallback (warned)
-    vgg_layer: str = "relu4_1"      # VGG-19 layer for the feature-level cycle loss (paper: "high-level"; our choice)
-    feature_norm: str = "relative"  # feature cycle L1 divided by the batch's mean |phi(x)| (scale-free; see losses.py);
-                                    # "none" = the raw feature L1
+    gan_mode: Literal["", "lsgan", "vanilla"] = Field("", description=(
+        "adversarial loss; '' = lsgan for CycleGAN (CycleGAN paper sec. 4), vanilla for Pix2Pix"))
+    lambda_cyc: float = Field(10.0, ge=0, description=(
+        "cycle-consistency weight (CycleGAN paper sec. 4; reference --lambda_A = --lambda_B = 10)"))
+    identity_ratio: float = Field(0.5, ge=0, description=(
+        "identity weight as a fraction of lambda_cyc: lambda_id = 0.5 * lambda_cyc (reference --lambda_identity 0.5)"))
+    lambda_edge: float = Field(100.0, ge=0, description=(
+        "saliency edge loss, Eq. (12), per-pixel mean; the paper gives no value: our choice, ~20 % of G's "
+        "gradient at 128 px (docs/stimuli_gen.md, 'Loss calibration')"))
+    lambda_l1: float = Field(100.0, ge=0, description="Pix2Pix L1 weight (Pix2Pix paper sec. 4; reference --lambda_L1 100)")
+    vgg19_weights: str = Field("", description=(
+        "local torchvision-layout VGG-19 state dict; '' = pixel L1 fallback (warned)"))
+    vgg_layer: Literal["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"] = Field("relu4_1", description=(
+        "VGG-19 layer for the feature-level cycle loss (paper: 'high-level'; our choice)"))
+    feature_norm: Literal["relative", "none"] = Field("relative", description=(
+        "feature cycle L1 divided by the batch's mean |phi(x)| (scale-free; see losses.py); 'none' = the raw "
+        "feature L1"))
 
     @property
     def lambda_id(self) -> float:
@@ -93,52 +120,57 @@ class LossConfig:
         return self.identity_ratio * self.lambda_cyc
 
     def gan_mode_for(self, kind: str) -> str:
+        """The effective GAN loss: ``gan_mode``, or lsgan for CycleGAN and vanilla for Pix2Pix."""
         if self.gan_mode:
             return self.gan_mode
         return "lsgan" if kind == "cyclegan_asym" else "vanilla"
 
 
-@dataclass(frozen=True)
-class SaliencyConfig:
+class SaliencyConfig(_Section):
     """Saliency-edge extractor backends (paper: PFAN saliency x HED edges)."""
 
-    saliency: str = "spectral_residual"   # weight-free default (Hou & Zhang 2007); "pfan" needs pfan_weights
-    edges: str = "gradient"               # weight-free multi-scale gradient edges; "hed" needs hed_weights
-    pfan_weights: str = ""                # torch.export (.pt2) or TorchScript file of a PFAN (saliency_edges.py)
-    pfan_interface: str = "sodmodel"      # the public PyTorch port's call: ImageNet-normalised in, (masks, reg) out;
-                                          # "plain" = RGB [0, 1] in, N x 1 x H x W out (saliency_edges.PFANAdapter)
-    hed_weights: str = ""                 # state dict of the VGG16 HED (sniklaus/pytorch-hed key layout)
+    saliency: Literal["spectral_residual", "pfan"] = Field("spectral_residual", description=(
+        "saliency backend: weight-free spectral residual (Hou & Zhang 2007); 'pfan' needs pfan_weights"))
+    edges: Literal["gradient", "hed"] = Field("gradient", description=(
+        "edge backend: weight-free multi-scale gradient edges; 'hed' needs hed_weights"))
+    pfan_weights: str = Field("", description="torch.export (.pt2) or TorchScript file of a PFAN (saliency_edges.py)")
+    pfan_interface: Literal["sodmodel", "plain"] = Field("sodmodel", description=(
+        "the public PyTorch port's call: ImageNet-normalised in, (masks, reg) out; 'plain' = RGB [0, 1] in, "
+        "N x 1 x H x W out (saliency_edges.PFANAdapter)"))
+    hed_weights: str = Field("", description="state dict of the VGG16 HED (sniklaus/pytorch-hed key layout)")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Section):
     """Optimisation and data options (reference CycleGAN/Pix2Pix ``train_options.py``)."""
 
-    lr: float = 2e-4                # Adam lr (CycleGAN paper sec. 4; reference --lr 0.0002)
-    beta1: float = 0.5              # Adam beta1 (reference --beta1 0.5)
-    beta2: float = 0.999            # Adam beta2 (reference)
-    n_epochs: int = 100             # epochs at constant lr (CycleGAN paper sec. 4)
-    n_epochs_decay: int = 100       # epochs of linear decay to zero (CycleGAN paper sec. 4)
-    batch_size: int = 1             # reference --batch_size 1
-    pool_size: int = 50             # image pool (CycleGAN paper sec. 4, Shrivastava et al. 2017); Pix2Pix uses 0
-    load_size: int = 286            # resize before cropping (reference --load_size 286)
-    crop_size: int = 256            # random crop = training image size (reference --crop_size 256)
-    flip: bool = True               # random horizontal flips (reference: on unless --no_flip)
-    direction: str = "AtoB"         # Pix2Pix aligned A|B direction (reference --direction AtoB)
-    seed: int = 0                   # seeds weights, data order, crops, flips, pools, dropout
-    save_every: int = 5000          # checkpoint every N iterations (reference --save_latest_freq 5000)
-    max_iterations: int = 0         # stop after this many iterations; 0 = the full epoch schedule
-    num_workers: int = 2            # data-loading worker processes (0 = load in the main process)
-    amp: bool = True                # CUDA only: torch.autocast(float16) + GradScaler; ignored on CPU
-    channels_last: bool = True      # CUDA only: channels_last memory format; ignored on CPU
-    log_every: int = 100            # log the losses every N iterations
-    sample_every: int = 1000        # write OUT/samples/iter_NNNNNN.png every N iterations; 0 = never (reference
-                                    # --display_freq 400 / --update_html_freq 1000 save the current visuals)
-    n_samples: int = 4              # fixed images per domain shown in each sample grid
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate (CycleGAN paper sec. 4; reference --lr 0.0002)")
+    beta1: float = Field(0.5, description="Adam beta1 (reference --beta1 0.5)")
+    beta2: float = Field(0.999, description="Adam beta2 (reference)")
+    n_epochs: int = Field(100, ge=0, description="epochs at constant lr (CycleGAN paper sec. 4)")
+    n_epochs_decay: int = Field(100, ge=0, description="epochs of linear decay to zero (CycleGAN paper sec. 4)")
+    batch_size: int = Field(1, gt=0, description="batch size (reference --batch_size 1)")
+    pool_size: int = Field(50, ge=0, description=(
+        "image pool (CycleGAN paper sec. 4, Shrivastava et al. 2017); Pix2Pix uses 0"))
+    load_size: int = Field(286, gt=0, description="resize before cropping (reference --load_size 286)")
+    crop_size: int = Field(256, gt=0, description="random crop = training image size (reference --crop_size 256)")
+    flip: bool = Field(True, description="random horizontal flips (reference: on unless --no_flip)")
+    direction: Literal["AtoB", "BtoA"] = Field("AtoB", description=(
+        "Pix2Pix aligned A|B direction (reference --direction AtoB)"))
+    seed: int = Field(0, ge=0, description="seeds weights, data order, crops, flips, pools, dropout")
+    save_every: int = Field(5000, gt=0, description=(
+        "checkpoint every N iterations (reference --save_latest_freq 5000)"))
+    max_iterations: int = Field(0, ge=0, description="stop after this many iterations; 0 = the full epoch schedule")
+    num_workers: int = Field(2, ge=0, description="data-loading worker processes (0 = load in the main process)")
+    amp: bool = Field(True, description="CUDA only: torch.autocast(float16) + GradScaler; ignored on CPU")
+    channels_last: bool = Field(True, description="CUDA only: channels_last memory format; ignored on CPU")
+    log_every: int = Field(100, gt=0, description="log the losses every N iterations")
+    sample_every: int = Field(1000, ge=0, description=(
+        "write OUT/samples/iter_NNNNNN.png every N iterations; 0 = never (reference --display_freq 400 / "
+        "--update_html_freq 1000 save the current visuals)"))
+    n_samples: int = Field(4, gt=0, description="fixed images per domain shown in each sample grid")
 
 
-@dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Section):
     """Which folders of a dataset are the domains (the paper's G maps photos -> the art domain).
 
     ``folder_a`` is read as domain A (X, the photos, G's input) and ``folder_b`` as domain
@@ -150,91 +182,93 @@ class DataConfig:
     (written into checkpoints and sample grids; e.g. "photos" / "Monet paintings").
     """
 
-    name: str = ""                  # dataset name, e.g. "monet2photo" (informational)
-    folder_a: str = "trainA"        # subfolder read as domain A (photos, G's input); reference layout
-    folder_b: str = "trainB"        # subfolder read as domain B (the art domain, G's output)
-    domain_a: str = "photos"        # what domain A is, in words
-    domain_b: str = "artworks"      # what domain B is, in words (for stimuli: the artwork category's style)
+    name: str = Field("", description="dataset name, e.g. 'monet2photo' (informational)")
+    folder_a: str = Field("trainA", description="subfolder read as domain A (photos, G's input); reference layout")
+    folder_b: str = Field("trainB", description="subfolder read as domain B (the art domain, G's output)")
+    domain_a: str = Field("photos", description="what domain A is, in words")
+    domain_b: str = Field("artworks", description=(
+        "what domain B is, in words (for stimuli: the artwork category's style)"))
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Section):
     """A complete training configuration (see module docstring)."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="network sizes")
+    loss: LossConfig = Field(default_factory=LossConfig, description="loss weights")
+    saliency: SaliencyConfig = Field(default_factory=SaliencyConfig, description="saliency-edge backends")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="optimisation and data options")
+    data: DataConfig = Field(default_factory=DataConfig, description="which dataset folders are the domains")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The configuration as a nested dict of plain values (as stored in checkpoints)."""
+        return self.model_dump()
 
 
-_SECTIONS: dict[str, type] = {"model": ModelConfig, "loss": LossConfig, "saliency": SaliencyConfig,
-                              "train": TrainConfig, "data": DataConfig}
-
-_CHOICES = {
-    ("model", "kind"): set(KINDS),
-    ("model", "norm"): {"", "instance", "batch", "none"},
-    ("loss", "gan_mode"): {"", "lsgan", "vanilla"},
-    ("loss", "vgg_layer"): {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"},
-    ("loss", "feature_norm"): {"relative", "none"},
-    ("saliency", "saliency"): {"spectral_residual", "pfan"},
-    ("saliency", "edges"): {"gradient", "hed"},
-    ("saliency", "pfan_interface"): {"sodmodel", "plain"},
-    ("train", "direction"): {"AtoB", "BtoA"},
-}
-_POSITIVE = [("model", "input_nc"), ("model", "output_nc"), ("model", "ngf"), ("model", "ndf"),
-             ("model", "n_dense_blocks"), ("model", "dense_layers"), ("model", "growth_per_ngf"),
-             ("model", "n_layers_d"), ("model", "unet_downs"), ("model", "init_gain"),
-             ("train", "lr"), ("train", "batch_size"), ("train", "load_size"), ("train", "crop_size"),
-             ("train", "save_every"), ("train", "log_every"), ("train", "n_samples")]
-_NON_NEGATIVE = [("model", "n_res_blocks"), ("loss", "lambda_cyc"), ("loss", "identity_ratio"),
-                 ("loss", "lambda_edge"), ("loss", "lambda_l1"), ("train", "n_epochs"),
-                 ("train", "n_epochs_decay"), ("train", "pool_size"), ("train", "max_iterations"),
-                 ("train", "num_workers"), ("train", "seed"), ("train", "sample_every")]
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
-def _build(section: str, cls: type, values: Any, path: Path | str) -> Any:
-    if not isinstance(values, dict):
-        raise InputError(f"[{section}] must be a table", file=path, column=section,
-                         expected=f"a [{section}] table", fix=f"write the keys under a [{section}] header")
-    defaults = cls()
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in known:
-            raise InputError(f"unknown key {key!r} in [{section}]", file=path, column=f"{section}.{key}",
-                             expected="one of " + ", ".join(sorted(known)), fix="remove or rename the key")
-        default = getattr(defaults, key)
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            value = float(value) if ok else value
-        else:
-            ok = isinstance(value, type(default))
-        if not ok:
-            raise InputError(f"{section}.{key} has the wrong type ({type(value).__name__})", file=path,
-                             column=f"{section}.{key}", expected=f"a {type(default).__name__} like {default!r}",
-                             fix="correct the value")
-        kwargs[key] = value
-    return cls(**kwargs)
+def input_error(exc: ValidationError, source: str | Path = "<config>") -> InputError:
+    """The one adapter from a pydantic ``ValidationError`` to the user-facing :class:`InputError`.
+
+    The error's location ``(section, key)`` becomes the ``column`` ``section.key``; its
+    type becomes the problem, the expectation (allowed values, range or type, taken from
+    the model) and the fix. Only the first error is reported, like the other loaders.
+    """
+    err = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in err["loc"]]
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    sections = Config.model_fields
+    if len(loc) == 1:
+        section = loc[0]
+        if kind == "extra_forbidden":
+            return InputError(f"unknown section [{section}]", file=source, column=section,
+                              expected="one of " + ", ".join(f"[{s}]" for s in sections),
+                              fix="remove or rename the section")
+        return InputError(f"[{section}] must be a table", file=source, column=section,
+                          expected=f"a [{section}] table", fix=f"write the keys under a [{section}] header")
+    section, key = loc[0], loc[1]
+    name = f"{section}.{key}"
+    fields = sections[section].annotation.model_fields
+    if kind == "extra_forbidden":
+        return InputError(f"unknown key {key!r} in [{section}]", file=source, column=name,
+                          expected="one of " + ", ".join(sorted(fields)), fix="remove or rename the key")
+    field = fields[key]
+    if kind == "literal_error":
+        allowed = ", ".join(repr(a) for a in get_args(field.annotation))
+        return InputError(f"{name} = {value!r} is not allowed", file=source, column=name,
+                          expected=f"one of {allowed} ({field.description})", fix="pick one of the allowed values")
+    if kind == "greater_than":
+        bound = ctx.get("gt")
+        return InputError(f"{name} must be positive" if bound == 0 else f"{name} must be greater than {bound}",
+                          file=source, column=name, expected=f"a number > {bound}", fix="use a positive value")
+    if kind == "greater_than_equal":
+        bound = ctx.get("ge")
+        return InputError(f"{name} must not be negative" if bound == 0 else f"{name} must be at least {bound}",
+                          file=source, column=name, expected=f"a number >= {bound}", fix="use 0 or a positive value")
+    words = _TYPE_WORDS.get(field.annotation, str(field.annotation))
+    return InputError(f"{name} has the wrong type ({type(value).__name__})", file=source, column=name,
+                      expected=f"{words} like {field.default!r} ({field.description})", fix="correct the value")
 
 
 def config_from_dict(data: dict[str, Any], source: str | Path = "<config>") -> Config:
-    """Build and validate a :class:`Config` from a nested dict (e.g. parsed TOML or a checkpoint)."""
-    kwargs = {}
-    for section, values in data.items():
-        if section not in _SECTIONS:
-            raise InputError(f"unknown section [{section}]", file=source, column=section,
-                             expected="one of " + ", ".join(f"[{s}]" for s in _SECTIONS),
-                             fix="remove or rename the section")
-        kwargs[section] = _build(section, _SECTIONS[section], values, source)
-    cfg = Config(**kwargs)
+    """Build and validate a :class:`Config` from a nested dict (e.g. parsed TOML or a checkpoint).
+
+    Parameters
+    ----------
+    data : dict
+        Sections ``model``, ``loss``, ``saliency``, ``train``, ``data`` (any subset) of keys.
+    source : str or Path
+        Named in error messages (default ``"<config>"``).
+
+    Returns
+    -------
+    Config
+        The validated configuration; missing keys take the documented defaults.
+    """
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise input_error(exc, source) from None
     validate(cfg, source)
     return cfg
 
@@ -255,21 +289,7 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def validate(cfg: Config, source: str | Path = "<config>") -> None:
-    """Check choices, ranges and the size constraints between options."""
-    for (section, key), allowed in _CHOICES.items():
-        value = getattr(getattr(cfg, section), key)
-        if value not in allowed:
-            raise InputError(f"{section}.{key} = {value!r} is not allowed", file=source, column=f"{section}.{key}",
-                             expected="one of " + ", ".join(repr(a) for a in sorted(allowed)),
-                             fix="pick one of the allowed values")
-    for section, key in _POSITIVE:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise InputError(f"{section}.{key} must be positive", file=source, column=f"{section}.{key}",
-                             expected="a number > 0", fix="use a positive value")
-    for section, key in _NON_NEGATIVE:
-        if getattr(getattr(cfg, section), key) < 0:
-            raise InputError(f"{section}.{key} must not be negative", file=source, column=f"{section}.{key}",
-                             expected="a number >= 0", fix="use 0 or a positive value")
+    """Check the constraints between options (choices, types and ranges are the models' job)."""
     t, m = cfg.train, cfg.model
     if t.crop_size > t.load_size:
         raise InputError(f"train.crop_size ({t.crop_size}) is larger than train.load_size ({t.load_size})",

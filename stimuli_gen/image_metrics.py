@@ -6,6 +6,13 @@ Images are accepted as ``uint8`` (0..255) or float arrays in ``[0, 1]``, shaped
 in ``[0, 1]`` by :func:`as_float01`; colour images are reduced to grey level with the
 ITU-R BT.601 luma weights where a metric is defined on grey levels.
 
+The published measures are computed by scikit-image (van der Walt et al. 2014,
+"scikit-image: image processing in Python", PeerJ 2:e453; the ``gan`` extra):
+``skimage.metrics.structural_similarity`` for SSIM, ``skimage.measure.shannon_entropy``
+for the grey-level entropy and ``skimage.filters.laplace`` / ``skimage.filters.sobel``
+for the sharpness measures. This module fixes the conventions the paper needs (grey
+level, ``[0, 1]`` range, levels, window, interior pixels) and keeps the citations.
+
 Metrics and their sources
 -------------------------
 - :func:`ssim` -- structural similarity, Wang, Bovik, Sheikh & Simoncelli (2004),
@@ -43,9 +50,10 @@ log = logging.getLogger(__name__)
 #: ITU-R BT.601 luma weights used to turn RGB into a grey level.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
-#: SSIM defaults, Wang et al. (2004), Sec. III-C.
-SSIM_WINDOW = 11
+#: SSIM defaults, Wang et al. (2004), Sec. III-C (the 11x11 window is the Gaussian
+#: truncated at 3.5 sigma, scikit-image's ``structural_similarity``).
 SSIM_SIGMA = 1.5
+SSIM_TRUNCATE = 3.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
@@ -95,7 +103,8 @@ def image_entropy(image: np.ndarray, levels: int = 256) -> float:
     level ``k`` of ``levels`` equal-width levels over ``[0, 1]`` (Shannon 1948; the
     per-image term of the domain-entropy equation in Wei Pu 2025). A constant image
     has entropy 0; a two-level half/half image has entropy 1 bit; the maximum is
-    ``log2(levels)``.
+    ``log2(levels)``. The entropy of the quantised levels is scikit-image's
+    ``shannon_entropy`` (base 2).
 
     Parameters
     ----------
@@ -106,14 +115,14 @@ def image_entropy(image: np.ndarray, levels: int = 256) -> float:
     """
     if levels < 2:
         raise ValueError("levels must be >= 2")
+    from skimage.measure import shannon_entropy
+
     grey = to_grey(image)
     if grey.size == 0:
         raise ValueError("empty image")
     # Level k covers [k/levels, (k+1)/levels); for 8-bit grey input this is the pixel value.
     idx = np.minimum((grey * levels).astype(np.int64), levels - 1)
-    counts = np.bincount(idx.ravel(), minlength=levels)
-    p = counts[counts > 0] / grey.size
-    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return float(shannon_entropy(idx, base=2)) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def domain_entropy(images: Iterable[np.ndarray], levels: int = 256) -> float:
@@ -148,68 +157,66 @@ def entropy_ratio(h_a: float, h_b: float) -> float:
 # --------------------------------------------------------------------------- SSIM
 
 
-def gaussian_window_1d(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
-    """Normalised 1-D Gaussian weights; the 2-D SSIM window is their outer product."""
-    if size < 1 or size % 2 == 0:
-        raise ValueError("window size must be a positive odd integer")
-    x = np.arange(size) - (size - 1) / 2.0
-    w = np.exp(-(x**2) / (2.0 * sigma**2))
-    return w / w.sum()
+def _ssim_skimage(x: np.ndarray, y: np.ndarray, sigma: float, k1: float, k2: float):
+    """scikit-image's SSIM of two float ``[0, 1]`` images: (mean, full map, window)."""
+    from skimage.metrics import structural_similarity
 
-
-def _filter_valid(img: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Separable 'valid' correlation of a 2-D (or channels-last 3-D) array with ``w``."""
-    k = w.size
-    h, wd = img.shape[:2]
-    rows = sum(w[i] * img[i : h - k + 1 + i] for i in range(k))
-    return sum(w[j] * rows[:, j : wd - k + 1 + j] for j in range(k))
-
-
-def ssim_map(x: np.ndarray, y: np.ndarray, data_range: float = 1.0, window: int = SSIM_WINDOW,
-             sigma: float = SSIM_SIGMA, k1: float = SSIM_K1, k2: float = SSIM_K2) -> np.ndarray:
-    """Local SSIM index map (Wang et al. 2004, Eq. 13) over every full window position.
-
-    Local means, variances and covariance are Gaussian-weighted (Eq. 14-16), the window
-    is ``window x window`` with standard deviation ``sigma``; ``C1 = (k1 L)^2`` and
-    ``C2 = (k2 L)^2`` with ``L = data_range``. Only windows that lie fully inside the
-    image are used, so the map is ``(H - window + 1, W - window + 1[, C])``.
-    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"SSIM needs images of the same shape, got {x.shape} and {y.shape}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image, got shape {x.shape}")
+    # scikit-image truncates the Gaussian at 3.5 sigma: 11x11 for sigma = 1.5.
+    window = 2 * int(SSIM_TRUNCATE * sigma + 0.5) + 1
     if x.shape[0] < window or x.shape[1] < window:
         raise ValueError(f"images ({x.shape[0]}x{x.shape[1]}) are smaller than the {window}x{window} SSIM window")
-    w = gaussian_window_1d(window, sigma)
-    c1 = (k1 * data_range) ** 2
-    c2 = (k2 * data_range) ** 2
-    mu_x = _filter_valid(x, w)
-    mu_y = _filter_valid(y, w)
-    sxx = _filter_valid(x * x, w) - mu_x**2
-    syy = _filter_valid(y * y, w) - mu_y**2
-    sxy = _filter_valid(x * y, w) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
-    den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
-    return num / den
+    mean, full = structural_similarity(x, y, data_range=1.0, gaussian_weights=True, sigma=sigma,
+                                       use_sample_covariance=False, K1=k1, K2=k2, full=True,
+                                       channel_axis=2 if x.ndim == 3 else None)
+    return float(mean), full, window
+
+
+def ssim_map(x: np.ndarray, y: np.ndarray, sigma: float = SSIM_SIGMA, k1: float = SSIM_K1,
+             k2: float = SSIM_K2) -> np.ndarray:
+    """Local SSIM index map (Wang et al. 2004, Eq. 13) over every full window position.
+
+    Local means, variances and covariance are Gaussian-weighted (Eq. 14-16) with standard
+    deviation ``sigma`` (default 1.5) over a window of ``2 round(3.5 sigma) + 1`` pixels
+    (11x11 by default, Sec. III-C); ``C1 = (k1 L)^2`` and ``C2 = (k2 L)^2`` with ``L = 1``
+    (default k1 0.01, k2 0.03). Computed by ``skimage.metrics.structural_similarity``;
+    only windows that lie fully inside the image are kept, so the map is
+    ``(H - window + 1, W - window + 1[, C])``. Inputs must be float in ``[0, 1]``.
+    """
+    _, full, window = _ssim_skimage(x, y, sigma, k1, k2)
+    pad = (window - 1) // 2
+    return full[pad : full.shape[0] - pad, pad : full.shape[1] - pad]
 
 
 def ssim(x: np.ndarray, y: np.ndarray, **kwargs) -> float:
     """Mean SSIM (MSSIM, Wang et al. 2004, Eq. 17) of two images.
 
     Images are converted to float in ``[0, 1]`` (``data_range`` 1). Colour images are
-    compared per channel and the channel means averaged (the usual convention, e.g.
-    scikit-image's ``channel_axis``). Defaults: 11x11 Gaussian window, sigma 1.5,
-    K1 0.01, K2 0.03 (Wang et al. 2004, Sec. III-C). ``ssim(x, x) == 1``.
+    compared per channel and the channel means averaged (scikit-image's
+    ``channel_axis``). Defaults: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03
+    (Wang et al. 2004, Sec. III-C), sample covariance off (the paper's Eq. 14-16).
+    Computed by ``skimage.metrics.structural_similarity``. ``ssim(x, x) == 1``.
 
     Parameters
     ----------
     x, y : ndarray
         Same-shaped ``(H, W)`` or ``(H, W, C)`` images.
     **kwargs
-        ``window``, ``sigma``, ``k1``, ``k2`` passed to :func:`ssim_map`.
+        ``sigma``, ``k1``, ``k2`` as in :func:`ssim_map`.
+
+    Returns
+    -------
+    float
+        The mean of the local SSIM map over full windows.
     """
     fx, fy = as_float01(x), as_float01(y)
-    return float(ssim_map(fx, fy, data_range=1.0, **kwargs).mean())
+    return _ssim_skimage(fx, fy, kwargs.get("sigma", SSIM_SIGMA), kwargs.get("k1", SSIM_K1),
+                         kwargs.get("k2", SSIM_K2))[0]
 
 
 # --------------------------------------------------------------------------- cosine
@@ -243,45 +250,38 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
 # --------------------------------------------------------------------------- sharpness
 
 
-def _correlate3(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """'valid' 3x3 correlation, vectorised as a sum of shifted slices."""
-    h, w = img.shape
-    out = np.zeros((h - 2, w - 2))
-    for i in range(3):
-        for j in range(3):
-            if kernel[i, j]:
-                out += kernel[i, j] * img[i : h - 2 + i, j : w - 2 + j]
-    return out
-
-
-LAPLACIAN_KERNEL = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
-SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
-SOBEL_Y = SOBEL_X.T
-
-
 def laplacian_variance(image: np.ndarray) -> float:
     """Variance of the Laplacian of the grey image (Pech-Pacheco et al. 2000).
 
     The 4-neighbour Laplacian kernel ``[[0,1,0],[1,-4,1],[0,1,0]]`` is applied to the
-    grey level in ``[0, 1]`` over interior pixels, and the variance of the response is
-    returned. Higher means sharper; a constant image gives 0.
+    grey level in ``[0, 1]`` over interior pixels (``skimage.filters.laplace``, whose
+    kernel has the opposite sign, which the variance ignores), and the variance of the
+    response is returned. Higher means sharper; a constant image gives 0.
     """
+    from skimage.filters import laplace
+
     grey = to_grey(image)
     if min(grey.shape) < 3:
         raise ValueError("image must be at least 3x3 pixels")
-    return float(_correlate3(grey, LAPLACIAN_KERNEL).var())
+    return float(laplace(grey, ksize=3)[1:-1, 1:-1].var())
 
 
 def tenengrad(image: np.ndarray, threshold: float = 0.0) -> float:
     """Tenengrad focus measure (Tenenbaum 1970; Krotkov 1987).
 
     Mean over interior pixels of ``Gx^2 + Gy^2`` where ``Gx``, ``Gy`` are the 3x3 Sobel
-    responses of the grey level in ``[0, 1]``; squared magnitudes not above
+    responses (``skimage.filters.sobel`` times 4) of the grey level in ``[0, 1]``; squared magnitudes not above
     ``threshold`` (default 0, i.e. no threshold, as in Krotkov's unthresholded form)
     count as 0. Higher means sharper.
     """
+    from skimage.filters import sobel
+
     grey = to_grey(image)
     if min(grey.shape) < 3:
         raise ValueError("image must be at least 3x3 pixels")
-    g2 = _correlate3(grey, SOBEL_X) ** 2 + _correlate3(grey, SOBEL_Y) ** 2
+    # scikit-image's Sobel is normalised by 1/4 (smoothing weights [1, 2, 1] / 4): x 4 gives
+    # the classic [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] response Krotkov (1987) uses.
+    gx = 4.0 * sobel(grey, axis=1)[1:-1, 1:-1]
+    gy = 4.0 * sobel(grey, axis=0)[1:-1, 1:-1]
+    g2 = gx**2 + gy**2
     return float(np.where(g2 > threshold, g2, 0.0).mean())

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from stimuli_gen.checkpoint import export_generators, load_checkpoint, save_checkpoint
 from stimuli_gen.config import Config, load_config
-from stimuli_gen.data import make_dataset
+from stimuli_gen.training_data import make_dataset
 from stimuli_gen.errors import InputError
 from stimuli_gen.losses import (CycleLoss, GANLoss, balanced_bce, discriminator_loss, generator_objective,
                                 identity_loss, pix2pix_generator_objective)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 
 def holm(p_values, *, alpha: float = 0.05) -> pd.DataFrame:
@@ -14,6 +15,8 @@ def holm(p_values, *, alpha: float = 0.05) -> pd.DataFrame:
     is rejected when its adjusted p-value is ``<= alpha``. This controls the family-wise
     error rate in the strong sense without any assumption about dependence. NaN
     p-values (tests that could not be computed) stay NaN and do not count in ``m``.
+    The adjustment itself is statsmodels' ``multipletests(method="holm")``
+    (Seabold & Perktold, 2010); this function adds the NaN handling and the tidy output.
 
     Parameters
     ----------
@@ -31,6 +34,8 @@ def holm(p_values, *, alpha: float = 0.05) -> pd.DataFrame:
     ----------
     Holm, S. (1979). A simple sequentially rejective multiple test procedure.
     *Scandinavian Journal of Statistics, 6*(2), 65-70.
+    Seabold, S., & Perktold, J. (2010). statsmodels: Econometric and statistical modeling
+    with Python. *Proceedings of the 9th Python in Science Conference*, 92-96.
 
     Examples
     --------
@@ -42,12 +47,10 @@ def holm(p_values, *, alpha: float = 0.05) -> pd.DataFrame:
     if np.any((p < 0) | (p > 1)):
         raise ValueError("p-values must lie in [0, 1]")
     adjusted = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    m = finite.size
-    if m:
-        order = finite[np.argsort(p[finite], kind="stable")]
-        factors = m - np.arange(m)
-        stepped = np.minimum(1.0, np.maximum.accumulate(p[order] * factors))
-        adjusted[order] = stepped
-    reject = np.where(np.isfinite(adjusted), adjusted <= alpha, False)
-    return pd.DataFrame({"p_val": p, "p_holm": adjusted, "reject": reject.astype(bool)})
+    reject = np.zeros(p.shape, dtype=bool)
+    finite = np.isfinite(p)
+    if finite.any():
+        rej, p_adj, _, _ = multipletests(p[finite], alpha=alpha, method="holm")
+        adjusted[finite] = p_adj
+        reject[finite] = rej
+    return pd.DataFrame({"p_val": p, "p_holm": adjusted, "reject": reject})

@@ -25,6 +25,16 @@ def sensitivity_dz(n: int, *, alpha: float = 0.05, power: float = 0.80) -> pd.Da
     ``d_z`` with Brent's method. The result is cross-checked against
     :class:`statsmodels.stats.power.TTestPower` (column ``d_z_statsmodels``).
 
+    This is not the same computation as :func:`crossed_power`, so neither is derived
+    from the other: here the unit of analysis is the participant (one mean difference per
+    participant, artworks averaged away), the only random factor is the participant, df
+    is ``n - 1`` and power has a closed form; :func:`crossed_power` treats artworks as a
+    second random factor (by-artwork method slopes), has Satterthwaite df that depend on
+    the data, and is simulated. Even without artwork slope variance the tests differ
+    (Satterthwaite df and pooling of mean squares), so one cannot stand in for the
+    other. This one answers the paper's own analysis (paired t-tests over
+    n = 50, Wei Pu 2025); :func:`crossed_power` answers the crossed model.
+
     Parameters
     ----------
     n : int
@@ -167,6 +177,11 @@ def crossed_power(effect: float, *, sd_participant_slope: float, sd_artwork_slop
     seeded (default 0): thousands of simulations per design cost milliseconds, with
     Monte-Carlo SE at most 0.007. The intercept SDs do not enter the method test of a
     balanced design.
+
+    Not the same computation as :func:`sensitivity_dz` (which is analytic, for the
+    paired t-test over participants only, df ``n - 1``): here artworks are a second random
+    factor, the df are Satterthwaite's and data-dependent, and the test has no closed-form
+    power, hence the simulation. Both share nothing but the two-sided level ``alpha``.
 
     Parameters
     ----------

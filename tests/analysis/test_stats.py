@@ -102,6 +102,20 @@ def test_holm_leaves_nan_out_of_the_family():
     assert np.isnan(res["p_holm"].iloc[1]) and not res["reject"].iloc[1]
 
 
+def test_holm_all_nan_and_empty_families():
+    res = holm([np.nan, np.nan])
+    assert res["p_holm"].isna().all() and not res["reject"].any()
+    assert holm([]).empty
+
+
+def test_holm_ties_and_the_reject_boundary_by_hand():
+    # m = 3, sorted .0125,.0125,.05 -> x3,x2,x1 = .0375,.025,.05 -> cumulative max .0375,.0375,.05
+    res = holm([0.05, 0.0125, 0.0125])
+    assert res["p_holm"].tolist() == pytest.approx([0.05, 0.0375, 0.0375])
+    assert res["reject"].tolist() == [True, True, True]
+    assert res["reject"].dtype == bool
+
+
 def test_shapiro_wilk_matches_scipy():
     d = X - Y
     res = shapiro_wilk(d).iloc[0]

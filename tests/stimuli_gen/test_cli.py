@@ -46,6 +46,42 @@ def test_bad_config_is_a_clear_error(tmp_path, text, match):
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize("text, column, problem, expected", [
+    ("[train]\nbatch_size = true\n", "train.batch_size", "wrong type (bool)", "an integer like 1"),
+    ("[train]\nflip = 1\n", "train.flip", "wrong type (int)", "true or false like True"),
+    ("[train]\nlr = '0.1'\n", "train.lr", "wrong type (str)", "a number like 0.0002"),
+    ("model = 3\n", "model", "[model] must be a table", "a [model] table"),
+    ("[loss]\nvgg_layer = 'relu9_1'\n", "loss.vgg_layer", "is not allowed", "'relu1_1', 'relu2_1'"),
+    ("[train]\npool_size = -1\n", "train.pool_size", "must not be negative", "a number >= 0"),
+    ("[data]\nfolder_c = 'x'\n", "data.folder_c", "unknown key 'folder_c' in [data]", "domain_a, domain_b"),
+])
+def test_validation_errors_name_file_key_and_expectation(tmp_path, text, column, problem, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_config(path)
+    e = err.value
+    assert e.file == path and e.column == column and problem in e.problem and expected in e.expected and e.fix
+
+
+def test_int_is_accepted_for_a_float_option_and_stored_as_float(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text("[loss]\nlambda_cyc = 5\n")
+    value = load_config(path).loss.lambda_cyc
+    assert value == 5.0 and type(value) is float
+
+
+def test_config_round_trips_through_its_dict_and_is_frozen():
+    from stimuli_gen.config import config_from_dict
+
+    cfg = Config()
+    assert config_from_dict(cfg.to_dict()) == cfg
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
+        cfg.train.lr = 1.0  # type: ignore[misc]
+
+
 def test_train_bad_config_exits_2_with_message(tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text("[train]\nbatch_size = 0\n")
@@ -149,3 +185,17 @@ def test_dataset_configs_set_the_domain_orientation():
         from stimuli_gen.config import config_from_dict
 
         config_from_dict({"data": {"folder_a": "../x"}})
+
+
+def test_docs_options_table_is_generated_from_the_models():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_config_reference", ROOT / "docs" / "make_config_reference.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    block = mod.render()
+    assert block in (ROOT / "docs" / "stimuli_gen.md").read_text(encoding="utf-8"), \
+        "docs/stimuli_gen.md is out of date: run python docs/make_config_reference.py"
+    for section, sfield in Config.model_fields.items():
+        for key in sfield.annotation.model_fields:
+            assert f"| `{key}` |" in block

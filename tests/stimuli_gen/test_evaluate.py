@@ -253,7 +253,7 @@ def test_colour_transfer_matches_the_target_statistics():
 
 
 def test_pairs_command_writes_aligned_photo_art_pairs(tmp_path, domains):
-    from stimuli_gen.data import make_dataset
+    from stimuli_gen.training_data import make_dataset
     from stimuli_gen.config import TrainConfig
     from stimuli_gen.pairs import build_pairs
 

@@ -112,3 +112,43 @@ def test_tenengrad_on_a_step_edge_by_hand():
 def test_float_images_outside_unit_range_are_rejected():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         im.image_entropy(np.array([[0.0, 2.0]]))
+
+
+# The metrics are computed by scikit-image; these tests check our use of it (grey level,
+# [0, 1] range, quantisation, interior pixels, kernel scale and sign) against the
+# definitions written out directly in numpy.
+
+
+def _correlate3_valid(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    h, w = img.shape
+    return sum(kernel[i, j] * img[i : h - 2 + i, j : w - 2 + j] for i in range(3) for j in range(3))
+
+
+def test_sharpness_equals_the_kernel_definitions_on_interior_pixels():
+    rgb = data.astronaut()[::5, ::5]
+    grey = rgb[..., :3].astype(float) / 255 @ np.array([0.299, 0.587, 0.114])
+    lap = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], float)
+    sx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
+    assert im.laplacian_variance(rgb) == pytest.approx(_correlate3_valid(grey, lap).var(), rel=1e-12)
+    g2 = _correlate3_valid(grey, sx) ** 2 + _correlate3_valid(grey, sx.T) ** 2
+    assert im.tenengrad(rgb) == pytest.approx(g2.mean(), rel=1e-12)
+    assert im.tenengrad(rgb, threshold=0.5) == pytest.approx(np.where(g2 > 0.5, g2, 0).mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("levels", [256, 16])
+def test_entropy_equals_the_histogram_definition(levels):
+    rgb = data.astronaut()[::4, ::4]
+    idx = np.minimum((im.to_grey(rgb) * levels).astype(int), levels - 1)
+    p = np.bincount(idx.ravel(), minlength=levels) / idx.size
+    p = p[p > 0]
+    assert im.image_entropy(rgb, levels) == pytest.approx(-(p * np.log2(p)).sum(), abs=1e-12)
+
+
+def test_ssim_map_covers_full_windows_only_and_averages_to_ssim():
+    x = data.camera()[::8, ::8]
+    y = _noisy(x, 20.0)
+    m = im.ssim_map(im.as_float01(x), im.as_float01(y))
+    assert m.shape == (x.shape[0] - 10, x.shape[1] - 10)
+    assert float(m.mean()) == pytest.approx(im.ssim(x, y), abs=1e-12)
+    rgb = data.astronaut()[::8, ::8]
+    assert im.ssim_map(im.as_float01(rgb), im.as_float01(rgb)).shape == (rgb.shape[0] - 10, rgb.shape[1] - 10, 3)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from stimuli_gen.checkpoint import export_generators, load_checkpoint, load_generator
 from stimuli_gen.config import Config, LossConfig, ModelConfig, TrainConfig
-from stimuli_gen.data import load_rgb, to_tensor
+from stimuli_gen.training_data import load_rgb, to_tensor
 from stimuli_gen.errors import InputError
 from stimuli_gen.train import Trainer, run
 from stimuli_gen.train_utils import ImagePool, LinearDecay, setup_runtime
@@ -171,11 +171,10 @@ def test_committed_demo_checkpoints_load_and_match_their_configs(name, config, d
 
 @pytest.mark.parametrize("kind", ["cyclegan_asym", "pix2pix"])
 def test_sample_grids_are_written_and_do_not_change_training(data_root, tmp_path, kind):
-    import dataclasses
 
     base = _cfg(kind, 3)
-    with_samples = dataclasses.replace(base, train=dataclasses.replace(base.train, sample_every=1, n_samples=2))
-    no_samples = dataclasses.replace(base, train=dataclasses.replace(base.train, sample_every=0))
+    with_samples = base.model_copy(update={"train": base.train.model_copy(update={"sample_every": 1, "n_samples": 2})})
+    no_samples = base.model_copy(update={"train": base.train.model_copy(update={"sample_every": 0})})
     a = run(with_samples, data_root, tmp_path / "s", device="cpu")
     b = run(no_samples, data_root, tmp_path / "n", device="cpu")
     grids = sorted((tmp_path / "s" / "samples").glob("iter_*.png"))
@@ -190,13 +189,12 @@ def test_sample_grids_are_written_and_do_not_change_training(data_root, tmp_path
 
 
 def test_gradient_norms_per_term_scale_with_their_lambda(data_root):
-    import dataclasses
 
     cfg = _cfg("cyclegan_asym", 1)
     batch = {k: v[:1] for k, v in Trainer(cfg, data_root, setup_runtime(False, False, "cpu")).sample_batch.items()}
     norms = {}
     for lam in (1.0, 10.0):
-        c = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, lambda_edge=lam))
+        c = cfg.model_copy(update={"loss": cfg.loss.model_copy(update={"lambda_edge": lam})})
         trainer = Trainer(c, data_root, setup_runtime(False, False, "cpu"))
         norms[lam] = trainer.gradient_norms(batch)
         assert all(p.grad is None for p in trainer.nets["G"].parameters())
@@ -211,7 +209,7 @@ def test_pilot_sweep_script_writes_losses_shares_and_grids(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     sweep = runpy.run_path(str(root / "benchmarks" / "pilot_sweep.py"), run_name="pilot_sweep")
-    from stimuli_gen.demo_data import build
+    from stimuli_gen.demo_training_sets import build
 
     data = build(tmp_path / "demo", n=2, size=40, seed=0) / "unaligned"
     assert sweep["main"](["--values", "1,100", "--iterations", "1", "--size", "32", "--ngf", "4",

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stimuli_gen import datasets as ds
+from stimuli_gen import public_datasets as ds
 from stimuli_gen.errors import InputError, run_cli
 
 SMALL = {"trainA": 3, "trainB": 2, "testA": 1, "testB": 2}

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from stimuli_gen.config import TrainConfig
-from stimuli_gen.data import AlignedDataset, UnalignedDataset, make_dataset
+from stimuli_gen.training_data import AlignedDataset, UnalignedDataset, make_dataset
 from stimuli_gen.errors import InputError
 
 T = TrainConfig(load_size=20, crop_size=16, batch_size=1)

@@ -1,6 +1,6 @@
 """Tiny offline training sets for the DEMO checkpoints (not the paper's data).
 
-``python -m stimuli_gen.demo_data --out DIR [--n 40] [--size 72] [--seed 0]`` writes
+``python -m stimuli_gen.demo_training_sets --out DIR [--n 40] [--size 72] [--seed 0]`` writes
 
 * ``DIR/unaligned/trainA``: random crops of photos bundled with scikit-image
   (``skimage.data``: astronaut, chelsea, rocket, the left motorcycle view, hubble);
@@ -92,7 +92,7 @@ def build(out: str | Path, n: int = 40, size: int = 72, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stimuli_gen.demo_data", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m stimuli_gen.demo_training_sets", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="output folder (unaligned/ and aligned/ are created)")
     p.add_argument("--n", type=int, default=40, help="images per domain (default 40)")
     p.add_argument("--size", type=int, default=72, help="square image size in px (default 72 = load size for 64 px crops)")
