@@ -195,7 +195,8 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
 def _check_values(cfg: AnalysisConfig, path: Path) -> None:
     choices = {
         ("ivt", "eye_selection"): {"left", "right", "average", "strict_average"},
-        ("ivt", "noise_reduction"): {"none", "median", "average"},
+        ("ivt", "noise_reduction"): {"none", "median", "average", "moving_median", "moving_average"},
+        ("ivt", "velocity_window_at_gaps"): {"unknown", "shift"},
         ("idt", "eye_selection"): {"left", "right", "average", "strict_average"},
         ("report", "algorithm"): {"ivt", "idt"},
     }

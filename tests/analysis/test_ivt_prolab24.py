@@ -140,3 +140,16 @@ def test_prolab_strict_ma_preset_and_sources():
 def test_bad_velocity_window_at_gaps_is_refused():
     with pytest.raises(InputError, match="velocity_window_at_gaps"):
         run(np.full(10, 500.0), IVTConfig(velocity_window_at_gaps="extend"))
+
+
+def test_config_recipe_loads(tmp_path):
+    """The docs' [ivt] recipe for the prolab_strict_ma settings is a valid config file."""
+    from analysis.config import load_config
+
+    p = tmp_path / "c.toml"
+    p.write_text('[ivt]\neye_selection = "strict_average"\nnoise_reduction = "moving_average"\n'
+                 'noise_window_samples = 3\nvelocity_window_at_gaps = "shift"\n', encoding="utf-8")
+    assert load_config(p).ivt == PRESETS["prolab_strict_ma"].config
+    p.write_text('[ivt]\nvelocity_window_at_gaps = "extend"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="velocity_window_at_gaps"):
+        load_config(p)
