@@ -42,7 +42,8 @@ class IVTConfig:
     gap_fill: bool = True                 # step 1, Olsen (2012) sec. 3.1.1: gap fill-in on
     max_gap_ms: float = 75.0              # step 1: "max gap length" 75 ms (last valid before -> first valid after)
     eye_selection: str = "average"        # step 2, sec. 3.1.2: left | right | average | strict_average
-    noise_reduction: str = "none"         # step 3, sec. 3.1.3: none | median | average (preset: off)
+    noise_reduction: str = "none"         # step 3, sec. 3.1.3: none | median | average (preset: off);
+    #                                       moving_median / moving_average: Pro Lab's names for the same two
     noise_window_samples: int = 3         # step 3: odd window size in samples (Pro Lab default 3)
     velocity_window_ms: float = 20.0      # step 4, sec. 3.1.4: window length 20 ms
     velocity_threshold_deg_s: float = 30.0  # step 5, sec. 3.1.5: 30 deg/s
@@ -54,6 +55,8 @@ class IVTConfig:
     # Tobii Pro Lab 1.x behaviour measured on a real export (analysis.fixations.presets, "prolab_1x"):
     fill_both_eyes_lost: bool = True      # step 1: also fill samples where both eyes are lost (Olsen: per eye)
     merge_covers_gaps: bool = False       # step 6: samples without gaze between merged fixations -> fixation
+    # Tobii Pro Lab 24 behaviour measured on real exports (preset "prolab_strict_ma", docs/fixations.md):
+    velocity_window_at_gaps: str = "unknown"  # step 4: unknown (no velocity) | shift (nearest fully valid window)
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,8 @@ def load_config(path: str | Path | None) -> AnalysisConfig:
 def _check_values(cfg: AnalysisConfig, path: Path) -> None:
     choices = {
         ("ivt", "eye_selection"): {"left", "right", "average", "strict_average"},
-        ("ivt", "noise_reduction"): {"none", "median", "average"},
+        ("ivt", "noise_reduction"): {"none", "median", "average", "moving_median", "moving_average"},
+        ("ivt", "velocity_window_at_gaps"): {"unknown", "shift"},
         ("idt", "eye_selection"): {"left", "right", "average", "strict_average"},
         ("report", "algorithm"): {"ivt", "idt"},
     }

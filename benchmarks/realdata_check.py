@@ -38,11 +38,20 @@ from analysis.recording import Recording  # noqa: E402
 
 #: Custom Tobii filters whose settings the exports' file names state (cemGr/Tobii-I-VT-Filter-
 #: Reconstruction exports: "rightEye" = eye selection Right; "StrictAverage ... movingAverage" = eye
-#: selection Strict average, noise reduction Moving average; window 3 samples assumed, Pro Lab's default).
+#: selection Strict average, noise reduction Moving average, window 3 samples: the preset
+#: ``prolab_strict_ma``, which also takes Pro Lab 24's velocity window at gaps).
 FILE_FILTERS: dict[str, IVTConfig] = {
     "cemGr_I-VT-rightEye": IVTConfig(eye_selection="right"),
+    "cemGr_I-VT-StrictAverage_frequency120_movingAverage": PRESETS["prolab_strict_ma"].config,
+}
+
+#: Pro Lab 24.21 files: what ``velocity_window_at_gaps = "shift"`` changes on each (``--diagnose``).
+SHIFT_DIAGNOSTIC: dict[str, IVTConfig] = {
+    "cemGr_I-VT-normal": IVTConfig(velocity_window_at_gaps="shift"),
+    "cemGr_I-VT-rightEye": IVTConfig(eye_selection="right", velocity_window_at_gaps="shift"),
     "cemGr_I-VT-StrictAverage_frequency120_movingAverage": IVTConfig(eye_selection="strict_average",
-                                                                     noise_reduction="average"),
+                                                                     noise_reduction="moving_average"),
+    "EyeT4Empathy": dataclasses.replace(PRESETS["prolab_1x"].config, velocity_window_at_gaps="shift"),
 }
 
 
@@ -108,6 +117,37 @@ def check_file(path: Path, diagnose: bool) -> None:
     if diagnose:
         for name, (transform, cfg) in DIAGNOSTICS.items():
             print(f"   diagnostic: {name}: {_fmt(compare(transform(rec), cfg))}")
+        for key, cfg in SHIFT_DIAGNOSTIC.items():
+            if path.name.startswith(key):
+                print(f"   diagnostic: velocity window at gaps {cfg.velocity_window_at_gaps}: {_fmt(compare(rec, cfg))}")
+        for key, cfg in FILE_FILTERS.items():
+            if path.name.startswith(key):
+                _near_threshold(rec, cfg)
+
+
+def _near_threshold(rec: Recording, cfg: IVTConfig, band: float = 3.0) -> None:
+    """How many disagreeing samples have our velocity within ``band`` deg/s of the threshold, and the
+    threshold that would fit Tobii's labels best (a diagnostic: the file's threshold is what it is)."""
+    import numpy as np
+
+    from analysis.fixations._common import recording_arrays
+    from analysis.fixations.ivt import ivt_filter
+
+    a = recording_arrays(rec)
+    out = ivt_filter(a["time_s"], a["left_x"], a["left_y"], a["right_x"], a["right_y"], a["left_valid"],
+                     a["right_valid"], a["geometry"], a["eye_xyz"], cfg)
+    tobii = rec.labels["movement"].to_numpy() == "fixation"
+    ours = out.labels == 1
+    v = out.velocity_deg_s
+    dis = tobii != ours
+    near = np.abs(v - cfg.velocity_threshold_deg_s) < band
+    print(f"   diagnostic: {int(dis.sum())} disagreeing samples with the file's filter; {int((dis & near).sum())} "
+          f"have our velocity within {band:g} deg/s of {cfg.velocity_threshold_deg_s:g}")
+    fits = {}
+    for th in (29.0, 30.0, 31.0, 32.0):
+        fits[th] = compare(rec, dataclasses.replace(cfg, velocity_threshold_deg_s=th))
+    print("   diagnostic: the file's filter at other thresholds: " + "; ".join(
+        f"{th:g} deg/s kappa {r['kappa']:.4f} ({r['fixations_ours']} / {r['fixations_tobii']})" for th, r in fits.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,7 +110,8 @@ def validate_ivt_config(config: IVTConfig) -> None:
         raise InputError(f"the I-VT filter needs an IVTConfig, got {type(config).__name__}",
                          expected="analysis.config.IVTConfig", fix="pass IVTConfig(...) or None for the defaults")
     choices = {"eye_selection": ("average", "left", "right", "strict_average"),
-               "noise_reduction": ("none", "median", "average")}
+               "noise_reduction": ("none", "median", "average", "moving_median", "moving_average"),
+               "velocity_window_at_gaps": ("unknown", "shift")}
     for key, allowed in choices.items():
         if getattr(config, key) not in allowed:
             raise InputError(f"ivt.{key} = {getattr(config, key)!r} is not allowed", column=f"ivt.{key}",
@@ -134,8 +135,21 @@ def validate_ivt_config(config: IVTConfig) -> None:
 # Step 3: noise reduction (Olsen 2012, sec. 3.1.3)
 # ---------------------------------------------------------------------------
 
+#: Tobii Pro Lab's names of the noise-reduction methods ("Moving median", "Moving average") -> ours.
+NOISE_ALIASES: dict[str, str] = {"moving_median": "median", "moving_average": "average"}
+
+
 def _noise_reduction(x: np.ndarray, y: np.ndarray, method: str, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: moving median or moving average of the selected gaze, centred on each sample.
+
+    ``method``: ``none``, ``median`` or ``average`` (``moving_median`` and
+    ``moving_average``, Pro Lab's names, are the same two). It runs on the gaze after
+    gap fill-in and eye selection (Olsen's order), so with ``strict_average`` it
+    averages the both-eyes means, and gap-filled samples take part in the window.
+    On a real Pro Lab 24.21 export labelled with "Strict average" + "Moving average"
+    this centred 3-sample mean fits Tobii's labels best (kappa 0.96 with
+    ``velocity_window_at_gaps = "shift"``; a trailing mean 0.86, the mean over the
+    valid samples only before gap fill-in 0.93; docs/fixations.md "Presets").
 
     The window holds ``window`` samples (odd), centred on the sample. Where the full
     window would reach past the start/end of the data or into missing samples, it is
@@ -147,6 +161,7 @@ def _noise_reduction(x: np.ndarray, y: np.ndarray, method: str, window: int) -> 
     average, window size in samples; Tobii Pro Lab preset: noise reduction off,
     window 3 samples when enabled.
     """
+    method = NOISE_ALIASES.get(method, method)
     if method == "none":
         return x, y
     n = x.size
@@ -211,7 +226,7 @@ def window_intervals(window_s: float, dt: float) -> int:
 
 def _velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
               eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
-              n_int: int) -> np.ndarray:
+              n_int: int, at_gaps: str = "unknown") -> np.ndarray:
     """Step 4: angular velocity (deg/s) of every sample.
 
     The window spans ``n_int`` sampling intervals around sample ``i``: from
@@ -222,7 +237,9 @@ def _velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
     is measured from the eye (exact 3-D geometry, :func:`analysis.geometry.angle_between_deg`)
     using sample ``i``'s eye position when known, the viewing distance in front of
     the screen centre otherwise. No velocity (NaN) where the window reaches outside
-    the recording or contains a missing sample.
+    the recording or contains a missing sample; with ``at_gaps = "shift"`` such a
+    sample takes the nearest complete window that contains it instead
+    (:func:`_shifted_windows`).
 
     Used for :attr:`IVTOutput.velocity_deg_s` (on first access) and as the reference
     for :func:`_classify`, which labels the samples without computing this array.
@@ -253,7 +270,63 @@ def _velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
             touched = cs[n_int + 1:n_int + 1 + m] != cs[:m]
             ang[touched] = np.nan
         v[c0:c1] = ang
+    if at_gaps == "shift":
+        i, i1 = _shifted_windows(np.isnan(x), n_int, a)
+        v[i] = _window_velocity(time_s, x, y, eye, geometry, i, i1, i1 + n_int)
     return v
+
+
+def _window_velocity(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
+                     eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
+                     i: np.ndarray, i1: np.ndarray, i2: np.ndarray) -> np.ndarray:
+    """Velocity (deg/s) of samples ``i`` over windows ``i1 .. i2``, seen from sample ``i``'s eye."""
+    if eye is None:
+        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry)
+    else:
+        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry, eye[0][i], eye[1][i], eye[2][i])
+    v /= time_s[i2] - time_s[i1]
+    return v
+
+
+def _shifted_windows(missing: np.ndarray, n_int: int, a: int) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity windows shifted off gaps: ``(i, start)`` for every sample whose centred window is incomplete.
+
+    For each sample ``i`` with gaze whose window ``[i - a, i - a + n_int]`` (see
+    :func:`_velocity`) reaches outside the recording or holds a missing sample, the
+    window of the same ``n_int`` intervals is shifted by the fewest samples (``+1``
+    before ``-1``, then ``+2``, ``-2`` ...) to one that still contains ``i``, lies inside
+    the recording and holds no missing sample; ``start`` is its first sample. Samples for
+    which no such window exists are not returned (they keep no velocity). E.g. at
+    120 Hz (``n_int = 2``) the first sample after a gap gets the window ``i .. i + 2``.
+
+    This is :attr:`analysis.config.IVTConfig.velocity_window_at_gaps` ``= "shift"``:
+    measured on real Tobii Pro Lab 24.21 exports, where Tobii classifies the samples
+    next to a gap that our centred window leaves without a velocity (docs/fixations.md,
+    "Presets"; the cemGr reconstruction of these exports calls it a shifted valid
+    window). Olsen (2012, sec. 3.1.4) does not say what happens there. The loop runs
+    over the ``2 n_int`` shifts, not over samples.
+    """
+    n = missing.size
+    cs = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(missing, out=cs[1:])
+    # full[s]: the window starting at s lies inside the recording and has no missing sample
+    full = np.zeros(n, dtype=bool)
+    if n > n_int:
+        full[:n - n_int] = cs[n_int + 1:] == cs[:n - n_int]
+    nominal = np.arange(n) - a
+    ok = np.zeros(n, dtype=bool)
+    inside = (nominal >= 0) & (nominal < n)
+    ok[inside] = full[nominal[inside]]
+    cand = np.flatnonzero(~ok & ~missing)
+    start = np.full(cand.size, -1, dtype=np.int64)
+    for k in range(1, n_int + 1):  # shifts, nearest first
+        for d in (k, -k):
+            s = cand - a + d
+            good = (start < 0) & (s >= 0) & (s <= cand) & (s + n_int >= cand) & (s < n)
+            good[good] = full[s[good]]
+            start[good] = s[good]
+    keep = start >= 0
+    return cand[keep], start[keep]
 
 
 # ---------------------------------------------------------------------------
@@ -272,7 +345,7 @@ FAST_MAX_RAD: float = 1.2
 
 def _classify(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
               eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
-              n_int: int, threshold: float, dt: float) -> np.ndarray:
+              n_int: int, threshold: float, dt: float, at_gaps: str = "unknown") -> np.ndarray:
     """Steps 4 + 5: label each sample by its angular velocity, without computing most velocities.
 
     Velocity below ``threshold`` -> fixation (1); at or above -> saccade (2); no
@@ -403,6 +476,11 @@ def _classify(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
         labels[idx] = UNKNOWN
         idx, _ = expand(s0, s1)
         labels[idx] = GAP
+    if at_gaps == "shift":  # samples next to gaps and the ends: the nearest complete window
+        i, i1 = _shifted_windows(np.isnan(x), n_int, a)
+        if i.size:
+            labels[i] = _labels_from_velocity(_window_velocity(time_s, x, y, eye, geometry, i, i1, i1 + n_int),
+                                              threshold)
     return labels
 
 
@@ -410,13 +488,7 @@ def _exact_labels(time_s: np.ndarray, x: np.ndarray, y: np.ndarray,
                   eye: tuple[np.ndarray, np.ndarray, np.ndarray] | None, geometry: Geometry,
                   a: int, b: int, i: np.ndarray, threshold: float) -> np.ndarray:
     """Labels of samples ``i`` from their exact velocity (the same operations as :func:`_velocity`)."""
-    i1, i2 = i - a, i + b
-    if eye is None:
-        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry)
-    else:
-        v = angle_between_deg(x[i1], y[i1], x[i2], y[i2], geometry, eye[0][i], eye[1][i], eye[2][i])
-    v /= time_s[i2] - time_s[i1]
-    return _labels_from_velocity(v, threshold)
+    return _labels_from_velocity(_window_velocity(time_s, x, y, eye, geometry, i, i - a, i + b), threshold)
 
 
 def _labels_from_velocity(velocity: np.ndarray, threshold: float) -> np.ndarray:
@@ -634,7 +706,7 @@ def ivt_filter(
     x, y = _noise_reduction(x, y, cfg.noise_reduction, cfg.noise_window_samples)
     # steps 4 + 5 (the velocities themselves are computed only when asked for)
     n_int = window_intervals(cfg.velocity_window_ms / 1000.0, dt)
-    labels = _classify(t, x, y, eye, geometry, n_int, cfg.velocity_threshold_deg_s, dt)
+    labels = _classify(t, x, y, eye, geometry, n_int, cfg.velocity_threshold_deg_s, dt, cfg.velocity_window_at_gaps)
     fix = _fixation_runs(t, labels, x, y, eye if cfg.merge else None, dt)
     n_classified = int(fix.start.size)
     # step 6
@@ -658,7 +730,7 @@ def ivt_filter(
             "fixations_merged_away": n_merged, "fixations_discarded": n_discarded, **counts}
     log.debug("I-VT: %s", info)
     return IVTOutput(events=events, labels=labels, x_px=x, y_px=y, info=info,
-                     velocity_fn=lambda: _velocity(t, x, y, eye, geometry, n_int))
+                     velocity_fn=lambda: _velocity(t, x, y, eye, geometry, n_int, cfg.velocity_window_at_gaps))
 
 
 def tobii_ivt(
