@@ -80,6 +80,18 @@ OFFSCREEN_MARGIN = 0.1
 GAP_INTERVAL_FACTOR = 1.5
 
 
+def plain(v: object) -> str:
+    """A number as a person writes it, for every reader message (never a numpy repr such as
+    ``np.float64(2.0)``): ``2209``, ``0.5``, ``1493.25``, ``1e+30``, ``inf``; a non-number as its repr."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return repr(v)
+    if not np.isfinite(f):
+        return str(f)
+    return str(int(f)) if f == int(f) and abs(f) < 1e15 else f"{f:.12g}"
+
+
 def line_of(row: int | np.integer, first_data_line: int) -> int:
     """1-based file line of 0-based data row ``row`` (the header is line ``first_data_line - 1``)."""
     return int(row) + first_data_line
@@ -106,10 +118,17 @@ def parse_stimulus_name(name: str | None) -> tuple[str | None, str | None, str |
 
 # --------------------------------------------------------------------------- text input
 
+def compression_of(path: Path) -> str | None:
+    """``"gzip"`` for a ``.gz`` file (any case), else ``None``: every reader opens gzipped files
+    (``.tsv.gz``, ``.csv.gz``, BIDS ``_physio.tsv.gz``) itself through this one test."""
+    return "gzip" if Path(path).suffix.lower() == ".gz" else None
+
+
+
 def read_head(path: Path, n_bytes: int = 65536) -> bytes:
     """First bytes of a file (decompressed for ``.gz``); InputError when unreadable."""
     try:
-        if path.suffix == ".gz":
+        if compression_of(path):
             with gzip.open(path, "rb") as fh:
                 return fh.read(n_bytes)
         with open(path, "rb") as fh:
@@ -311,7 +330,7 @@ def check_row_widths(path: Path, *, sep: str, header_line: int, width: int, enco
     """
     if len(sep) != 1:
         return
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if compression_of(path) else open
     sep_b = ord(sep.encode())
     done = 0             # lines completed before the current chunk
     in_quote = False
@@ -377,7 +396,7 @@ def _raise_width(path: Path, line: int, cells: int, width: int, header: Sequence
 def _raise_ragged(path: Path, sep: str, header_line: int | None, names: Sequence[str] | None, encoding: str,
                   compression: str | None) -> None:
     """A row with more cells than the header/``Columns`` (pandas would silently drop them)."""
-    opener = gzip.open if compression == "gzip" or path.name.endswith(".gz") else open
+    opener = gzip.open if compression == "gzip" or compression_of(path) else open
     width = len(names or [])
     line_no = None
     with opener(path, "rt", encoding=encoding, errors="replace") as fh:  # type: ignore[operator]
@@ -475,6 +494,42 @@ def check_timestamps(t: np.ndarray, path: Path, lines: np.ndarray, column: str) 
                          expected="strictly increasing timestamps, one row per sample",
                          fix="export a single recording per file, unsorted or merged exports are not supported; "
                              "remove duplicated rows")
+    check_time_jumps(t, path, lines, column)
+
+
+#: Longest plausible interval between two samples of one recording: one day. An eye-tracking
+#: session lasts minutes to hours; a larger jump is a corrupt timestamp (e.g. ``1e308``), not a gap
+#: (issue 11). (default: 86400 s)
+MAX_INTERVAL_S = 86400.0
+
+
+def check_time_jumps(t_s: np.ndarray, path: str | Path, lines: np.ndarray, column: str) -> None:
+    """Refuse an interval longer than :data:`MAX_INTERVAL_S` between consecutive samples.
+
+    Part of :func:`check_timestamps` and :func:`check_sampling`, so that every reader is protected
+    (a jump of 1e308 s would overflow the gap count of :func:`check_sampling`).
+
+    Parameters
+    ----------
+    t_s : array
+        Timestamps in seconds, finite and increasing (checked before).
+    path, lines, column :
+        File, 1-based file line of each sample, and the timestamp column, for the message.
+
+    Raises
+    ------
+    InputError
+        At the line after the jump.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.diff(np.asarray(t_s, dtype=np.float64))
+        big = ~(np.abs(d) <= MAX_INTERVAL_S)
+    if big.any():
+        i = int(np.flatnonzero(big)[0]) + 1
+        raise InputError(f"the timestamp jumps by {float(d[i - 1]):.4g} s from line {int(lines[i - 1])}",
+                         file=path, line=int(lines[i]), column=column,
+                         expected=f"consecutive samples of one recording at most {MAX_INTERVAL_S:g} s (one day) apart",
+                         fix="correct the timestamp; the cell is corrupt, or the file joins unrelated recordings")
 
 
 def measured_rate(t_s: np.ndarray) -> float:
@@ -617,6 +672,7 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     3. intervals longer than :data:`GAP_INTERVAL_FACTOR` x nominal are gaps; the
        estimated number of missing samples ``sum(round(d / T) - 1)`` is returned.
     """
+    check_time_jumps(t_s, path, lines, column)
     d = np.diff(t_s)
     if len(d) == 0:
         if declared_hz is None:
@@ -652,24 +708,6 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     long = d > GAP_INTERVAL_FACTOR * T
     missing = int(np.maximum(np.round(d[long] / T) - 1, 0).sum()) if long.any() else 0
     return nominal, missing
-
-
-def check_coordinates(x: np.ndarray, y: np.ndarray, valid: np.ndarray, geometry: Geometry, path: Path,
-                      lines: np.ndarray, columns: tuple[str, str]) -> None:
-    """Valid gaze must lie within one screen size of the display (:data:`COORD_TOLERANCE_SCREENS`)."""
-    w, h = geometry.screen_px
-    k = COORD_TOLERANCE_SCREENS
-    with np.errstate(invalid="ignore"):
-        for arr, size, col in ((x, w, columns[0]), (y, h, columns[1])):
-            bad = valid & ((arr < -k * size) | (arr > (1 + k) * size) | np.isinf(arr))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise InputError(
-                    f"impossible gaze coordinate {plain(arr[i])} px on a {w}x{h} px display", file=path,
-                    line=int(lines[i]), column=col,
-                    expected=f"pixels between {-k * size:g} and {(1 + k) * size:g} (one screen beyond each edge)",
-                    fix="check the screen resolution (--screen-px) and that the column holds pixels, not mm or "
-                        "normalised units")
 
 
 def mark_offscreen(x: np.ndarray, y: np.ndarray, valid: np.ndarray, screen_px: tuple[int, int], path: Path,
@@ -866,15 +904,6 @@ def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
 #: Tobii Pro Spectrum/T60 user manuals; the range is wide on purpose and only catches wrong units).
 #: Pixel aspect (mm per px in x over y): 0.5..2 (square pixels are 1).
 GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
-
-
-def plain(v: object) -> str:
-    """A number as a person writes it (no numpy repr): ``2209``, ``0.5``, ``inf``."""
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return repr(v)
-    return str(int(f)) if np.isfinite(f) and f == int(f) else f"{f:g}"
 
 
 def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source: str = "the screen geometry",

@@ -38,6 +38,7 @@ from analysis.io._common import (
     check_sampling,
     check_time_unit,
     check_timestamps,
+    compression_of,
     fit_screen_mm,
     implausible_eye_position,
     index_clock,
@@ -423,7 +424,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     usecols = list(cols.values())
     df, first = read_table(path, sep=sep, header_line=hi, usecols=usecols, numeric=numeric,
                            text=text, decimal=decimal, encoding=enc,
-                           compression="gzip" if path.name.endswith(".gz") else None,
+                           compression=compression_of(path),
                            quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
     n_rows = len(df)
     if n_rows == 0:

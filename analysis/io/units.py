@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import InputError
-from analysis.io._common import KNOWN_RATES_HZ, RATE_TOLERANCE, SNAP_TOLERANCE
+from analysis.io._common import (  # noqa: F401 - MAX_INTERVAL_S, check_time_jumps re-exported
+    KNOWN_RATES_HZ, MAX_INTERVAL_S, RATE_TOLERANCE, SNAP_TOLERANCE, TIME_UNITS, check_time_jumps)
 
 #: Seconds per unit of the timestamp units the readers accept.
-UNIT_SECONDS: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+UNIT_SECONDS: dict[str, float] = {u: TIME_UNITS[u] for u in ("s", "ms", "us")}
 _UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
 _ALIASES = {"µs": "us", "μs": "us", "microseconds": "us"}
 
@@ -113,34 +114,3 @@ def check_time_unit(raw_t: np.ndarray, unit: str, declared_hz: float | None, pat
         file=path, column=column,
         expected=f"timestamps in {_UNIT_WORDS[unit]} at about {target.removeprefix('the declared ')}",
         fix=fix.replace("<unit>", other))
-
-
-#: Longest plausible interval between two samples of one recording: one day. An eye-tracking
-#: session lasts minutes to hours; a larger jump is a corrupt timestamp (e.g. ``1e308``), not a gap.
-MAX_INTERVAL_S = 86400.0
-
-
-def check_time_jumps(t_s: np.ndarray, path: str | Path, lines: np.ndarray, column: str) -> None:
-    """Refuse an interval longer than :data:`MAX_INTERVAL_S` between consecutive samples.
-
-    Parameters
-    ----------
-    t_s : array
-        Timestamps in seconds, finite and increasing (checked before).
-    path, lines, column :
-        File, 1-based file line of each sample, and the timestamp column, for the message.
-
-    Raises
-    ------
-    InputError
-        At the line after the jump.
-    """
-    d = np.diff(np.asarray(t_s, dtype=np.float64))
-    with np.errstate(invalid="ignore"):
-        big = ~(np.abs(d) <= MAX_INTERVAL_S)
-    if big.any():
-        i = int(np.flatnonzero(big)[0]) + 1
-        raise InputError(f"the timestamp jumps by {float(d[i - 1]):.4g} s from line {int(lines[i - 1])}",
-                         file=path, line=int(lines[i]), column=column,
-                         expected=f"consecutive samples of one recording at most {MAX_INTERVAL_S:g} s (one day) apart",
-                         fix="correct the timestamp; the cell is corrupt, or the file joins unrelated recordings")

@@ -180,13 +180,61 @@ def test_impossible_coordinates(tmp_path):
     assert read_recording(w["path"], geometry=T60_GEOMETRY).samples["right_x_px"].iloc[20] == 2500.0
 
 
-def test_impossible_coordinates_bids(tmp_path):
+def test_offscreen_glitch_bids_marked_and_counted(tmp_path):
+    """One rule for every reader (docs/readers.md section 6): a sample more than one screen off the
+    display is a glitch, marked invalid and counted, not a reason to refuse the session."""
+    ses = write_bids_session(tmp_path)
+    before = read_recording(ses)
+    _set_physio_cell(physio_path(ses, "left"), 5, 2, "-5000")
+    rec = read_recording(ses)
+    row = int(np.flatnonzero(rec.samples["time_s"].to_numpy() == before.samples["time_s"].iloc[4])[0])
+    assert not rec.samples["left_valid"].iloc[row] and rec.samples["right_valid"].iloc[row] == \
+        before.samples["right_valid"].iloc[row]
+    assert rec.counts["offscreen_samples"] == 1 and before.counts["offscreen_samples"] == 0
+    assert rec.counts["invalid_left"] == before.counts["invalid_left"] + int(before.samples["left_valid"].iloc[row])
+
+
+def test_offscreen_pattern_bids_refused(tmp_path):
+    """Most valid samples off the display: the unit or resolution is wrong, so the session is refused
+    at the first such sample, naming the column."""
     ses = write_bids_session(tmp_path)
 
-    _set_physio_cell(physio_path(ses, "left"), 5, 2, "-5000")
-    with pytest.raises(InputError) as err:
+    def scale_y(ls):
+        for k, line in enumerate(ls):
+            cells = line.split("\t")
+            if len(cells) > 2 and cells[2] not in ("", "n/a"):
+                cells[2] = str(float(cells[2]) * 10 + 5000)
+                ls[k] = "\t".join(cells)
+        return ls
+    _edit_physio(physio_path(ses, "left"), scale_y)
+    with pytest.raises(InputError, match="resolution or the unit") as err:
         read_recording(ses)
-    assert err.value.line == 5 and err.value.column == "y_coordinate"
+    assert err.value.column == "y_coordinate" and err.value.line >= 1
+
+
+def test_offscreen_plain_same_rule(tmp_path):
+    """The plain reader follows the same rule: one glitch counted, a wrong unit refused."""
+    ok = write_plain_table(tmp_path / "ok.tsv")
+    lines = ok["path"].read_text().splitlines()
+    head = lines[0].split("\t")
+    cells = lines[5].split("\t")
+    cells[head.index("x")] = "9000"
+    lines[5] = "\t".join(cells)
+    glitch = tmp_path / "glitch.tsv"
+    glitch.write_text("\n".join(lines) + "\n")
+    rec = read_recording(glitch, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert rec.counts["offscreen_samples"] == 1 and not rec.samples["left_valid"].iloc[4]
+    mm = tmp_path / "mm.tsv"
+    rows = [lines[0]]
+    for line in lines[1:]:
+        c = line.split("\t")
+        if c[head.index("x")]:
+            c[head.index("x")] = str(float(c[head.index("x")]) * 10)
+        rows.append("\t".join(c))
+    mm.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="resolution or the unit") as err:
+        read_recording(mm, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert err.value.column == "x"
 
 
 def test_non_numeric_cell_prolab(tmp_path):
