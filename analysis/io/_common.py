@@ -906,6 +906,14 @@ def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
 GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
 
 
+def _plain_seq(values: object) -> str:
+    """``(1280, 1024)`` in plain numbers; a value that is not a sequence as :func:`plain` writes it."""
+    try:
+        return "(" + ", ".join(plain(v) for v in values) + ")"  # type: ignore[union-attr]
+    except TypeError:
+        return plain(values)
+
+
 def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source: str = "the screen geometry",
                    fix: str = "check --screen-px, --screen-mm and --distance-mm") -> Geometry:
     """Refuse a geometry outside the plausible physical ranges of :data:`GEOMETRY_LIMITS`.
@@ -944,7 +952,8 @@ def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source
         mm = [float(v) for v in geometry.screen_mm]
         dist = float(geometry.distance_mm)
     except (TypeError, ValueError):
-        raise InputError(f"{source} is not numeric: {geometry!r}", file=file,
+        raise InputError(f"{source} is not numeric: screen_px {_plain_seq(geometry.screen_px)}, screen_mm "
+                         f"{_plain_seq(geometry.screen_mm)}, distance_mm {plain(geometry.distance_mm)}", file=file,
                          expected="screen size in px and mm and a viewing distance in mm, as numbers", fix=fix) from None
     if len(px) != 2 or len(mm) != 2:
         problems.append("screen size must have a width and a height")

@@ -110,7 +110,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     ok = np.isin(v, list(_TRUE | _FALSE | {""}))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"valid value {s[vcol].iloc[i]!r} is not a truth value", file=path, line=int(lines_s[i]),
+        raise InputError(f"valid value {str(s[vcol].iloc[i])!r} is not a truth value", file=path, line=int(lines_s[i]),
                          column=vcol, expected="1/0, true/false, valid/invalid or yes/no",
                          fix="correct the cell")
     valid = np.isin(v, list(_TRUE))

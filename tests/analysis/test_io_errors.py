@@ -472,3 +472,49 @@ def test_plain_reader_checks_the_geometry_it_is_given(tmp_path):
     p = write_plain_table(tmp_path / "g.tsv")["path"]
     with pytest.raises(InputError, match="resolution width -1280 px"):
         read_plain(p, geometry=Geometry((-1280, 1024), (338.0, 270.0), 650.0), rate_hz=60.0)
+
+
+# ---------------------------------------------------------------- plain numbers in every message
+
+def _bad_input_messages(tmp_path):
+    """Messages of the shared checks fed numpy scalars/arrays (where reprs such as np.float64(...) leak)."""
+    from analysis.io import _common
+    from analysis.recording import Geometry
+
+    lines = np.arange(2, 12)
+    t = np.arange(10, dtype=np.float64) / 60.0
+    p = tmp_path / "x.tsv"
+    cases = [
+        lambda: _common.check_timestamps(np.r_[t[:5], t[4], t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], t[3], t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], np.nan, t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], 1e300, 2e300, 3e300, 4e300, 5e300], p, lines, "time"),
+        lambda: _common.check_sampling(t, np.float64(120.0), p, lines, "time"),
+        lambda: _common.check_sampling(t, np.float64(-1.0), p, lines, "time"),
+        lambda: _common.check_sampling(np.r_[t[:1]], None, p, lines, "time"),
+        lambda: _common.check_time_unit(t * 1e-3, "ms", p, "time", stated=True),
+        lambda: _common.mark_offscreen(np.full(10, 1e4 + 0.5), np.full(10, 5.25), np.ones(10, bool),
+                                       (np.int64(1280), np.int64(1024)), p, lines, ("x", "y")),
+        lambda: _common.check_geometry(Geometry((np.int64(1280), np.int64(0)), (np.float64(338.5), np.float64(270.0)),
+                                                np.float64(1e-6))),
+        lambda: _common.check_geometry(Geometry((np.float64(1280.5), np.int64(1024)), ("a", "b"), np.float64(650))),
+        lambda: read_recording(write_plain_table(tmp_path / "g.tsv")["path"], "plain", geometry=T60_GEOMETRY,
+                               rate_hz=np.float64(-60.0)),
+    ]
+    out = []
+    for case in cases:
+        with pytest.raises(InputError) as err:
+            case()
+        out.append(err.value)
+    return out
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs(tmp_path):
+    from tests.analysis.messages import NUMPY_REPR, assert_plain_message
+
+    assert NUMPY_REPR.search(repr(np.float64(2.0)) if np.__version__ >= "2" else "np.float64(2.0)")  # the scan works
+    msgs = _bad_input_messages(tmp_path)
+    for exc in msgs:
+        assert_plain_message(exc)
+    text = " | ".join(str(e) for e in msgs)
+    assert "10000.5" in text and "1e+300" in text  # the values themselves, as written
