@@ -518,3 +518,15 @@ def test_messages_show_plain_numbers_not_numpy_reprs(tmp_path):
         assert_plain_message(exc)
     text = " | ".join(str(e) for e in msgs)
     assert "10000.5" in text and "1e+300" in text  # the values themselves, as written
+
+
+def test_rate_flag_is_rate_hz_in_every_command_with_rate_as_alias():
+    """``--rate-hz`` in analysis.io, analysis.fixations (and the agreement command), ``--rate`` kept as an alias."""
+    from analysis.fixations.__main__ import build_parser as fixations_parser
+    from analysis.io.__main__ import build_parser as io_parser
+
+    for parser, dest in ((io_parser(), "rate_hz"), (fixations_parser(), "rate")):
+        base = ["x.tsv", "--out", "o.tsv"] if "--out" in parser.format_help() else ["x.tsv"]
+        for flag in ("--rate-hz", "--rate"):
+            assert getattr(parser.parse_args([*base, flag, "60"]), dest) == 60.0
+        assert "--rate-hz" in parser.format_help()
