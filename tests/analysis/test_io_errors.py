@@ -224,6 +224,8 @@ def test_offscreen_plain_same_rule(tmp_path):
     glitch.write_text("\n".join(lines) + "\n")
     rec = read_recording(glitch, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
     assert rec.counts["offscreen_samples"] == 1 and not rec.samples["left_valid"].iloc[4]
+    from analysis.quality import recording_quality
+    assert recording_quality(rec)["offscreen_samples"] == 1   # the quality output shows the count
     mm = tmp_path / "mm.tsv"
     rows = [lines[0]]
     for line in lines[1:]:
