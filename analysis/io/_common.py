@@ -64,7 +64,7 @@ TOBII_NOMINAL_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300
 SNAP_TOLERANCE = 0.02
 #: Any video eye tracker samples between 10 Hz (webcam trackers) and 2000 Hz (EyeLink 1000 Plus,
 #: SR Research user manual); a timestamp column whose median interval gives a rate outside
-#: this range is in another unit than assumed (:func:`check_time_unit`).
+#: this range is in another unit than assumed (:func:`analysis.io.units.check_time_unit`).
 PLAUSIBLE_RATE_HZ = (10.0, 2500.0)
 #: Seconds per timestamp unit.
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -552,48 +552,6 @@ def snap_rate(measured: float, known: Sequence[float] = KNOWN_RATES_HZ) -> float
     k = np.asarray(known, dtype=np.float64)
     j = int(np.argmin(np.abs(k - measured)))
     return float(k[j]) if abs(k[j] - measured) / k[j] <= SNAP_TOLERANCE else float(measured)
-
-
-def check_time_unit(raw: np.ndarray, unit: str, path: Path, column: str, *, stated: bool) -> str:
-    """Check (or, when the header states none, infer) the unit of a timestamp column.
-
-    The rate the timestamps give in ``unit`` (1 / median interval) must lie in
-    :data:`PLAUSIBLE_RATE_HZ`. When the header states the unit (``stated``) and the rate is
-    implausible, an InputError says which unit the values seem to be in (the one that gives a
-    plausible rate, e.g. a Pro Lab ``[ms]`` column holding seconds gives 59,992 Hz). Without a
-    stated unit the first unit of ``us, ms, s`` giving a plausible rate is returned.
-
-    Returns
-    -------
-    str
-        The unit, a key of :data:`TIME_UNITS`.
-    """
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = np.diff(np.asarray(raw, dtype=np.float64))
-    d = d[np.isfinite(d) & (d > 0)]
-    if len(d) < 2:
-        return unit
-    med = float(np.median(d))
-    lo, hi = PLAUSIBLE_RATE_HZ
-
-    def rate(u: str) -> float:
-        return 1.0 / (med * TIME_UNITS[u])
-
-    if lo <= rate(unit) <= hi:
-        return unit
-    fits = [u for u in ("us", "ms", "s", "ns") if lo <= rate(u) <= hi]
-    if not stated and fits:
-        return fits[0]
-    def hz(r: float) -> str:
-        return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
-
-    seems = (f"the values look like {fits[0]} ({hz(rate(fits[0]))} Hz)" if fits else
-             "no unit gives a plausible rate")
-    raise InputError(f"timestamps read as {unit} give {hz(rate(unit))} Hz, not a tracker's sampling rate; "
-                     f"{seems}", file=path, column=column,
-                     expected=f"a sampling rate of {lo:g}-{hi:g} Hz (median interval {plain(med)} in the file)",
-                     fix="re-export the recording with the timestamp in the unit its header names, or give the "
-                         "timestamp unit the file really uses")
 
 
 def align_clock(fine_s: np.ndarray, coarse_s: np.ndarray) -> tuple[np.ndarray, dict[str, float]] | None:

@@ -49,10 +49,6 @@ from analysis.recording import EYES, Geometry, Recording, RecordingMeta
 #: ``LValidity > 1`` is missing). (default: 1)
 TOBII_MAX_VALID_CODE = 1
 
-#: A timestamp column whose median interval is below this many units is in ms, else µs: at any Tobii rate
-#: (30-1200 Hz) an interval is 0.8-33 ms, i.e. < 200 in ms and > 800 in µs (same rule as the Pro Lab reader).
-US_MIN_MEDIAN_INTERVAL = 200.0
-
 _TRUE = {"1", "1.0", "true", "valid", "yes"}
 _FALSE = {"0", "0.0", "false", "invalid", "no", ""}
 
@@ -222,15 +218,6 @@ def _tuple_column_fast(cells: np.ndarray, k: int) -> np.ndarray | None:
     out = np.full((len(cells), k), np.nan)
     out[~empty] = vals.reshape(-1, k)
     return out
-
-
-def timestamp_seconds(raw: np.ndarray, unit: str | None) -> tuple[np.ndarray, str]:
-    """Timestamps in ``unit`` ("us", "ms", "s"), or inferred from the median interval when ``None``."""
-    if unit is None:
-        d = np.diff(raw)
-        d = d[np.isfinite(d) & (d > 0)]
-        unit = "us" if len(d) and float(np.median(d)) >= US_MIN_MEDIAN_INTERVAL else "ms"
-    return raw * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit], unit
 
 
 # --------------------------------------------------------------------------- geometry

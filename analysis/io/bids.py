@@ -33,7 +33,7 @@ from analysis.io._common import (
     read_table,
     build_samples,
 )
-from analysis.io.units import MAX_INTERVAL_S, check_time_unit
+from analysis.io.units import MAX_INTERVAL_S, UNIT_ALIASES, UNIT_SECONDS, check_time_unit
 from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ SESSION_RE = re.compile(r"ses-[A-Za-z0-9]+")
 REQUIRED_COLUMNS = ("timestamp", "x_coordinate", "y_coordinate")
 EYE_BY_RECORDING = {"eye1": "left", "eye2": "right"}
 RESUME_FIX = "finish it with `python -m study.run --participant {p} --resume` (or move the session away)"
-_TIME_UNITS = {"us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microseconds": 1e-6, "ms": 1e-3, "s": 1.0}
+_TIME_UNITS = {**UNIT_SECONDS, **{alias: UNIT_SECONDS[u] for alias, u in UNIT_ALIASES.items()}}
 
 
 # --------------------------------------------------------------------------- dataset level
@@ -298,7 +298,7 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     raw_t = df["timestamp"].to_numpy(dtype=np.float64)
     t = raw_t * _TIME_UNITS[unit]
     check_timestamps(t, physio, file_lines, "timestamp")
-    check_time_unit(raw_t, unit, declared, physio, "timestamp",
+    check_time_unit(raw_t, unit, physio, "timestamp", declared_hz=declared, units=tuple(UNIT_SECONDS),
                     fix=f'set "timestamp": {{"Units": "<unit>"}} in {sc_path.name} to the unit the file uses')
     d = np.diff(t)
     if len(d) and abs(1.0 / float(np.median(d)) - declared) / declared > RATE_TOLERANCE:

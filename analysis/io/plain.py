@@ -103,7 +103,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     raw_t = to_float(s, tcol, n)
     t = raw_t * TIME_UNITS[time_unit]
     check_timestamps(t, path, lines_s, tcol)
-    check_time_unit(raw_t, time_unit, float(rate_hz), path, tcol,
+    check_time_unit(raw_t, time_unit, path, tcol, declared_hz=float(rate_hz), units=tuple(UNIT_SECONDS),
                     fix="give the unit of the time column: --time-unit <unit> (time_unit='<unit>')")
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)
     v = normalised_text(s[vcol])

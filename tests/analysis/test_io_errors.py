@@ -480,7 +480,7 @@ def test_plain_reader_checks_the_geometry_it_is_given(tmp_path):
 
 def _bad_input_messages(tmp_path):
     """Messages of the shared checks fed numpy scalars/arrays (where reprs such as np.float64(...) leak)."""
-    from analysis.io import _common
+    from analysis.io import _common, units
     from analysis.recording import Geometry
 
     lines = np.arange(2, 12)
@@ -494,7 +494,9 @@ def _bad_input_messages(tmp_path):
         lambda: _common.check_sampling(t, np.float64(120.0), p, lines, "time"),
         lambda: _common.check_sampling(t, np.float64(-1.0), p, lines, "time"),
         lambda: _common.check_sampling(np.r_[t[:1]], None, p, lines, "time"),
-        lambda: _common.check_time_unit(t * 1e-3, "ms", p, "time", stated=True),
+        lambda: units.check_time_unit(t * 1e-3, "ms", p, "time", stated=True),
+        lambda: units.check_time_unit(t * 1e3, "s", p, "time", declared_hz=np.float64(60.0)),
+        lambda: units.check_time_unit(np.r_[0.0, np.cumsum(np.full(9, 1e-9))], "s", p, "time"),
         lambda: _common.mark_offscreen(np.full(10, 1e4 + 0.5), np.full(10, 5.25), np.ones(10, bool),
                                        (np.int64(1280), np.int64(1024)), p, lines, ("x", "y")),
         lambda: _common.check_geometry(Geometry((np.int64(1280), np.int64(0)), (np.float64(338.5), np.float64(270.0)),
