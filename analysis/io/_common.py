@@ -50,10 +50,6 @@ RATE_TOLERANCE = 0.10
 SHORT_INTERVAL_FRACTION = 0.75
 MAX_SHORT_INTERVALS_FRACTION = 0.01
 MAX_SHORT_INTERVALS_MIN = 5
-#: Sampling rates of Tobii screen-based trackers (T60: 60 Hz; T120/X120: 120 Hz; Spectrum:
-#: 60-1200 Hz; Pro Fusion: 60-250 Hz, ...). A measured rate within 2 % of one of them is
-#: reported as that rate; other measured rates are reported as measured.
-KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.0, 600.0, 1000.0, 1200.0)
 #: Nominal sampling rates of Tobii screen-based trackers, the only rates a Tobii Pro Lab or
 #: Tobii Studio export can have: Tobii X2-30 (30/40 Hz), Tobii 1750/X50 (50 Hz), T60/X60/X2-60/Nano
 #: (60 Hz), Pro Spark/Eye Tracker 5 class (90 Hz), T120/X120/X3-120 (120 Hz), Pro Spectrum
@@ -61,6 +57,10 @@ KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.
 #: product descriptions / user manuals of each tracker, technical specifications). Export readers snap
 #: the measured rate to this table (:data:`SNAP_TOLERANCE`).
 TOBII_NOMINAL_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 600.0, 1200.0)
+#: Rates other readers snap to: Tobii's plus the 500 and 1000 Hz of EyeLink-class trackers (SR Research
+#: EyeLink 1000 Plus user manual), which ioHub and plain tables may hold. A measured rate within 2 % of
+#: one of them is reported as that rate; other measured rates are reported as measured.
+KNOWN_RATES_HZ = tuple(sorted(TOBII_NOMINAL_RATES_HZ + (500.0, 1000.0)))
 SNAP_TOLERANCE = 0.02
 #: Any video eye tracker samples between 10 Hz (webcam trackers) and 2000 Hz (EyeLink 1000 Plus,
 #: SR Research user manual); a timestamp column whose median interval gives a rate outside
