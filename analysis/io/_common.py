@@ -466,6 +466,24 @@ def normalised_text(series: pd.Series) -> np.ndarray:
     return table[codes]  # code -1 (missing) picks the trailing ""
 
 
+#: Cell values read as "valid" / "invalid" in a validity column of 1/0 or words (any case; an empty
+#: cell is invalid): plain tables and the SDK dumps (Titta ``*_valid``, tobii_research ``*_validity``).
+TRUE_WORDS = frozenset({"1", "1.0", "true", "t", "valid", "yes", "y"})
+FALSE_WORDS = frozenset({"0", "0.0", "false", "f", "invalid", "no", "n", ""})
+
+
+def truth_column(df: pd.DataFrame, name: str, path: Path, lines: np.ndarray) -> np.ndarray:
+    """:data:`TRUE_WORDS` -> True, :data:`FALSE_WORDS` -> False; another value is an error at its cell."""
+    low = normalised_text(df[name])
+    ok = np.isin(low, list(TRUE_WORDS | FALSE_WORDS))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(f"validity {str(df[name].iloc[i])!r} is not a truth value", file=path, line=int(lines[i]),
+                         column=name, expected="1/0, true/false, valid/invalid or yes/no (empty = invalid)",
+                         fix="correct the cell; the file was edited or is from another program")
+    return np.isin(low, list(TRUE_WORDS))
+
+
 def to_float(df: pd.DataFrame, col: str | None, n: int) -> np.ndarray:
     """Column as float64 array, or all-NaN when the column is absent."""
     if col is None or col not in df.columns:

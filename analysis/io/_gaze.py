@@ -33,7 +33,6 @@ from analysis.io._common import (
     finish_counts,
     head_lines,
     mark_offscreen,
-    normalised_text,
     plain,
     read_table,
     sniff_decimal,
@@ -49,8 +48,6 @@ from analysis.recording import EYES, Geometry, Recording, RecordingMeta
 #: ``LValidity > 1`` is missing). (default: 1)
 TOBII_MAX_VALID_CODE = 1
 
-_TRUE = {"1", "1.0", "true", "valid", "yes"}
-_FALSE = {"0", "0.0", "false", "invalid", "no", ""}
 
 
 # --------------------------------------------------------------------------- reading text tables
@@ -133,18 +130,6 @@ def column(df: pd.DataFrame, name: str | None) -> np.ndarray:
     if name is None or name not in df.columns:
         return np.full(len(df), np.nan)
     return df[name].to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def truth_column(df: pd.DataFrame, name: str, path: Path, lines: np.ndarray) -> np.ndarray:
-    """1/0, true/false, valid/invalid, yes/no (any case; empty = False) -> bool; else an error at the cell."""
-    low = normalised_text(df[name])
-    ok = np.isin(low, list(_TRUE | _FALSE))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"validity {str(df[name].iloc[i])!r} is not a truth value", file=path, line=int(lines[i]),
-                         column=name, expected="1/0, True/False or Valid/Invalid",
-                         fix="correct the cell; the file was edited or is from another program")
-    return np.isin(low, list(_TRUE))
 
 
 def tobii_code_validity(raw: np.ndarray, path: Path, lines: np.ndarray, name: str) -> np.ndarray:

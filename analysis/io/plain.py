@@ -25,19 +25,17 @@ from analysis.io._common import (
     finish_counts,
     head_lines,
     mark_offscreen,
-    normalised_text,
     read_table,
     sniff_decimal,
     sniff_delimiter,
     to_float,
+    truth_column,
 )
 from analysis.io.units import UNIT_SECONDS, check_time_unit
 from analysis.recording import Geometry, Recording, RecordingMeta
 
 TIME_UNITS = UNIT_SECONDS
 REQUIRED = ("time", "x", "y", "valid")
-_TRUE = {"1", "1.0", "true", "t", "valid", "yes", "y"}
-_FALSE = {"0", "0.0", "false", "f", "invalid", "no", "n"}
 
 
 def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
@@ -106,14 +104,7 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     check_time_unit(raw_t, time_unit, path, tcol, declared_hz=float(rate_hz), units=tuple(UNIT_SECONDS),
                     fix="give the unit of the time column: --time-unit <unit> (time_unit='<unit>')")
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)
-    v = normalised_text(s[vcol])
-    ok = np.isin(v, list(_TRUE | _FALSE | {""}))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"valid value {str(s[vcol].iloc[i])!r} is not a truth value", file=path, line=int(lines_s[i]),
-                         column=vcol, expected="1/0, true/false, valid/invalid or yes/no",
-                         fix="correct the cell")
-    valid = np.isin(v, list(_TRUE))
+    valid = truth_column(s, vcol, path, lines_s)
     x, y = to_float(s, xcol, n), to_float(s, ycol, n)
     # off-screen glitches are marked invalid and counted; most samples off the display is refused
     # (docs/readers.md section 6, "Off-screen samples")

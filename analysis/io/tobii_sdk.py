@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.io._common import read_head
-
+from analysis.io._common import read_head, truth_column
 from analysis.io._gaze import (
     TextTable,
     column,
@@ -41,7 +40,6 @@ from analysis.io._gaze import (
     read_text_table,
     require_columns,
     resolve_geometry,
-    truth_column,
     tuple_column,
 )
 from analysis.io.units import timestamp_seconds
