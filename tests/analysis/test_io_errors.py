@@ -534,3 +534,19 @@ def test_rate_flag_is_rate_hz_in_every_command_with_rate_as_alias():
         for flag in ("--rate-hz", "--rate"):
             assert getattr(parser.parse_args([*base, flag, "60"]), dest) == 60.0
         assert "--rate-hz" in parser.format_help()
+
+
+def test_check_sampling_refuses_huge_jumps_itself(tmp_path):
+    """The jump check is part of the shared path: check_sampling called alone (without check_timestamps)
+    gives the exit-2 message, not an OverflowError from its gap count."""
+    from analysis.io._common import MAX_INTERVAL_S, check_sampling
+
+    t = np.r_[np.arange(5) / 60.0, 1.7e308, 1.79e308]
+    with pytest.raises(InputError, match="jumps by") as err:
+        check_sampling(t, None, tmp_path / "x.tsv", np.arange(2, 9), "time")
+    assert err.value.line == 7 and err.value.column == "time"
+    # a long but plausible gap (one hour) is still a gap, counted as missing samples
+    t = np.r_[np.arange(5) / 60.0, 4 / 60.0 + 3600.0 + np.arange(5) / 60.0]
+    assert 3600.0 < MAX_INTERVAL_S
+    nominal, missing = check_sampling(t, None, tmp_path / "x.tsv", np.arange(2, 12), "time")
+    assert nominal == 60.0 and missing == 3600 * 60 - 1
