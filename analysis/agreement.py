@@ -35,6 +35,7 @@ import pandas as pd
 
 from analysis.config import IVTConfig, load_config
 from analysis.errors import InputError, run_cli
+from analysis.event_agreement import cohen_kappa as table_kappa
 from analysis.fixations import FIXATION, LABEL_NAMES, detect_fixations
 from analysis.fixations.presets import PRESETS, Preset, describe
 from analysis.io.__main__ import add_reader_arguments, read_from_args
@@ -48,22 +49,19 @@ TOBII_MOVEMENTS = ("fixation", "saccade", "unclassified", "eyes_not_found")
 
 
 def cohen_kappa(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Cohen's kappa and raw agreement of two boolean label arrays (Cohen, 1960).
+    """Cohen's kappa and raw agreement ``p_o`` of two boolean label arrays (Cohen, 1960).
 
-    Returns ``(kappa, p_o)``; kappa is 1.0 when both raters agree on every sample and
-    chance agreement is 1 (a single class), NaN for empty input.
+    The 2 x 2 table of ``a`` (reference) against ``b`` goes to
+    :func:`analysis.event_agreement.cohen_kappa`, the project's one kappa; kappa is 1.0 when both
+    raters agree on every sample of a single class, NaN for empty input.
     """
     a = np.asarray(a, dtype=bool)
     b = np.asarray(b, dtype=bool)
-    n = a.size
-    if n == 0:
+    if a.size == 0:
         return float("nan"), float("nan")
-    po = float(np.mean(a == b))
-    pa, pb = float(a.mean()), float(b.mean())
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    if pe >= 1.0:
-        return (1.0 if po == 1.0 else 0.0), po
-    return (po - pe) / (1 - pe), po
+    tp, fp = int((a & b).sum()), int((~a & b).sum())
+    fn, tn = int((a & ~b).sum()), int((~a & ~b).sum())
+    return table_kappa(tp=tp, fp=fp, fn=fn, tn=tn), (tp + tn) / a.size
 
 
 def _runs_ids(mask: np.ndarray, index: np.ndarray | None) -> np.ndarray:

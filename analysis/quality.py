@@ -171,7 +171,8 @@ def recording_quality(recording: Recording, labels: Any = None) -> dict[str, Any
         absent), precision_source (``"fixations"`` when ``labels`` restricted the
         precision to fixations, else ``"all_samples"``) and offscreen_samples (valid
         samples the reader marked invalid because they lay far off the display,
-        ``Recording.counts["offscreen_samples"]``; 0 when the reader has no such rule).
+        ``Recording.counts["offscreen_samples"]``, which every reader of :mod:`analysis.io` sets
+        through :func:`analysis.io._common.mark_offscreen`; 0 for a recording built without a reader).
     """
     ctx = _Context(recording, labels)
     if ctx.n:

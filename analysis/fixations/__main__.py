@@ -33,7 +33,7 @@ examples:
   python -m analysis.fixations data/raw/sub-07/ses-1 --out sub-07_fixations.tsv
   python -m analysis.fixations export.tsv --format prolab --screen-mm 509 286 --distance-mm 650 --out fix.tsv
   python -m analysis.fixations gaze.tsv --format plain --screen-px 1280 1024 --screen-mm 338 270 \\
-      --distance-mm 650 --rate 60 --out fix.tsv --labels labels.tsv --algorithm idt
+      --distance-mm 650 --rate-hz 60 --out fix.tsv --labels labels.tsv --algorithm idt
 """
 
 
@@ -62,9 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distance-mm", type=float, metavar="D",
                    help="eye-to-screen viewing distance in millimetres, used where the data have no eye "
                         "position (typical: 650 for a Tobii T60)")
-    p.add_argument("--rate", type=float, metavar="HZ",
+    p.add_argument("--rate-hz", "--rate", dest="rate", type=float, metavar="HZ",
                    help="nominal sampling rate in Hz (required for plain tables; otherwise taken from the "
-                        "file and checked against the timestamps)")
+                        "file and checked against the timestamps; --rate is an alias)")
     p.add_argument("--time-unit", default="s", choices=["s", "ms", "us"],
                    help="unit of the 'time' column of a plain table (default s)")
     p.add_argument("--labels", metavar="LABELS.tsv",
@@ -121,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError("--labels and --out name the same file", file=args.out,
                              expected="two different files", fix="give --labels another name")
     if args.rate is not None and not 0 < args.rate < float("inf"):
-        raise InputError(f"--rate {args.rate:g} is not a positive number", column="--rate",
-                         expected="the nominal sampling rate in Hz, e.g. 60", fix="correct --rate")
+        raise InputError(f"--rate-hz {args.rate:g} is not a positive number", column="--rate-hz",
+                         expected="the nominal sampling rate in Hz, e.g. 60", fix="correct --rate-hz")
     cfg_all = load_config(args.config)
     config = cfg_all.ivt if args.algorithm == "ivt" else cfg_all.idt
     geometry = _geometry(args)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from analysis.errors import InputError
 from analysis.io._common import find_header, geometry_from_args, head_lines
+from analysis.io._common import plain as plain_number  # the name "plain" is the plain-table reader module
 from analysis.io.bids import find_sessions, read_bids, read_dataset_description, read_participants, verify_checksums
 from analysis.io.plain import read_plain
 from analysis.io.tobii import read_prolab, read_studio
@@ -118,7 +119,7 @@ def read_recording(
                          fix="pick one of the formats (--format)")
     geometry = geometry_from_args(geometry)
     if rate_hz is not None and not (rate_hz > 0):
-        raise InputError(f"sampling rate {rate_hz!r} must be positive", file=path, fix="correct --rate-hz")
+        raise InputError(f"sampling rate {plain_number(rate_hz)} must be positive", file=path, fix="correct --rate-hz")
     fmt = detect_format(path) if format == "auto" else format
     if fmt in EXTRA_READERS:
         return EXTRA_READERS[fmt](path, geometry=geometry, rate_hz=rate_hz, screen_px=screen_px, screen_mm=screen_mm,

@@ -28,8 +28,9 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
                         "gaze columns where it has both)")
     p.add_argument("--distance-mm", type=float, metavar="D",
                    help="eye-to-screen viewing distance in mm (default: the export's median eye position Z)")
-    p.add_argument("--rate-hz", type=float, help="nominal sampling rate in Hz (required for plain tables; "
-                                                  "checked against the timestamps otherwise)")
+    p.add_argument("--rate-hz", "--rate", dest="rate_hz", type=float, metavar="HZ",
+                   help="nominal sampling rate in Hz (required for plain tables; checked against the timestamps "
+                        "otherwise; --rate is an alias)")
     p.add_argument("--time-unit", choices=("s", "ms", "us"), default="s",
                    help="unit of the time column of a plain table (default: s)")
     p.add_argument("--verify", action="store_true",

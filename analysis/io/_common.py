@@ -50,10 +50,6 @@ RATE_TOLERANCE = 0.10
 SHORT_INTERVAL_FRACTION = 0.75
 MAX_SHORT_INTERVALS_FRACTION = 0.01
 MAX_SHORT_INTERVALS_MIN = 5
-#: Sampling rates of Tobii screen-based trackers (T60: 60 Hz; T120/X120: 120 Hz; Spectrum:
-#: 60-1200 Hz; Pro Fusion: 60-250 Hz, ...). A measured rate within 2 % of one of them is
-#: reported as that rate; other measured rates are reported as measured.
-KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.0, 600.0, 1000.0, 1200.0)
 #: Nominal sampling rates of Tobii screen-based trackers, the only rates a Tobii Pro Lab or
 #: Tobii Studio export can have: Tobii X2-30 (30/40 Hz), Tobii 1750/X50 (50 Hz), T60/X60/X2-60/Nano
 #: (60 Hz), Pro Spark/Eye Tracker 5 class (90 Hz), T120/X120/X3-120 (120 Hz), Pro Spectrum
@@ -61,10 +57,14 @@ KNOWN_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 500.
 #: product descriptions / user manuals of each tracker, technical specifications). Export readers snap
 #: the measured rate to this table (:data:`SNAP_TOLERANCE`).
 TOBII_NOMINAL_RATES_HZ = (30.0, 40.0, 50.0, 60.0, 90.0, 120.0, 150.0, 250.0, 300.0, 600.0, 1200.0)
+#: Rates other readers snap to: Tobii's plus the 500 and 1000 Hz of EyeLink-class trackers (SR Research
+#: EyeLink 1000 Plus user manual), which ioHub and plain tables may hold. A measured rate within 2 % of
+#: one of them is reported as that rate; other measured rates are reported as measured.
+KNOWN_RATES_HZ = tuple(sorted(TOBII_NOMINAL_RATES_HZ + (500.0, 1000.0)))
 SNAP_TOLERANCE = 0.02
 #: Any video eye tracker samples between 10 Hz (webcam trackers) and 2000 Hz (EyeLink 1000 Plus,
 #: SR Research user manual); a timestamp column whose median interval gives a rate outside
-#: this range is in another unit than assumed (:func:`check_time_unit`).
+#: this range is in another unit than assumed (:func:`analysis.io.units.check_time_unit`).
 PLAUSIBLE_RATE_HZ = (10.0, 2500.0)
 #: Seconds per timestamp unit.
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -78,6 +78,18 @@ OFFSCREEN_REFUSE_FRACTION = 0.5
 OFFSCREEN_MARGIN = 0.1
 #: Intervals longer than this many nominal intervals are gaps (missing samples).
 GAP_INTERVAL_FACTOR = 1.5
+
+
+def plain(v: object) -> str:
+    """A number as a person writes it, for every reader message (never a numpy repr such as
+    ``np.float64(2.0)``): ``2209``, ``0.5``, ``1493.25``, ``1e+30``, ``inf``; a non-number as its repr."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return repr(v)
+    if not np.isfinite(f):
+        return str(f)
+    return str(int(f)) if f == int(f) and abs(f) < 1e15 else f"{f:.12g}"
 
 
 def line_of(row: int | np.integer, first_data_line: int) -> int:
@@ -106,10 +118,17 @@ def parse_stimulus_name(name: str | None) -> tuple[str | None, str | None, str |
 
 # --------------------------------------------------------------------------- text input
 
+def compression_of(path: Path) -> str | None:
+    """``"gzip"`` for a ``.gz`` file (any case), else ``None``: every reader opens gzipped files
+    (``.tsv.gz``, ``.csv.gz``, BIDS ``_physio.tsv.gz``) itself through this one test."""
+    return "gzip" if Path(path).suffix.lower() == ".gz" else None
+
+
+
 def read_head(path: Path, n_bytes: int = 65536) -> bytes:
     """First bytes of a file (decompressed for ``.gz``); InputError when unreadable."""
     try:
-        if path.suffix == ".gz":
+        if compression_of(path):
             with gzip.open(path, "rb") as fh:
                 return fh.read(n_bytes)
         with open(path, "rb") as fh:
@@ -311,7 +330,7 @@ def check_row_widths(path: Path, *, sep: str, header_line: int, width: int, enco
     """
     if len(sep) != 1:
         return
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if compression_of(path) else open
     sep_b = ord(sep.encode())
     done = 0             # lines completed before the current chunk
     in_quote = False
@@ -377,7 +396,7 @@ def _raise_width(path: Path, line: int, cells: int, width: int, header: Sequence
 def _raise_ragged(path: Path, sep: str, header_line: int | None, names: Sequence[str] | None, encoding: str,
                   compression: str | None) -> None:
     """A row with more cells than the header/``Columns`` (pandas would silently drop them)."""
-    opener = gzip.open if compression == "gzip" or path.name.endswith(".gz") else open
+    opener = gzip.open if compression == "gzip" or compression_of(path) else open
     width = len(names or [])
     line_no = None
     with opener(path, "rt", encoding=encoding, errors="replace") as fh:  # type: ignore[operator]
@@ -447,6 +466,24 @@ def normalised_text(series: pd.Series) -> np.ndarray:
     return table[codes]  # code -1 (missing) picks the trailing ""
 
 
+#: Cell values read as "valid" / "invalid" in a validity column of 1/0 or words (any case; an empty
+#: cell is invalid): plain tables and the SDK dumps (Titta ``*_valid``, tobii_research ``*_validity``).
+TRUE_WORDS = frozenset({"1", "1.0", "true", "t", "valid", "yes", "y"})
+FALSE_WORDS = frozenset({"0", "0.0", "false", "f", "invalid", "no", "n", ""})
+
+
+def truth_column(df: pd.DataFrame, name: str, path: Path, lines: np.ndarray) -> np.ndarray:
+    """:data:`TRUE_WORDS` -> True, :data:`FALSE_WORDS` -> False; another value is an error at its cell."""
+    low = normalised_text(df[name])
+    ok = np.isin(low, list(TRUE_WORDS | FALSE_WORDS))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise InputError(f"validity {str(df[name].iloc[i])!r} is not a truth value", file=path, line=int(lines[i]),
+                         column=name, expected="1/0, true/false, valid/invalid or yes/no (empty = invalid)",
+                         fix="correct the cell; the file was edited or is from another program")
+    return np.isin(low, list(TRUE_WORDS))
+
+
 def to_float(df: pd.DataFrame, col: str | None, n: int) -> np.ndarray:
     """Column as float64 array, or all-NaN when the column is absent."""
     if col is None or col not in df.columns:
@@ -475,6 +512,42 @@ def check_timestamps(t: np.ndarray, path: Path, lines: np.ndarray, column: str) 
                          expected="strictly increasing timestamps, one row per sample",
                          fix="export a single recording per file, unsorted or merged exports are not supported; "
                              "remove duplicated rows")
+    check_time_jumps(t, path, lines, column)
+
+
+#: Longest plausible interval between two samples of one recording: one day. An eye-tracking
+#: session lasts minutes to hours; a larger jump is a corrupt timestamp (e.g. ``1e308``), not a gap
+#: (issue 11). (default: 86400 s)
+MAX_INTERVAL_S = 86400.0
+
+
+def check_time_jumps(t_s: np.ndarray, path: str | Path, lines: np.ndarray, column: str) -> None:
+    """Refuse an interval longer than :data:`MAX_INTERVAL_S` between consecutive samples.
+
+    Part of :func:`check_timestamps` and :func:`check_sampling`, so that every reader is protected
+    (a jump of 1e308 s would overflow the gap count of :func:`check_sampling`).
+
+    Parameters
+    ----------
+    t_s : array
+        Timestamps in seconds, finite and increasing (checked before).
+    path, lines, column :
+        File, 1-based file line of each sample, and the timestamp column, for the message.
+
+    Raises
+    ------
+    InputError
+        At the line after the jump.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.diff(np.asarray(t_s, dtype=np.float64))
+        big = ~(np.abs(d) <= MAX_INTERVAL_S)
+    if big.any():
+        i = int(np.flatnonzero(big)[0]) + 1
+        raise InputError(f"the timestamp jumps by {float(d[i - 1]):.4g} s from line {int(lines[i - 1])}",
+                         file=path, line=int(lines[i]), column=column,
+                         expected=f"consecutive samples of one recording at most {MAX_INTERVAL_S:g} s (one day) apart",
+                         fix="correct the timestamp; the cell is corrupt, or the file joins unrelated recordings")
 
 
 def measured_rate(t_s: np.ndarray) -> float:
@@ -497,48 +570,6 @@ def snap_rate(measured: float, known: Sequence[float] = KNOWN_RATES_HZ) -> float
     k = np.asarray(known, dtype=np.float64)
     j = int(np.argmin(np.abs(k - measured)))
     return float(k[j]) if abs(k[j] - measured) / k[j] <= SNAP_TOLERANCE else float(measured)
-
-
-def check_time_unit(raw: np.ndarray, unit: str, path: Path, column: str, *, stated: bool) -> str:
-    """Check (or, when the header states none, infer) the unit of a timestamp column.
-
-    The rate the timestamps give in ``unit`` (1 / median interval) must lie in
-    :data:`PLAUSIBLE_RATE_HZ`. When the header states the unit (``stated``) and the rate is
-    implausible, an InputError says which unit the values seem to be in (the one that gives a
-    plausible rate, e.g. a Pro Lab ``[ms]`` column holding seconds gives 59,992 Hz). Without a
-    stated unit the first unit of ``us, ms, s`` giving a plausible rate is returned.
-
-    Returns
-    -------
-    str
-        The unit, a key of :data:`TIME_UNITS`.
-    """
-    with np.errstate(invalid="ignore", over="ignore"):
-        d = np.diff(np.asarray(raw, dtype=np.float64))
-    d = d[np.isfinite(d) & (d > 0)]
-    if len(d) < 2:
-        return unit
-    med = float(np.median(d))
-    lo, hi = PLAUSIBLE_RATE_HZ
-
-    def rate(u: str) -> float:
-        return 1.0 / (med * TIME_UNITS[u])
-
-    if lo <= rate(unit) <= hi:
-        return unit
-    fits = [u for u in ("us", "ms", "s", "ns") if lo <= rate(u) <= hi]
-    if not stated and fits:
-        return fits[0]
-    def hz(r: float) -> str:
-        return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
-
-    seems = (f"the values look like {fits[0]} ({hz(rate(fits[0]))} Hz)" if fits else
-             "no unit gives a plausible rate")
-    raise InputError(f"timestamps read as {unit} give {hz(rate(unit))} Hz, not a tracker's sampling rate; "
-                     f"{seems}", file=path, column=column,
-                     expected=f"a sampling rate of {lo:g}-{hi:g} Hz (median interval {plain(med)} in the file)",
-                     fix="re-export the recording with the timestamp in the unit its header names, or give the "
-                         "timestamp unit the file really uses")
 
 
 def align_clock(fine_s: np.ndarray, coarse_s: np.ndarray) -> tuple[np.ndarray, dict[str, float]] | None:
@@ -617,6 +648,7 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     3. intervals longer than :data:`GAP_INTERVAL_FACTOR` x nominal are gaps; the
        estimated number of missing samples ``sum(round(d / T) - 1)`` is returned.
     """
+    check_time_jumps(t_s, path, lines, column)
     d = np.diff(t_s)
     if len(d) == 0:
         if declared_hz is None:
@@ -652,24 +684,6 @@ def check_sampling(t_s: np.ndarray, declared_hz: float | None, path: Path, lines
     long = d > GAP_INTERVAL_FACTOR * T
     missing = int(np.maximum(np.round(d[long] / T) - 1, 0).sum()) if long.any() else 0
     return nominal, missing
-
-
-def check_coordinates(x: np.ndarray, y: np.ndarray, valid: np.ndarray, geometry: Geometry, path: Path,
-                      lines: np.ndarray, columns: tuple[str, str]) -> None:
-    """Valid gaze must lie within one screen size of the display (:data:`COORD_TOLERANCE_SCREENS`)."""
-    w, h = geometry.screen_px
-    k = COORD_TOLERANCE_SCREENS
-    with np.errstate(invalid="ignore"):
-        for arr, size, col in ((x, w, columns[0]), (y, h, columns[1])):
-            bad = valid & ((arr < -k * size) | (arr > (1 + k) * size) | np.isinf(arr))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise InputError(
-                    f"impossible gaze coordinate {plain(arr[i])} px on a {w}x{h} px display", file=path,
-                    line=int(lines[i]), column=col,
-                    expected=f"pixels between {-k * size:g} and {(1 + k) * size:g} (one screen beyond each edge)",
-                    fix="check the screen resolution (--screen-px) and that the column holds pixels, not mm or "
-                        "normalised units")
 
 
 def mark_offscreen(x: np.ndarray, y: np.ndarray, valid: np.ndarray, screen_px: tuple[int, int], path: Path,
@@ -868,13 +882,12 @@ def finish_counts(samples: pd.DataFrame, **extra: int) -> dict[str, int]:
 GEOMETRY_LIMITS = {"px": (16, 32768), "mm": (50.0, 5000.0), "distance_mm": (150.0, 3000.0), "aspect": (0.5, 2.0)}
 
 
-def plain(v: object) -> str:
-    """A number as a person writes it (no numpy repr): ``2209``, ``0.5``, ``inf``."""
+def _plain_seq(values: object) -> str:
+    """``(1280, 1024)`` in plain numbers; a value that is not a sequence as :func:`plain` writes it."""
     try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return repr(v)
-    return str(int(f)) if np.isfinite(f) and f == int(f) else f"{f:g}"
+        return "(" + ", ".join(plain(v) for v in values) + ")"  # type: ignore[union-attr]
+    except TypeError:
+        return plain(values)
 
 
 def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source: str = "the screen geometry",
@@ -915,7 +928,8 @@ def check_geometry(geometry: Geometry, *, file: str | Path | None = None, source
         mm = [float(v) for v in geometry.screen_mm]
         dist = float(geometry.distance_mm)
     except (TypeError, ValueError):
-        raise InputError(f"{source} is not numeric: {geometry!r}", file=file,
+        raise InputError(f"{source} is not numeric: screen_px {_plain_seq(geometry.screen_px)}, screen_mm "
+                         f"{_plain_seq(geometry.screen_mm)}, distance_mm {plain(geometry.distance_mm)}", file=file,
                          expected="screen size in px and mm and a viewing distance in mm, as numbers", fix=fix) from None
     if len(px) != 2 or len(mm) != 2:
         problems.append("screen size must have a width and a height")

@@ -3,9 +3,9 @@
 The readers of :mod:`analysis.io.studio_alldata`, :mod:`analysis.io.tobii_sdk`,
 :mod:`analysis.io.tobii_raw`, :mod:`analysis.io.eprime` and :mod:`analysis.io.iohub`
 turn their source into per-eye arrays and hand them to :func:`finish_recording`, which
-applies the same checks to every format (timestamps, sampling rate snapped to the
-nominal Tobii rate, geometry through :func:`analysis.io._common.check_geometry`,
-off-screen samples marked invalid and counted). Geometry that the file does not carry
+applies the same checks to every format, all from :mod:`analysis.io._common` (timestamps,
+sampling rate snapped to the nominal rate, geometry through :func:`~analysis.io._common.check_geometry`,
+off-screen samples marked invalid and counted by :func:`~analysis.io._common.mark_offscreen`). Geometry that the file does not carry
 is asked for with exactly the missing flags (:func:`resolve_geometry`).
 """
 
@@ -23,16 +23,17 @@ import pandas as pd
 
 from analysis.errors import InputError
 from analysis.io._common import (
-    COORD_TOLERANCE_SCREENS,
     build_samples,
     check_geometry,
     check_sampling,
     check_timestamps,
+    compression_of,
     empty_trials_frame,
     find_header,
     finish_counts,
     head_lines,
-    normalised_text,
+    mark_offscreen,
+    plain,
     read_table,
     sniff_decimal,
     sniff_delimiter,
@@ -47,26 +48,9 @@ from analysis.recording import EYES, Geometry, Recording, RecordingMeta
 #: ``LValidity > 1`` is missing). (default: 1)
 TOBII_MAX_VALID_CODE = 1
 
-#: Refuse a recording when more than this fraction of its valid samples lies more than one screen
-#: outside the display: that pattern means a wrong unit or resolution, not glitches (issue 10). Single
-#: samples that far out are glitches (I2MC ``importTobiiTX300.m``: "weird peaks where one sample is (very)
-#: far outside the monitor ... count as missing") and are marked invalid and counted. (default: 0.5)
-OFFSCREEN_REFUSE_FRACTION = 0.5
-
-#: A timestamp column whose median interval is below this many units is in ms, else µs: at any Tobii rate
-#: (30-1200 Hz) an interval is 0.8-33 ms, i.e. < 200 in ms and > 800 in µs (same rule as the Pro Lab reader).
-US_MIN_MEDIAN_INTERVAL = 200.0
-
-_TRUE = {"1", "1.0", "true", "valid", "yes"}
-_FALSE = {"0", "0.0", "false", "invalid", "no", ""}
 
 
 # --------------------------------------------------------------------------- reading text tables
-
-def compression_of(path: Path) -> str | None:
-    """``"gzip"`` for a ``.gz`` file, else ``None`` (every text reader opens gzipped files itself)."""
-    return "gzip" if Path(path).suffix.lower() == ".gz" else None
-
 
 @dataclass
 class TextTable:
@@ -148,24 +132,12 @@ def column(df: pd.DataFrame, name: str | None) -> np.ndarray:
     return df[name].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def truth_column(df: pd.DataFrame, name: str, path: Path, lines: np.ndarray) -> np.ndarray:
-    """1/0, true/false, valid/invalid, yes/no (any case; empty = False) -> bool; else an error at the cell."""
-    low = normalised_text(df[name])
-    ok = np.isin(low, list(_TRUE | _FALSE))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"validity {str(df[name].iloc[i])!r} is not a truth value", file=path, line=int(lines[i]),
-                         column=name, expected="1/0, True/False or Valid/Invalid",
-                         fix="correct the cell; the file was edited or is from another program")
-    return np.isin(low, list(_TRUE))
-
-
 def tobii_code_validity(raw: np.ndarray, path: Path, lines: np.ndarray, name: str) -> np.ndarray:
     """Tobii 0-4 validity codes -> bool (code <= :data:`TOBII_MAX_VALID_CODE`); another value is an error."""
     bad = ~(np.isnan(raw) | np.isin(raw, (0, 1, 2, 3, 4)))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"validity code {plain_number(raw[i])} is not one of 0-4", file=path, line=int(lines[i]),
+        raise InputError(f"validity code {plain(raw[i])} is not one of 0-4", file=path, line=int(lines[i]),
                          column=name, expected="Tobii validity codes 0 (certain) ... 4 (eye not found)",
                          fix="correct the cell; the file was edited or is from another program")
     return ~np.isnan(raw) & (raw <= TOBII_MAX_VALID_CODE)
@@ -231,26 +203,6 @@ def _tuple_column_fast(cells: np.ndarray, k: int) -> np.ndarray | None:
     out = np.full((len(cells), k), np.nan)
     out[~empty] = vals.reshape(-1, k)
     return out
-
-
-def plain_number(v: Any) -> str:
-    """A number as a person writes it (never a numpy repr)."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return repr(v)
-    if not np.isfinite(f):
-        return str(f)
-    return str(int(f)) if f == int(f) and abs(f) < 1e15 else f"{f:.12g}"
-
-
-def timestamp_seconds(raw: np.ndarray, unit: str | None) -> tuple[np.ndarray, str]:
-    """Timestamps in ``unit`` ("us", "ms", "s"), or inferred from the median interval when ``None``."""
-    if unit is None:
-        d = np.diff(raw)
-        d = d[np.isfinite(d) & (d > 0)]
-        unit = "us" if len(d) and float(np.median(d)) >= US_MIN_MEDIAN_INTERVAL else "ms"
-    return raw * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit], unit
 
 
 # --------------------------------------------------------------------------- geometry
@@ -360,36 +312,6 @@ def resolve_geometry(path: Path, label: str, *, geometry: Geometry | None, scree
     return geom, sources
 
 
-# --------------------------------------------------------------------------- off-screen samples
-
-def mark_offscreen(x: np.ndarray, y: np.ndarray, valid: np.ndarray, geometry: Geometry, path: Path,
-                   lines: np.ndarray, columns: tuple[str, str]) -> tuple[np.ndarray, int]:
-    """Mark valid samples more than one screen outside the display invalid; return ``(valid, count)``.
-
-    ``x < -W or x > 2W or y < -H or y > 2H`` (:data:`analysis.io._common.COORD_TOLERANCE_SCREENS`,
-    I2MC's rule) is not a gaze position on this display. A few such samples are glitches; when more than
-    :data:`OFFSCREEN_REFUSE_FRACTION` of the valid samples are, the unit or resolution is wrong and the
-    recording is refused, naming the first such line.
-    """
-    w, h = geometry.screen_px
-    k = COORD_TOLERANCE_SCREENS
-    with np.errstate(invalid="ignore"):
-        off = valid & ((x < -k * w) | (x > (1 + k) * w) | (y < -k * h) | (y > (1 + k) * h)
-                       | ~np.isfinite(x) | ~np.isfinite(y))
-    n_valid = int(valid.sum())
-    n_off = int(off.sum())
-    if n_valid and n_off > OFFSCREEN_REFUSE_FRACTION * n_valid:
-        i = int(np.flatnonzero(off)[0])
-        raise InputError(
-            f"{n_off} of {n_valid} valid samples lie more than one screen outside the {w}x{h} px display "
-            f"(first: x={plain_number(x[i])}, y={plain_number(y[i])} px): the coordinate unit or the screen "
-            "resolution is wrong", file=path, line=int(lines[i]), column=columns[0],
-            expected=f"most gaze within x {plain_number(-k * w)}..{plain_number((1 + k) * w)} and "
-                     f"y {plain_number(-k * h)}..{plain_number((1 + k) * h)} px",
-            fix="check --screen-px and that the columns hold the documented unit (docs/readers.md)")
-    return valid & ~off, n_off
-
-
 # --------------------------------------------------------------------------- assembling
 
 def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, lines: np.ndarray,
@@ -404,21 +326,11 @@ def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, li
     top-left; ``"px"``: pixels, origin top-left), ``valid`` (bool), optional ``pupil`` and
     ``ex``/``ey``/``ez`` (display-area mm) and ``columns`` (the x/y column names, for messages).
     """
-    d = np.diff(time_s)
-    with np.errstate(invalid="ignore"):
-        back = np.flatnonzero(d <= 0)
-    if len(back) and np.isfinite(time_s).all():
-        i = int(back[0]) + 1  # the same rule as check_timestamps, with plain numbers in the message
-        kind = "duplicate" if d[i - 1] == 0 else "decreasing (non-monotonic)"
-        raise InputError(f"{kind} timestamp {plain_number(time_s[i])} s after {plain_number(time_s[i - 1])} s "
-                         f"(line {int(lines[i - 1])})", file=path, line=int(lines[i]), column=time_column,
-                         expected="strictly increasing timestamps, one row per sample",
-                         fix="read one recording per file, in recorded order; remove duplicated rows")
     check_timestamps(time_s, path, lines, time_column)
     nominal, missing = check_sampling(time_s, rate_hz, path, lines, time_column)
     w, h = geometry.screen_px
     ready: dict[str, dict[str, np.ndarray]] = {}
-    off_counts: dict[str, int] = {}
+    offscreen = np.zeros(len(time_s), dtype=bool)
     for eye in EYES:
         e = eyes[eye]
         x = np.asarray(e["x"], dtype=np.float64)
@@ -427,8 +339,9 @@ def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, li
             with np.errstate(over="ignore", invalid="ignore"):
                 x, y = x * w, y * h
         valid = np.asarray(e["valid"], dtype=bool) & np.isfinite(x) & np.isfinite(y)
-        valid, n_off = mark_offscreen(x, y, valid, geometry, path, lines, tuple(e.get("columns", ("x", "y"))))
-        off_counts[f"offscreen_{eye}"] = n_off
+        far = mark_offscreen(x, y, valid, geometry.screen_px, path, lines, tuple(e.get("columns", ("x", "y"))))
+        offscreen |= far
+        valid &= ~far
         ready[eye] = {"x": x, "y": y, "valid": valid, "pupil": e.get("pupil"),
                       "ex": e.get("ex"), "ey": e.get("ey"), "ez": e.get("ez")}
     samples = build_samples(time_s, ready, geometry)
@@ -436,7 +349,7 @@ def finish_recording(path: Path, *, fmt: str, label: str, time_s: np.ndarray, li
         trials = trials_from_runs(trial_names.reset_index(drop=True), time_s, nominal, aoi)
     else:
         trials = empty_trials_frame()
-    counts = finish_counts(samples, missing_samples=missing, **off_counts, **(counts_extra or {}))
+    counts = finish_counts(samples, missing_samples=missing, offscreen_samples=int(offscreen.sum()), **(counts_extra or {}))
     meta = RecordingMeta(source=str(path), format=fmt, sampling_rate_hz=nominal, geometry=geometry,
                          tracker_model=tracker_model, participant=participant, extra=extra)
     if labels is not None:

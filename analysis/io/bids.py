@@ -22,7 +22,6 @@ from analysis.errors import InputError
 from analysis.io._common import (
     COORD_TOLERANCE_SCREENS,
     RATE_TOLERANCE,
-    check_coordinates,
     check_geometry,
     check_sampling,
     check_timestamps,
@@ -30,10 +29,11 @@ from analysis.io._common import (
     finish_counts,
     head_lines,
     locate_non_numeric,
+    mark_offscreen,
     read_table,
     build_samples,
 )
-from analysis.io.units import MAX_INTERVAL_S, check_time_jumps, check_time_unit
+from analysis.io.units import MAX_INTERVAL_S, UNIT_ALIASES, UNIT_SECONDS, check_time_unit
 from analysis.recording import TRIAL_DTYPES, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ SESSION_RE = re.compile(r"ses-[A-Za-z0-9]+")
 REQUIRED_COLUMNS = ("timestamp", "x_coordinate", "y_coordinate")
 EYE_BY_RECORDING = {"eye1": "left", "eye2": "right"}
 RESUME_FIX = "finish it with `python -m study.run --participant {p} --resume` (or move the session away)"
-_TIME_UNITS = {"us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microseconds": 1e-6, "ms": 1e-3, "s": 1.0}
+_TIME_UNITS = {**UNIT_SECONDS, **{alias: UNIT_SECONDS[u] for alias, u in UNIT_ALIASES.items()}}
 
 
 # --------------------------------------------------------------------------- dataset level
@@ -298,8 +298,7 @@ def _read_eye(physio: Path, sidecar: dict[str, Any], sc_path: Path, rate_overrid
     raw_t = df["timestamp"].to_numpy(dtype=np.float64)
     t = raw_t * _TIME_UNITS[unit]
     check_timestamps(t, physio, file_lines, "timestamp")
-    check_time_jumps(t, physio, file_lines, "timestamp")
-    check_time_unit(raw_t, unit, declared, physio, "timestamp",
+    check_time_unit(raw_t, unit, physio, "timestamp", declared_hz=declared, units=tuple(UNIT_SECONDS),
                     fix=f'set "timestamp": {{"Units": "<unit>"}} in {sc_path.name} to the unit the file uses')
     d = np.diff(t)
     if len(d) and abs(1.0 / float(np.median(d)) - declared) / declared > RATE_TOLERANCE:
@@ -378,7 +377,7 @@ def _trial_numbers(st: pd.DataFrame, path: Path, lines: np.ndarray) -> np.ndarra
 def _check_aoi_rectangles(aoi: dict[str, np.ndarray], path: Path, lines: np.ndarray,
                           screen_px: tuple[int, int] | None) -> None:
     """A stimulus row's AOI rectangle: all four edges or none, left < right, top < bottom, and within
-    one screen of the display (the tolerance of :func:`analysis.io._common.check_coordinates`)."""
+    one screen of the display (:data:`analysis.io._common.COORD_TOLERANCE_SCREENS`, the off-screen rule)."""
     edges = np.column_stack([aoi[s] for s in ("left", "top", "right", "bottom")])
     known = np.isfinite(edges)
     partial = known.any(axis=1) & ~known.all(axis=1)
@@ -596,17 +595,22 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
                                  column="ScreenResolution/ScreenSize/ScreenDistance",
                                  expected=f"the same values as {sidecar_paths[first_eye].name}",
                                  fix="both eyes were recorded on one screen; restore the sidecars")
+    # off-screen glitches are marked invalid and counted; most samples off the display is refused
+    # (docs/readers.md section 6, "Off-screen samples")
     for eye, e in eyes.items():
-        check_coordinates(e["x"], e["y"], e["valid"] & np.isfinite(e["x"]) & np.isfinite(e["y"]), geom,
-                          e["file"], e["lines"], ("x_coordinate", "y_coordinate"))
+        e["far"] = mark_offscreen(e["x"], e["y"], e["valid"] & np.isfinite(e["x"]) & np.isfinite(e["y"]),
+                                  geom.screen_px, e["file"], e["lines"], ("x_coordinate", "y_coordinate"))
+        e["valid"] = e["valid"] & ~e["far"]
 
     # merge on timestamp
     all_t = np.unique(np.concatenate([e["t"] for e in eyes.values()]))
     n = len(all_t)
     merged: dict[str, dict[str, np.ndarray]] = {}
     only: dict[str, int] = {}
+    offscreen = np.zeros(n, dtype=bool)
     for eye, e in eyes.items():
         idx = np.searchsorted(all_t, e["t"])
+        offscreen |= _scatter(e["far"], idx, n, fill=False)
         merged[eye] = {"x": _scatter(e["x"], idx, n), "y": _scatter(e["y"], idx, n),
                        "valid": _scatter(e["valid"], idx, n, fill=False)}
         for key in ("pupil", "ex", "ey", "ez"):
@@ -616,7 +620,7 @@ def read_bids(path: str | Path, *, geometry: Geometry | None = None, rate_hz: fl
     counts_extra = {"rows_only_left": only.get("right", 0) if len(eyes) == 2 else 0,
                     "rows_only_right": only.get("left", 0) if len(eyes) == 2 else 0,
                     "missing_samples": max(e["missing"] for e in eyes.values()),
-                    "event_rows": 0, "blank_rows": 0}
+                    "event_rows": 0, "blank_rows": 0, "offscreen_samples": int(offscreen.sum())}
     samples = build_samples(all_t, merged, geom)
 
     tz_s = _timestamp_zero_s(sc0, sidecar_paths[first_eye], float(all_t[0]))

@@ -18,26 +18,24 @@ import pandas as pd
 from analysis.errors import InputError
 from analysis.io._common import (
     build_samples,
-    check_coordinates,
     check_geometry,
     check_sampling,
     check_timestamps,
     empty_trials_frame,
     finish_counts,
     head_lines,
-    normalised_text,
+    mark_offscreen,
     read_table,
     sniff_decimal,
     sniff_delimiter,
     to_float,
+    truth_column,
 )
-from analysis.io.units import UNIT_SECONDS, check_time_jumps, check_time_unit
+from analysis.io.units import UNIT_SECONDS, check_time_unit
 from analysis.recording import Geometry, Recording, RecordingMeta
 
 TIME_UNITS = UNIT_SECONDS
 REQUIRED = ("time", "x", "y", "valid")
-_TRUE = {"1", "1.0", "true", "t", "valid", "yes", "y"}
-_FALSE = {"0", "0.0", "false", "f", "invalid", "no", "n"}
 
 
 def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: float | None = None,
@@ -103,26 +101,22 @@ def read_plain(path: str | Path, *, geometry: Geometry | None = None, rate_hz: f
     raw_t = to_float(s, tcol, n)
     t = raw_t * TIME_UNITS[time_unit]
     check_timestamps(t, path, lines_s, tcol)
-    check_time_jumps(t, path, lines_s, tcol)
-    check_time_unit(raw_t, time_unit, float(rate_hz), path, tcol,
+    check_time_unit(raw_t, time_unit, path, tcol, declared_hz=float(rate_hz), units=tuple(UNIT_SECONDS),
                     fix="give the unit of the time column: --time-unit <unit> (time_unit='<unit>')")
     nominal, missing_samples = check_sampling(t, float(rate_hz), path, lines_s, tcol)
-    v = normalised_text(s[vcol])
-    ok = np.isin(v, list(_TRUE | _FALSE | {""}))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"valid value {s[vcol].iloc[i]!r} is not a truth value", file=path, line=int(lines_s[i]),
-                         column=vcol, expected="1/0, true/false, valid/invalid or yes/no",
-                         fix="correct the cell")
-    valid = np.isin(v, list(_TRUE))
+    valid = truth_column(s, vcol, path, lines_s)
     x, y = to_float(s, xcol, n), to_float(s, ycol, n)
-    check_coordinates(x, y, valid & np.isfinite(x) & np.isfinite(y), geometry, path, lines_s, (xcol, ycol))
+    # off-screen glitches are marked invalid and counted; most samples off the display is refused
+    # (docs/readers.md section 6, "Off-screen samples")
+    far = mark_offscreen(x, y, valid & np.isfinite(x) & np.isfinite(y), geometry.screen_px, path, lines_s,
+                         (xcol, ycol))
+    valid &= ~far
     eye = {"x": x, "y": y, "valid": valid}
     samples = build_samples(t, {"left": eye, "right": eye}, geometry)
     meta = RecordingMeta(source=str(path), format="plain", sampling_rate_hz=nominal, geometry=geometry,
                          extra={"eyes": ["combined"], "time_unit": time_unit, "delimiter": sep, "decimal": decimal})
     counts = finish_counts(samples, blank_rows=int(blank.sum()), event_rows=0, missing_samples=missing_samples,
-                           rows_total=len(df))
+                           offscreen_samples=int(far.sum()), rows_total=len(df))
     return Recording(samples=samples, trials=empty_trials_frame(), meta=meta, counts=counts)
 
 

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.io._common import plain
 from analysis.io._gaze import (
     TOBII_MAX_VALID_CODE,
     column,
     first_present,
     finish_recording,
     median_finite,
-    plain_number,
     read_text_table,
     require_columns,
     resolve_geometry,
@@ -181,7 +181,7 @@ def read_studio_alldata(path: str | Path, *, geometry: Geometry | None = None, r
             bad = ~np.isnan(fi) & ~((fi >= 0) & (fi < 2**53) & (fi == np.round(fi)))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"FixationIndex {plain_number(fi[i])} is not a fixation number", file=path,
+            raise InputError(f"FixationIndex {plain(fi[i])} is not a fixation number", file=path,
                              line=int(lines[i]), column="FixationIndex", expected="a whole number >= 0, or empty",
                              fix="correct the cell; the file was edited or is from another program")
         movement = np.where(np.isfinite(fi), "fixation", np.where(~lv & ~rv, "eyes_not_found", "unclassified"))

@@ -36,8 +36,8 @@ from analysis.io._common import (
     check_geometry,
     check_row_widths,
     check_sampling,
-    check_time_unit,
     check_timestamps,
+    compression_of,
     fit_screen_mm,
     implausible_eye_position,
     index_clock,
@@ -54,6 +54,7 @@ from analysis.io._common import (
     to_float,
     trials_from_runs,
 )
+from analysis.io.units import check_time_unit
 from analysis.recording import T60_GEOMETRY, Geometry, Recording, RecordingMeta
 
 log = logging.getLogger(__name__)
@@ -423,7 +424,7 @@ def _read_export(path: Path, program: str, geometry: Geometry | None, rate_hz: f
     usecols = list(cols.values())
     df, first = read_table(path, sep=sep, header_line=hi, usecols=usecols, numeric=numeric,
                            text=text, decimal=decimal, encoding=enc,
-                           compression="gzip" if path.name.endswith(".gz") else None,
+                           compression=compression_of(path),
                            quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
     n_rows = len(df)
     if n_rows == 0:
@@ -592,8 +593,8 @@ def read_prolab(path: str | Path, *, geometry: Geometry | None = None, rate_hz: 
     Notes
     -----
     The classic ``Recording timestamp`` has no unit in its header; it is read as µs
-    when the median sample interval is >= 200 (units), else ms
-    (:data:`CLASSIC_US_MIN_MEDIAN_INTERVAL`). Sample rows are rows with
+    when its median sample interval gives a tracker's rate in µs, else in the unit that does
+    (:func:`analysis.io.units.check_time_unit`). Sample rows are rows with
     ``Sensor == "Eye Tracker"`` when a ``Sensor`` column exists, else rows with a
     validity value; rows with only an ``Event`` are counted as ``event_rows``.
     """

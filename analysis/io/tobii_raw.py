@@ -27,9 +27,9 @@ from analysis.io._gaze import (
     read_text_table,
     require_columns,
     resolve_geometry,
-    timestamp_seconds,
     tobii_code_validity,
 )
+from analysis.io.units import timestamp_seconds
 from analysis.recording import Geometry, Recording
 
 FORMAT = "tobii_raw"
@@ -86,7 +86,7 @@ def read_tobii_raw(path: str | Path, *, geometry: Geometry | None = None, rate_h
     s = df.loc[~blank]
     lines = t.lines[~blank]
     if "Time" in h:
-        time_s, unit = timestamp_seconds(column(s, "Time"), None)
+        time_s, unit = timestamp_seconds(column(s, "Time"), None, path, "Time")
         tcol = "Time"
     else:
         time_s, unit, tcol = column(s, "RelTimestamp") * 1e-3, "ms", "RelTimestamp"

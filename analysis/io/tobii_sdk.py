@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-from analysis.io._common import read_head
-
+from analysis.io._common import read_head, truth_column
 from analysis.io._gaze import (
     TextTable,
     column,
@@ -41,10 +40,9 @@ from analysis.io._gaze import (
     read_text_table,
     require_columns,
     resolve_geometry,
-    timestamp_seconds,
-    truth_column,
     tuple_column,
 )
+from analysis.io.units import timestamp_seconds
 from analysis.recording import Geometry, Recording
 
 FORMAT = "tobii_sdk"
@@ -148,7 +146,7 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
     Time: ``device_time_stamp`` (the tracker's clock, evenly spaced) shifted by the median difference
     onto ``system_time_stamp`` (the clock experiment messages use); either one alone when only one is
     present. Unit µs, or ms when the median interval is below 200
-    (:data:`analysis.io._gaze.US_MIN_MEDIAN_INTERVAL`).
+    (:func:`analysis.io.units.timestamp_seconds`).
     A gaze sample is valid when its validity is 1/True/Valid.
     """
     path = Path(path)
@@ -169,13 +167,13 @@ def read_tobii_sdk(path: str | Path, *, geometry: Geometry | None = None, rate_h
     t.df = df.loc[~blank]
     lines = t.lines[~blank]
     tcol = first_present(h, "system_time_stamp", "device_time_stamp")
-    time_s, unit = timestamp_seconds(column(t.df, tcol), None)
+    time_s, unit = timestamp_seconds(column(t.df, tcol), None, path, tcol)
     if tcol == "system_time_stamp" and "device_time_stamp" in h:
         # Sample timing from the tracker's own clock (evenly spaced; the system stamps carry the
         # host's jitter), shifted onto the system clock that experiment messages use (Tobii Pro SDK,
         # "Timestamp and timing": both in µs, device_time_stamp from the tracker, system_time_stamp
         # from the computer's monotonic clock).
-        dev, _ = timestamp_seconds(column(t.df, "device_time_stamp"), unit)
+        dev, _ = timestamp_seconds(column(t.df, "device_time_stamp"), unit, path, "device_time_stamp")
         with np.errstate(invalid="ignore"):
             offset = np.nanmedian(time_s - dev) if np.isfinite(time_s - dev).any() else np.nan
         if np.isfinite(offset) and np.isfinite(dev).all():

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from analysis.agreement import compare
 from analysis.errors import InputError
+from tests.analysis.messages import assert_plain_message
 from analysis.fixations.presets import PRESETS
 from analysis.io import read_recording
 from tests.analysis.bids_fixture import simple_signal, write_tobii_export
@@ -51,13 +52,14 @@ def _check(path: Path) -> None:
     """Read with no geometry flags and run the agreement check; only InputError may escape."""
     try:
         rec = read_recording(path)
-    except InputError:
+    except InputError as exc:
+        assert_plain_message(exc)
         return
     if rec.labels is not None:
         try:
             compare(rec, PRESETS["prolab"].config)
-        except InputError:
-            pass
+        except InputError as exc:
+            assert_plain_message(exc)
 
 
 def _write(tmp_path_factory, data: bytes, suffix: str, gz: bool) -> Path:

@@ -180,13 +180,63 @@ def test_impossible_coordinates(tmp_path):
     assert read_recording(w["path"], geometry=T60_GEOMETRY).samples["right_x_px"].iloc[20] == 2500.0
 
 
-def test_impossible_coordinates_bids(tmp_path):
+def test_offscreen_glitch_bids_marked_and_counted(tmp_path):
+    """One rule for every reader (docs/readers.md section 6): a sample more than one screen off the
+    display is a glitch, marked invalid and counted, not a reason to refuse the session."""
+    ses = write_bids_session(tmp_path)
+    before = read_recording(ses)
+    _set_physio_cell(physio_path(ses, "left"), 5, 2, "-5000")
+    rec = read_recording(ses)
+    row = int(np.flatnonzero(rec.samples["time_s"].to_numpy() == before.samples["time_s"].iloc[4])[0])
+    assert not rec.samples["left_valid"].iloc[row] and rec.samples["right_valid"].iloc[row] == \
+        before.samples["right_valid"].iloc[row]
+    assert rec.counts["offscreen_samples"] == 1 and before.counts["offscreen_samples"] == 0
+    assert rec.counts["invalid_left"] == before.counts["invalid_left"] + int(before.samples["left_valid"].iloc[row])
+
+
+def test_offscreen_pattern_bids_refused(tmp_path):
+    """Most valid samples off the display: the unit or resolution is wrong, so the session is refused
+    at the first such sample, naming the column."""
     ses = write_bids_session(tmp_path)
 
-    _set_physio_cell(physio_path(ses, "left"), 5, 2, "-5000")
-    with pytest.raises(InputError) as err:
+    def scale_y(ls):
+        for k, line in enumerate(ls):
+            cells = line.split("\t")
+            if len(cells) > 2 and cells[2] not in ("", "n/a"):
+                cells[2] = str(float(cells[2]) * 10 + 5000)
+                ls[k] = "\t".join(cells)
+        return ls
+    _edit_physio(physio_path(ses, "left"), scale_y)
+    with pytest.raises(InputError, match="resolution or the unit") as err:
         read_recording(ses)
-    assert err.value.line == 5 and err.value.column == "y_coordinate"
+    assert err.value.column == "y_coordinate" and err.value.line >= 1
+
+
+def test_offscreen_plain_same_rule(tmp_path):
+    """The plain reader follows the same rule: one glitch counted, a wrong unit refused."""
+    ok = write_plain_table(tmp_path / "ok.tsv")
+    lines = ok["path"].read_text().splitlines()
+    head = lines[0].split("\t")
+    cells = lines[5].split("\t")
+    cells[head.index("x")] = "9000"
+    lines[5] = "\t".join(cells)
+    glitch = tmp_path / "glitch.tsv"
+    glitch.write_text("\n".join(lines) + "\n")
+    rec = read_recording(glitch, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert rec.counts["offscreen_samples"] == 1 and not rec.samples["left_valid"].iloc[4]
+    from analysis.quality import recording_quality
+    assert recording_quality(rec)["offscreen_samples"] == 1   # the quality output shows the count
+    mm = tmp_path / "mm.tsv"
+    rows = [lines[0]]
+    for line in lines[1:]:
+        c = line.split("\t")
+        if c[head.index("x")]:
+            c[head.index("x")] = str(float(c[head.index("x")]) * 10)
+        rows.append("\t".join(c))
+    mm.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="resolution or the unit") as err:
+        read_recording(mm, format="plain", geometry=T60_GEOMETRY, rate_hz=60.0)
+    assert err.value.column == "x"
 
 
 def test_non_numeric_cell_prolab(tmp_path):
@@ -424,3 +474,79 @@ def test_plain_reader_checks_the_geometry_it_is_given(tmp_path):
     p = write_plain_table(tmp_path / "g.tsv")["path"]
     with pytest.raises(InputError, match="resolution width -1280 px"):
         read_plain(p, geometry=Geometry((-1280, 1024), (338.0, 270.0), 650.0), rate_hz=60.0)
+
+
+# ---------------------------------------------------------------- plain numbers in every message
+
+def _bad_input_messages(tmp_path):
+    """Messages of the shared checks fed numpy scalars/arrays (where reprs such as np.float64(...) leak)."""
+    from analysis.io import _common, units
+    from analysis.recording import Geometry
+
+    lines = np.arange(2, 12)
+    t = np.arange(10, dtype=np.float64) / 60.0
+    p = tmp_path / "x.tsv"
+    cases = [
+        lambda: _common.check_timestamps(np.r_[t[:5], t[4], t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], t[3], t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], np.nan, t[6:]], p, lines, "time"),
+        lambda: _common.check_timestamps(np.r_[t[:5], 1e300, 2e300, 3e300, 4e300, 5e300], p, lines, "time"),
+        lambda: _common.check_sampling(t, np.float64(120.0), p, lines, "time"),
+        lambda: _common.check_sampling(t, np.float64(-1.0), p, lines, "time"),
+        lambda: _common.check_sampling(np.r_[t[:1]], None, p, lines, "time"),
+        lambda: units.check_time_unit(t * 1e-3, "ms", p, "time", stated=True),
+        lambda: units.check_time_unit(t * 1e3, "s", p, "time", declared_hz=np.float64(60.0)),
+        lambda: units.check_time_unit(np.r_[0.0, np.cumsum(np.full(9, 1e-9))], "s", p, "time"),
+        lambda: _common.mark_offscreen(np.full(10, 1e4 + 0.5), np.full(10, 5.25), np.ones(10, bool),
+                                       (np.int64(1280), np.int64(1024)), p, lines, ("x", "y")),
+        lambda: _common.check_geometry(Geometry((np.int64(1280), np.int64(0)), (np.float64(338.5), np.float64(270.0)),
+                                                np.float64(1e-6))),
+        lambda: _common.check_geometry(Geometry((np.float64(1280.5), np.int64(1024)), ("a", "b"), np.float64(650))),
+        lambda: read_recording(write_plain_table(tmp_path / "g.tsv")["path"], "plain", geometry=T60_GEOMETRY,
+                               rate_hz=np.float64(-60.0)),
+    ]
+    out = []
+    for case in cases:
+        with pytest.raises(InputError) as err:
+            case()
+        out.append(err.value)
+    return out
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs(tmp_path):
+    from tests.analysis.messages import NUMPY_REPR, assert_plain_message
+
+    assert NUMPY_REPR.search(repr(np.float64(2.0)) if np.__version__ >= "2" else "np.float64(2.0)")  # the scan works
+    msgs = _bad_input_messages(tmp_path)
+    for exc in msgs:
+        assert_plain_message(exc)
+    text = " | ".join(str(e) for e in msgs)
+    assert "10000.5" in text and "1e+300" in text  # the values themselves, as written
+
+
+def test_rate_flag_is_rate_hz_in_every_command_with_rate_as_alias():
+    """``--rate-hz`` in analysis.io, analysis.fixations (and the agreement command), ``--rate`` kept as an alias."""
+    from analysis.fixations.__main__ import build_parser as fixations_parser
+    from analysis.io.__main__ import build_parser as io_parser
+
+    for parser, dest in ((io_parser(), "rate_hz"), (fixations_parser(), "rate")):
+        base = ["x.tsv", "--out", "o.tsv"] if "--out" in parser.format_help() else ["x.tsv"]
+        for flag in ("--rate-hz", "--rate"):
+            assert getattr(parser.parse_args([*base, flag, "60"]), dest) == 60.0
+        assert "--rate-hz" in parser.format_help()
+
+
+def test_check_sampling_refuses_huge_jumps_itself(tmp_path):
+    """The jump check is part of the shared path: check_sampling called alone (without check_timestamps)
+    gives the exit-2 message, not an OverflowError from its gap count."""
+    from analysis.io._common import MAX_INTERVAL_S, check_sampling
+
+    t = np.r_[np.arange(5) / 60.0, 1.7e308, 1.79e308]
+    with pytest.raises(InputError, match="jumps by") as err:
+        check_sampling(t, None, tmp_path / "x.tsv", np.arange(2, 9), "time")
+    assert err.value.line == 7 and err.value.column == "time"
+    # a long but plausible gap (one hour) is still a gap, counted as missing samples
+    t = np.r_[np.arange(5) / 60.0, 4 / 60.0 + 3600.0 + np.arange(5) / 60.0]
+    assert 3600.0 < MAX_INTERVAL_S
+    nominal, missing = check_sampling(t, None, tmp_path / "x.tsv", np.arange(2, 12), "time")
+    assert nominal == 60.0 and missing == 3600 * 60 - 1

@@ -49,7 +49,7 @@ def test_fixture_gz_microsecond_clock_events_trials_labels_glitch(tmp_path):
     assert np.all(np.abs(d - 0.02) < 1e-4)
     assert c["total"] == w["n"] and c["event_rows"] == 1 and c["rows_total"] == w["n"] + 1
     assert c["invalid_both"] == len(w["invalid_rows"]) + 1      # three lost samples + the glitch
-    assert c["offscreen_left"] == 1 and not rec.samples["left_valid"].iloc[w["glitch_row"]]
+    assert c["offscreen_samples"] == 1 and not rec.samples["left_valid"].iloc[w["glitch_row"]]
     assert rec.samples["left_valid"].sum() == w["n"] - 4
     # trials: "No media" rows belong to no trial; the AOI comes from MediaPos/MediaWidth/Height
     assert len(rec.trials) == 1
@@ -98,7 +98,7 @@ def test_mostly_off_display_is_refused_as_wrong_unit(tmp_path):
     w = write_studio_alldata(tmp_path / "rec.tsv", decimal=".")
     with pytest.raises(InputError) as e:
         read_recording(w["path"], screen_px=(128, 102), screen_mm=(338.0, 270.0), distance_mm=650.0)
-    assert "unit or the screen resolution is wrong" in e.value.problem and "np." not in str(e.value)
+    assert "resolution or the unit of the gaze columns seems wrong" in e.value.problem and "np." not in str(e.value)
 
 
 def test_cli_summary_and_fixations(tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_cli_summary_and_fixations(tmp_path, capsys):
     w = write_studio_alldata(tmp_path / "rec.tsv.gz")
     assert run_cli(io_main, [str(w["path"])]) == 0
     out = capsys.readouterr().out
-    assert "format:      studio_alldata" in out and "rate:        50 Hz" in out and "offscreen_left=1" in out
+    assert "format:      studio_alldata" in out and "rate:        50 Hz" in out and "offscreen_samples=1" in out
     out_tsv = tmp_path / "fix.tsv"
     assert run_cli(fix_main, [str(w["path"]), "--out", str(out_tsv)]) == 0
     assert out_tsv.read_text(encoding="utf-8").startswith("onset_s")
@@ -133,7 +133,7 @@ def test_default_display_refused_when_the_recording_was_larger(tmp_path):
         read_recording(w["path"])
     assert "default 1280x1024 display does not fit" in e.value.problem and "--screen-px W H" in e.value.fix
     rec = read_recording(w["path"], screen_px=(1920, 1080), screen_mm=(509.0, 286.0))
-    assert rec.counts["offscreen_left"] == 0 and rec.meta.geometry.screen_px == (1920, 1080)
+    assert rec.counts["offscreen_samples"] == 0 and rec.meta.geometry.screen_px == (1920, 1080)
 
 
 def test_resolution_flag_alone_does_not_borrow_the_default_display_size(tmp_path):

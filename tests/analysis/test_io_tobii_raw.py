@@ -36,7 +36,7 @@ def test_fixture_tilted_display_jitter_and_glitch(tmp_path):
     g = rec.meta.geometry
     assert rec.meta.sampling_rate_hz == 300.0 and rec.meta.extra["timestamp_unit"] == "us"
     assert g.screen_mm == pytest.approx(SCREEN_MM, abs=0.1)        # 4-decimal cells: fit within 0.1 mm
-    assert rec.counts["offscreen_left"] == 1 and rec.counts["offscreen_right"] == 1
+    assert rec.counts["offscreen_samples"] == 1   # both eyes of one glitch sample
     assert rec.counts["invalid_both"] == len(w["invalid_rows"]) + 1
     assert not rec.samples["left_valid"].iloc[w["glitch_row"]]
 

@@ -85,7 +85,7 @@ def test_glitch_sample_is_marked_invalid_and_counted(tmp_path):
     text[101] = "\t".join(cells)
     w["path"].write_text("\n".join(text) + "\n", encoding="utf-8")
     rec = read_recording(w["path"], screen_px=(1920, 1080))
-    assert rec.counts["offscreen_left"] == 1 and rec.counts["offscreen_right"] == 0
+    assert rec.counts["offscreen_samples"] == 1
     assert not rec.samples["left_valid"].iloc[100] and rec.samples["right_valid"].iloc[100]
 
 
