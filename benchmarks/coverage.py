@@ -20,21 +20,28 @@ artworks, 3 per category; for each, a log Pix2Pix level ``log mean + sd_int * z`
 and count share ``z``) and a log ratio ours / Pix2Pix ``beta + sd_slope * z'`` (time and
 count slopes correlated with ``rho``). ``mean``, ``sd_int``, ``sd_slope``, ``rho`` and
 ``beta`` are those of the paper's Table 4 after the simulator's target handling
-(``study.simulate.build_targets``); the null condition sets ``beta = 0``. The true effect
-is ``beta`` on the log scale, and on the difference scale the population mean
-difference ``E[T_pix] (exp(beta + sd_slope^2 / 2) - 1)``. An LMM on log time estimates a
-ratio of geometric means instead, which differs from ``beta`` when the methods differ in
-their fixation counts (:func:`geometric_time_effect`); its coverage of that parameter is
-reported too.
+(``study.simulate.build_targets``). Null cohorts make the methods exchangeable (the
+artwork's log ratio ``sd_slope * z'`` split evenly, ``+/- 1/2``, between them), so the true
+effect is exactly 0 on every scale (setting only ``beta = 0`` leaves a positive
+difference of arithmetic means, ``E[T_pix](exp(sd_slope^2/2) - 1)``).
 
-Every interval comes from ``analysis.validate.method_effect_intervals`` (the report's own
-statistics): the headline crossed model and, for comparison, the paired t-tests on
-participant means and on artwork means.
+True effects of the effect cohorts (:func:`true_effects`): the LMM of log time estimates a
+ratio of *geometric* means (derivation and Monte Carlo in :func:`geometric_time_effect`),
+the Poisson GLMM the mean log rate ratio ``beta``, the paired t-tests the population mean
+difference ``E[T_pix] (exp(beta + sd_slope^2 / 2) - 1)``.
+
+Every cohort goes through the report's own statistics (:func:`report_statistics`: the
+calls of ``analysis.report.build``): the headline is ``Statistics.headline``, i.e. the
+crossed models the simplification rule actually selected (LMM of log time with
+Satterthwaite df; Poisson GLMM by Laplace, Wald z); the offered alternatives are the
+paired t on participant means, the paired t on artwork means (by items) and min F'
+(Clark 1973; a test without an interval: type-I error and power only). Type-I error is
+the share of null cohorts with p < 0.05.
 
 Run from the repository root::
 
     python benchmarks/coverage.py [--cohorts 100] [--participants 20] [--seed 1]
-           [--out docs/figures/coverage] [--work reports/coverage]
+           [--out docs/figures/coverage] [--work reports/coverage] [--progress FILE] [--full]
 
 Writes ``<work>/coverage_intervals.tsv`` (every interval), ``<work>/coverage.tsv`` (the
 summary) and the figure.
