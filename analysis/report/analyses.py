@@ -425,7 +425,8 @@ def _headline(st: Statistics) -> pd.DataFrame:
         r = _method_row(res) if res is not None else None
         if r is None:
             continue
-        rows.append({"measure": name, "effect": effect, "estimate": r["ratio"], "ci_low": r["ratio_ci_low"],
+        rows.append({"measure": name, "effect": effect, "scale": "ratio", "estimate": r["ratio"],
+                     "ci_low": r["ratio_ci_low"],
                      "ci_high": r["ratio_ci_high"], "log_estimate": r["estimate"], "std_error": r["std_error"],
                      "df": r["df"], "statistic_name": "t" if np.isfinite(r["df"]) else "z",
                      "statistic": r["statistic"], "p_value": r["p_value"],

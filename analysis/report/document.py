@@ -108,6 +108,8 @@ HEADERS: dict[str, str] = {
     "converged": "Converged", "singular": "Singular fit", "participants": "Participants",
     "valid_fraction_median": "Valid samples (median share)", "valid_fraction_min": "Valid samples (lowest share)",
     "precision_rms_deg_median": "Precision RMS (deg, median)", "accuracy_deg_median": "Accuracy (deg, median)",
+    "effect": "Effect", "statistic_name": "Test", "p_value": "p", "log_estimate": "Estimate (log scale)",
+    "df_method": "df method", "observations": "Observations", "artworks": "Artworks",
 }
 
 #: Columns whose values are counts (shown as integers when integral).
