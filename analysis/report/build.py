@@ -236,29 +236,21 @@ HEADLINE_COLUMNS = ("measure", "effect", "estimate", "ci_low", "ci_high", "stati
 
 
 def headline(stats: Statistics) -> tuple[list[str], Table | None, str]:
-    """The Summary's headline: sentences, table and what they are.
+    """The Summary's headline: the crossed random-effects model of each measure.
 
-    The crossed random-effects model (``stats.headline``, ``stats.sentences["headline_<m>"]``)
-    when the statistics provide it; otherwise the by-participant paired t-tests.
+    Its sentences (``stats.sentences["headline_<measure>"]``, saying why when a model was
+    not fitted), a compact table of ``stats.headline`` (:data:`HEADLINE_COLUMNS`; every
+    column in ``tables/headline.csv``) and what they report.
     """
-    keys = [f"headline_{m}" for m in MEASURE_WORDS if f"headline_{m}" in stats.sentences]
-    if keys or (stats.headline is not None and len(stats.headline)):
-        table = None
-        if stats.headline is not None and len(stats.headline):
-            h = stats.headline
-            table = Table("headline", "Headline result per measure: the method effect (ours / Pix2Pix) in the "
-                          "crossed random-effects model used (formulas, standard errors and fit details: "
-                          "tables/headline.csv and Inferential statistics)", h,
-                          display=format_frame(h[[c for c in HEADLINE_COLUMNS if c in h.columns]]))
-        return [stats.sentences[k] for k in keys], table, "crossed random-effects model"
-    sent = [stats.sentences[k] for k in stats.sentences if k.startswith("primary_t_")]
+    sentences = [stats.sentences[f"headline_{m}"] for m in MEASURE_WORDS if f"headline_{m}" in stats.sentences]
     table = None
-    if not stats.primary.empty:
-        cols = [c for c in ("measure", "n", "mean_x", "mean_y", "mean_diff", "ci_low", "ci_high", "t", "df", "p_val",
-                            "d_z") if c in stats.primary.columns]
-        table = Table("headline", "Headline result per measure: paired t-test on participant means over the nine "
-                      "artworks", stats.primary[cols].reset_index(drop=True), write=False)
-    return sent, table, "by-participant paired t-test"
+    h = stats.headline
+    if h is not None and len(h):
+        table = Table("headline", "Headline result per measure: the method effect (ours / Pix2Pix) in the "
+                      "crossed random-effects model used (formulas, standard errors and fit details: "
+                      "tables/headline.csv and Inferential statistics)", h,
+                      display=format_frame(h[[c for c in HEADLINE_COLUMNS if c in h.columns]]))
+    return sentences, table, "crossed random-effects model"
 
 
 def _quality_summary(tm: pd.DataFrame, rq: pd.DataFrame | None) -> pd.DataFrame:
