@@ -305,10 +305,10 @@ def _headline_scale(row: pd.Series) -> tuple[str, float, float]:
         except (TypeError, ValueError):
             return float("nan")
 
-    if np.isfinite(num("ratio_ci_low")) and np.isfinite(num("ratio_ci_high")):
-        return "log_ratio", float(np.log(num("ratio_ci_low"))), float(np.log(num("ratio_ci_high")))
     lo, hi = num("ci_low"), num("ci_high")
     scale = str(row.get("scale", "") or "").lower()
+    if np.isfinite(num("ratio_ci_low")) and np.isfinite(num("ratio_ci_high")):
+        return "log_ratio", float(np.log(num("ratio_ci_low"))), float(np.log(num("ratio_ci_high")))
     if scale == "ratio":
         return "log_ratio", float(np.log(lo)), float(np.log(hi))
     if scale in ("log_ratio", "log"):
@@ -332,9 +332,10 @@ def method_effect_intervals(trial_metrics: pd.DataFrame, *, seed: int = 0, alpha
     (``analysis.report.analyses.compute_statistics`` on the report's trial metrics):
 
     ``headline`` (scope ``overall``)
-        ``Statistics.headline`` (the report's headline crossed random-effects model) when
-        it is filled, otherwise the crossed models ``Statistics.lmm`` (log time) and
-        ``Statistics.glmm`` (Poisson counts, its VB fit);
+        ``Statistics.headline``, the report's headline crossed random-effects models: log
+        time (LMM) and Poisson counts (GLMM), each row with ``scale`` = ``ratio`` (the time
+        ratio or rate ratio ours / Pix2Pix and its interval), logged here to the
+        ``log_ratio`` scale of :func:`true_effects`; no row when a model was not fitted;
     ``by_participant_t``, ``by_items_t`` (scope ``overall``)
         the paired t-tests on participant means and on artwork means (difference scale);
     ``by_category_t`` (scope = the category)
@@ -355,22 +356,10 @@ def method_effect_intervals(trial_metrics: pd.DataFrame, *, seed: int = 0, alpha
         rows.append({"measure": str(measure), "scope": scope, "model": model, "scale": scale,
                      "ci_low": float(lo), "ci_high": float(hi), "source": source})
 
-    headline = getattr(st, "headline", None)
-    if headline is not None and len(headline):
-        for _, r in headline.iterrows():
-            scale, lo, hi = _headline_scale(r)
-            add(r["measure"], "overall", "headline", scale, lo, hi, "Statistics.headline")
-    else:
-        for measure, res, fit in (("fixation_time_s", st.lmm, None), ("fixation_count", st.glmm, "glmm_vb")):
-            if res is None:
-                continue
-            f = res.fixed
-            if fit is not None and "model" in f.columns:
-                f = f[f["model"] == fit]
-            f = f[f["term"].astype(str).str.startswith("method[")]
-            if len(f):
-                add(measure, "overall", "headline", "log_ratio", f["ci_low"].iloc[0], f["ci_high"].iloc[0],
-                    f"crossed model ({res.model})")
+    headline = st.headline if st.headline is not None else pd.DataFrame()
+    for _, r in headline.iterrows():
+        scale, lo, hi = _headline_scale(r)
+        add(r["measure"], "overall", "headline", scale, lo, hi, f"Statistics.headline ({r.get('model', '')})")
     for df, model, source in ((st.primary, "by_participant_t", "paired t on participant means"),
                               (st.by_items, "by_items_t", "paired t on artwork means")):
         if df is None or not len(df):

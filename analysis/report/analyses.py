@@ -425,7 +425,8 @@ def _headline(st: Statistics) -> pd.DataFrame:
         r = _method_row(res) if res is not None else None
         if r is None:
             continue
-        rows.append({"measure": name, "effect": effect, "estimate": r["ratio"], "ci_low": r["ratio_ci_low"],
+        rows.append({"measure": name, "effect": effect, "scale": "ratio", "estimate": r["ratio"],
+                     "ci_low": r["ratio_ci_low"],
                      "ci_high": r["ratio_ci_high"], "log_estimate": r["estimate"], "std_error": r["std_error"],
                      "df": r["df"], "statistic_name": "t" if np.isfinite(r["df"]) else "z",
                      "statistic": r["statistic"], "p_value": r["p_value"],
@@ -467,7 +468,7 @@ def _method_tests(st: Statistics) -> pd.DataFrame:
         p = st.primary[st.primary["measure"] == name] if len(st.primary) else pd.DataFrame()
         if len(p):
             r = p.iloc[0]
-            rows.append({"Measure": MEASURE_WORDS[name], "Test": "paired t, by participants",
+            rows.append({"Measure": name, "Test": "paired t, by participants",
                          "Unit of analysis": "participant means over artworks", "n": r["n"],
                          "Effect": f"mean difference ({unit})", "Estimate": r["mean_diff"],
                          "95% CI low": r["ci_low"], "95% CI high": r["ci_high"], "Statistic": "t",
@@ -476,7 +477,7 @@ def _method_tests(st: Statistics) -> pd.DataFrame:
               if len(st.by_items) else pd.DataFrame())
         if len(it):
             r = it.iloc[0]
-            rows.append({"Measure": MEASURE_WORDS[name], "Test": "paired t, by items",
+            rows.append({"Measure": name, "Test": "paired t, by items",
                          "Unit of analysis": "artwork means over participants", "n": r["n"],
                          "Effect": f"mean difference ({unit})", "Estimate": r["mean_diff"],
                          "95% CI low": r["ci_low"], "95% CI high": r["ci_high"], "Statistic": "t",
@@ -484,14 +485,14 @@ def _method_tests(st: Statistics) -> pd.DataFrame:
         mf = st.min_f
         if mf is not None and len(mf) and name in set(mf["measure"]):
             r = mf[mf["measure"] == name].iloc[0]
-            rows.append({"Measure": MEASURE_WORDS[name], "Test": "min F' (Clark, 1973)",
+            rows.append({"Measure": name, "Test": "min F' (Clark, 1973)",
                          "Unit of analysis": "participants and artworks", "n": np.nan, "Effect": "",
                          "Estimate": np.nan, "95% CI low": np.nan, "95% CI high": np.nan, "Statistic": "F(1, df)",
                          "Value": r["min_F"], "df": r["df_den"], "p": r["p_value"]})
         res = st.lmm if name == "fixation_time_s" else st.glmm
         r = _method_row(res) if res is not None else None
         if r is not None:
-            rows.append({"Measure": MEASURE_WORDS[name],
+            rows.append({"Measure": name,
                          "Test": "crossed mixed model" + (" (singular fit)" if res.singular else ""),
                          "Unit of analysis": "trials; participants and artworks random", "n": res.n_obs,
                          "Effect": "time ratio" if name == "fixation_time_s" else "rate ratio",
@@ -514,7 +515,7 @@ def _selection(st: Statistics) -> pd.DataFrame:
         if res is None or res.steps.empty:
             continue
         s = res.steps
-        out.append(pd.DataFrame({"Measure": MEASURE_WORDS[name], "Step": s["step"],
+        out.append(pd.DataFrame({"Measure": name, "Step": s["step"],
                                  "Random effects": [_random_part(f) for f in s["formula"]], "Why": s["reason"],
                                  "Converged": s["converged"].map({True: "yes", False: "NO"}),
                                  "Singular": s["singular"].map({True: "yes", False: "no"}),
@@ -531,7 +532,7 @@ def _fixed(st: Statistics) -> pd.DataFrame:
         if res is None:
             continue
         f = res.fixed
-        out.append(pd.DataFrame({"Measure": MEASURE_WORDS[name], "Term": f["label"],
+        out.append(pd.DataFrame({"Measure": name, "Term": f["label"],
                                  "Estimate (log scale)": f["estimate"],
                                  "Std. error": f["std_error"], "df": f["df"],
                                  "Statistic": np.where(np.isfinite(f["df"]), "t", "z"), "Value": f["statistic"],
@@ -549,7 +550,7 @@ def _variance(st: Statistics) -> pd.DataFrame:
         v = res.variance
         comp = v["component"].str.replace(METHOD_CODE, "method slope").str.replace("(Intercept)", "intercept",
                                                                                     regex=False)
-        out.append(pd.DataFrame({"Measure": MEASURE_WORDS[name], "Group": v["group"], "Component": comp,
+        out.append(pd.DataFrame({"Measure": name, "Group": v["group"], "Component": comp,
                                  "SD": v["sd"], "Correlation": v["correlation"]}))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 

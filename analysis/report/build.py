@@ -51,6 +51,7 @@ from analysis.report.document import (
 )
 from analysis.report.inputs import (
     aoi_rectangles,
+    participant_accounting,
     check_stimuli,
     duplicate_content,
     load_manifest,
@@ -194,21 +195,6 @@ def _quality_tables(result: Any) -> list[Table]:
     return out
 
 
-def _vb_caution(res) -> str:
-    """A warning when the VB interval of the method effect is much narrower than the GLM one."""
-    fx = res.fixed[res.fixed["term"] == "method[ours - pix2pix]"].set_index("model")
-    if not {"glmm_vb", "glm_cluster2"} <= set(fx.index):
-        return ""
-    w_vb = float(fx.at["glmm_vb", "ci_high"] - fx.at["glmm_vb", "ci_low"])
-    w_glm = float(fx.at["glm_cluster2", "ci_high"] - fx.at["glm_cluster2", "ci_low"])
-    if w_vb > 0 and w_glm / w_vb > 2:
-        return (f"CAUTION: the VB interval of the method effect is {w_glm / w_vb:.1f} times narrower than the "
-                "two-way clustered GLM interval. Mean-field variational Bayes is known to understate posterior "
-                "uncertainty (Blei et al., 2017); read the GLM interval (or the LMM and paired tests) for "
-                "inference on fixation counts, and the VB fit for the point estimate.")
-    return ""
-
-
 def _git_commit() -> str:
     """The git commit of this artgaze checkout (with "+ uncommitted changes"), or why it is unknown."""
     import subprocess
@@ -224,40 +210,6 @@ def _git_commit() -> str:
     except (OSError, subprocess.SubprocessError) as exc:
         return f"unknown ({type(exc).__name__})"
     return head + (" + uncommitted changes" if dirty else "")
-
-
-def registered_without_data(result: Any, data_dir: Path | None) -> pd.DataFrame:
-    """Participants registered in ``participants.tsv`` who have no trial in the analysis, with the reason.
-
-    Uses ``result.missing_participants`` (``participant``, ``reason``) when the batch
-    provides it; otherwise reads ``participants.tsv`` of ``data_dir`` and names every
-    listed participant without trial metrics (reason: an exclusion of the whole
-    participant, else "no session data found").
-    """
-    given = getattr(result, "missing_participants", None)
-    if given is not None:
-        return pd.DataFrame(given).reset_index(drop=True)
-    out = pd.DataFrame(columns=["participant", "reason"])
-    if data_dir is None or not (Path(data_dir) / "participants.tsv").is_file():
-        return out
-    from analysis.io.bids import read_participants
-
-    listed = read_participants(data_dir)["participant_id"].astype(str).tolist()
-    have = set(result.trial_metrics["participant"].astype(str))
-    ex = getattr(result, "exclusions", None)
-    whole = {}
-    if ex is not None and len(ex):
-        w = ex[ex["trial"].isna()] if "trial" in ex else ex.iloc[0:0]
-        whole = dict(zip(w["participant"].astype(str), w["reason"].astype(str)))
-    rows = []
-    for p in listed:
-        if p in have:
-            continue
-        folder = Path(data_dir) / p
-        reason = whole.get(p) or ("no session folder (sub-*/ses-*) found" if not folder.is_dir() else
-                                  "no readable session data found")
-        rows.append({"participant": p, "reason": reason})
-    return pd.DataFrame(rows, columns=["participant", "reason"])
 
 
 def _trial_onsets(data_dir: Path | None) -> pd.DataFrame | None:
@@ -278,25 +230,27 @@ def _trial_onsets(data_dir: Path | None) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def headline(stats: Statistics) -> tuple[list[str], Table | None, str]:
-    """The Summary's headline: sentences, table and what they are.
+#: Columns of ``Statistics.headline`` shown in the Summary (all of them are in tables/headline.csv).
+HEADLINE_COLUMNS = ("measure", "effect", "estimate", "ci_low", "ci_high", "statistic_name", "statistic", "df",
+                    "p_value", "singular", "participants", "artworks")
 
-    The crossed random-effects model (``stats.headline``, ``stats.sentences["headline_<m>"]``)
-    when the statistics provide it; otherwise the by-participant paired t-tests.
+
+def headline(stats: Statistics) -> tuple[list[str], Table | None, str]:
+    """The Summary's headline: the crossed random-effects model of each measure.
+
+    Its sentences (``stats.sentences["headline_<measure>"]``, saying why when a model was
+    not fitted), a compact table of ``stats.headline`` (:data:`HEADLINE_COLUMNS`; every
+    column in ``tables/headline.csv``) and what they report.
     """
-    keys = [f"headline_{m}" for m in MEASURE_WORDS if f"headline_{m}" in stats.sentences]
-    if keys or (stats.headline is not None and len(stats.headline)):
-        table = (Table("headline", "Headline result per measure (the model the Summary reports)", stats.headline)
-                 if stats.headline is not None and len(stats.headline) else None)
-        return [stats.sentences[k] for k in keys], table, "crossed random-effects model"
-    sent = [stats.sentences[k] for k in stats.sentences if k.startswith("primary_t_")]
+    sentences = [stats.sentences[f"headline_{m}"] for m in MEASURE_WORDS if f"headline_{m}" in stats.sentences]
     table = None
-    if not stats.primary.empty:
-        cols = [c for c in ("measure", "n", "mean_x", "mean_y", "mean_diff", "ci_low", "ci_high", "t", "df", "p_val",
-                            "d_z") if c in stats.primary.columns]
-        table = Table("headline", "Headline result per measure: paired t-test on participant means over the nine "
-                      "artworks", stats.primary[cols].reset_index(drop=True), write=False)
-    return sent, table, "by-participant paired t-test"
+    h = stats.headline
+    if h is not None and len(h):
+        table = Table("headline", "Headline result per measure: the method effect (ours / Pix2Pix) in the "
+                      "crossed random-effects model used (formulas, standard errors and fit details: "
+                      "tables/headline.csv and Inferential statistics)", h,
+                      display=format_frame(h[[c for c in HEADLINE_COLUMNS if c in h.columns]]))
+    return sentences, table, "crossed random-effects model"
 
 
 def _quality_summary(tm: pd.DataFrame, rq: pd.DataFrame | None) -> pd.DataFrame:
@@ -315,65 +269,49 @@ def _quality_summary(tm: pd.DataFrame, rq: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def _legacy_inference(stats: Statistics, st: Section, tables: list[Table], miss: dict, sim: str) -> None:
-    """The statistics as computed before the crossed-model headline (used while ``stats.inference`` is empty)."""
-    st.blocks.append(f"{sim}Participant is the unit of analysis (within-subject design); excluded trials removed "
-                     f"first; paired tests and the RM-ANOVA use the {miss['complete']} complete participant(s).")
-    if miss["complete"] == 0:
-        st.blocks.append("NOT COMPUTED: no participant has complete data, so the paired tests, the per-category and "
-                         "per-artwork tests and the RM-ANOVA (all listwise) were not computed; the mixed models "
-                         "below use every included trial.")
-    elif stats.anova.empty:
-        st.blocks.append("NOT COMPUTED: the RM-ANOVA needs at least 3 complete participants.")
-
-    def add(name: str, df: pd.DataFrame, cap: str) -> None:
-        t = Table(name, cap, df.reset_index(drop=True))
-        st.blocks.append(t)
-        tables.append(t)
-
-    st.blocks.append(("h3", "Primary: participant means over the nine artworks"))
-    st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith(("primary_", "normality_"))])
-    add("primary_ttest", stats.primary, "Paired t-tests with Cohen's d_z (noncentral-t CI)")
-    add("primary_wilcoxon", stats.wilcoxon, "Wilcoxon signed-rank tests with rank-biserial r")
-    add("normality", stats.normality, "Shapiro-Wilk tests of the paired differences")
-    st.blocks.append(("h3", "Per category and per artwork (Holm-corrected within each measure)"))
-    add("by_category", stats.by_category, "Paired tests per category (family of 3 per measure, Holm)")
-    add("by_artwork", stats.by_artwork, "Paired tests per artwork (family of 9 per measure, Holm)")
-    st.blocks.append(("h3", "By items (n = 9 artworks; the paper's level of analysis)"))
-    st.blocks.append("BY ITEMS: the unit here is the artwork, not the participant; these tests ignore "
-                     "between-participant variability and are shown only because the paper's Table 4 is at this "
-                     "level (its own rows are analysed the same way).")
-    st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("items_")])
-    add("by_items", stats.by_items, "Paired tests by items (artwork means; this study and the paper's Table 4)")
-    st.blocks.append(("h3", "Two-way repeated-measures ANOVA (method x category)"))
-    st.blocks.append("Cells are each participant's mean over the three artworks of a category (aggregated "
-                     "explicitly before pingouin.rm_anova); Mauchly's test and Greenhouse-Geisser correction.")
-    st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("anova_")])
-    add("rm_anova", stats.anova, "Two-way RM-ANOVA (pingouin): F, uncorrected and Greenhouse-Geisser corrected p, "
-        "epsilon, generalised eta squared, Mauchly's W and p")
-    st.blocks.append(("h3", "Mixed models with crossed random effects (participants and artworks)"))
-    for key, res, cap in (("lmm", stats.lmm, "Linear mixed model of log fixation time: fixed effects "
-                                             "(ratio = exp(b))"),
-                          ("glmm", stats.glmm, "Poisson mixed model of fixation counts (VB) and Poisson GLM "
-                                               "with two-way clustered SEs: fixed effects (ratio = rate ratio)")):
-        if res is None:
-            st.blocks.append(f"The {key.upper()} could not be fitted: {stats.model_errors.get(key, 'unknown error')}")
+def _secondary_tests(stats: Statistics, st: Section, tables: list[Table], miss: dict) -> None:
+    """Tests beside the headline: by-participant assumption checks, per category and per artwork
+    (Holm), by items with the paper's own rows, the RM-ANOVA and the sensitivity (docs/statistics.md)."""
+    parts = [
+        ("By-participant test: Wilcoxon and normality of the differences", ("primary_wilcoxon_", "normality_"),
+         [("primary_wilcoxon", stats.wilcoxon, "Wilcoxon signed-rank tests on participant means, with the "
+           "rank-biserial r"), ("normality", stats.normality, "Shapiro-Wilk tests of the paired differences")]),
+        ("Per category and per artwork (paired, Holm-corrected within each measure)", (),
+         [("by_category", stats.by_category, "Paired tests per category (family of 3 per measure, Holm)"),
+          ("by_artwork", stats.by_artwork, "Paired tests per artwork (family of 9 per measure, Holm)")]),
+        ("By items, this study and the paper's own Table 4 (n = artworks)", ("items_",),
+         [("by_items", stats.by_items, "Paired tests by items (artwork means; this study and the paper's "
+           "Table 4): the artwork is the unit, participants are treated as fixed")]),
+        ("Two-way repeated-measures ANOVA (method x category)", ("anova_",),
+         [("rm_anova", stats.anova, "Two-way RM-ANOVA on each participant's category means: F, uncorrected and "
+           "Greenhouse-Geisser corrected p, epsilon, generalised eta squared, Mauchly's W and p")]),
+        ("Sensitivity of the by-participant test", ("sensitivity_",),
+         [("sensitivity", stats.sensitivity, "Smallest detectable d_z (paired t, two-sided)")]),
+    ]
+    n_c = int(miss["complete"])
+    if n_c < 3:  # a by-participant test needs 2 complete participants, Shapiro-Wilk 3: listed in "Needs more data"
+        parts = [p for p in parts if p[0].startswith(("By items", "Sensitivity"))] if n_c < 2 else \
+            [(h, tuple(k for k in keys if k != "normality_"), [f for f in fr if f[0] != "normality"])
+             for h, keys, fr in parts]
+    shown = False
+    for head, keys, frames in parts:
+        frames = [f for f in frames if f[1] is not None and len(f[1])]
+        if not frames:
             continue
-        st.blocks.append(f"{res.model}. {res.note}. Converged: {'yes' if res.converged else 'NO'}. "
-                         f"{res.n_obs} observations, {res.n_participants} participants, {res.n_artworks} artworks, "
-                         f"{res.n_dropped} row(s) not used.")
-        st.blocks.append(["Warnings during the fit: " + ("; ".join(res.warnings) if res.warnings else "none")])
-        st.blocks.append([stats.sentences[k] for k in (key, "glm") if k in stats.sentences and
-                          (key == "glmm" or k == key)])
-        if key == "glmm":
-            caution = _vb_caution(res)
-            if caution:
-                st.blocks.append(caution)
-        add(f"{key}_fixed", res.fixed, cap)
-        add(f"{key}_variance", res.variance, f"{key.upper()}: standard deviations of the random effects")
-    st.blocks.append(("h3", "Sensitivity"))
-    st.blocks.append([stats.sentences[k] for k in stats.sentences if k.startswith("sensitivity_")])
-    add("sensitivity", stats.sensitivity, "Smallest detectable d_z (paired t, two-sided)")
+        if not shown:
+            st.blocks.append(("h3", "Further tests"))
+            st.blocks.append(f"Listwise: {miss['complete']} participant(s) with complete data (the mixed models "
+                             "use every included trial). These tests treat the artworks (or, by items, the "
+                             "participants) as fixed; the headline does not.")
+            shown = True
+        st.blocks.append(("h3", head))
+        sent = [stats.sentences[k] for k in stats.sentences if keys and k.startswith(keys)]
+        if sent:
+            st.blocks.append(sent)
+        for name, df, cap in frames:
+            t = Table(name, cap, df.reset_index(drop=True))
+            st.blocks.append(t)
+            tables.append(t)
 
 
 def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.DataFrame,
@@ -391,20 +329,23 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     tables: list[Table] = []
     miss = stats.missing
     sim = "SIMULATED data. " if simulated else ""
-    missing_reg = registered_without_data(result, data_dir)
+    acc = participant_accounting(result)
+    missing_reg = acc["missing"]
+    n_reg = max(acc["registered"], acc["with_trials"] + len(missing_reg))
     sim_targets = simulation_targets(data_dir)
 
     # ---------------------------------------------------------------- Summary
     summary = Section("Summary", "summary")
-    n_reg = miss["participants"] + len(missing_reg)
     summary.blocks.append(
         f"{sim}Dataset: {data_dir if data_dir is not None else 'in-memory result'}; "
-        f"{n_reg} participant(s) registered, {miss['participants']} with data"
+        f"{n_reg} participant(s) registered, {acc['with_trials']} with data"
         + (f" ({len(missing_reg)} missing: " + "; ".join(f"{r.participant}: {r.reason}"
                                                          for r in missing_reg.itertuples()) + ")"
            if len(missing_reg) else "")
+        + (f"; with data but not in participants.tsv: {', '.join(acc['unregistered'])}" if acc["unregistered"]
+           else "")
         + f"; {len(tm)} trial(s), {miss['excluded_trials']} excluded; "
-        f"{miss['complete']} participant(s) with complete data.")
+        f"{miss['complete']} of {n_reg} participant(s) with complete data.")
     sentences, head_table, what = headline(stats)
     summary.blocks.append(("h3", f"Headline result ({what})"))
     summary.blocks.append(("headline", sentences or ["No headline test could be computed on these data."]))
@@ -455,12 +396,24 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
     # ---------------------------------------------------------------- inferential statistics
     st = Section("Inferential statistics", "statistics")
     if stats.inference:
+        st.blocks.append(f"{sim}The headline is the crossed random-effects model; the by-participant test, the "
+                         "by-items test and min F' are shown beside it (docs/statistics.md).")
         for name, caption, df in stats.inference:
             t = Table(name, caption, df.reset_index(drop=True))
             st.blocks.append(t)
             tables.append(t)
     else:
-        _legacy_inference(stats, st, tables, miss, sim)
+        st.blocks.append("No test of the method effect could run on these data: see \"Needs more data\" in the "
+                         "Summary.")
+    if stats.machine_tables:
+        st.blocks.append("Machine-readable results, written verbatim (full precision, NA for missing): "
+                         + ", ".join(f"tables/{n}.csv" for n in stats.machine_tables)
+                         + ". model_terms.csv has every term of every model fitted (measure, model, formula, family, "
+                         "term, estimate, std_error, df, statistic, p_value, ci_low, ci_high); its formula is in lme4 "
+                         "syntax over the columns of trial_metrics.csv, so in R lmer(formula, data = "
+                         "read.csv(\"tables/trial_metrics.csv\", comment.char = \"#\")) refits it (glmer with "
+                         "family = poisson for the counts).")
+    _secondary_tests(stats, st, tables, miss)
 
     # ---------------------------------------------------------------- figures
     fsec = Section("Figures", "figures")
@@ -475,7 +428,7 @@ def build_sections(result: Any, stats: Statistics, t4: pd.DataFrame, cmp: pd.Dat
         f"{sim}{miss['excluded_trials']} of {len(tm)} trials were excluded by the data-quality rules ([quality] in "
         f"the configuration) and removed before any aggregation. Missing data: a participant with any missing "
         f"trial is dropped listwise from the paired tests and the RM-ANOVA and kept in the mixed models. "
-        f"Complete participants: {miss['complete']} of {miss['participants']}"
+        f"Complete participants: {miss['complete']} of {n_reg}"
         + (f" (dropped from paired tests: {', '.join(miss['incomplete'])})" if miss["incomplete"] else "") + ".",
         ("Participants with no valid data (every trial excluded; in no analysis): "
          + (", ".join(miss["no_valid_data"]) if miss["no_valid_data"] else "none") + "."),
@@ -633,7 +586,7 @@ def build_report(result: Any, out_dir: str | Path, *, data_dir: str | Path | Non
         done("table4", t0)
 
         t0 = stage("statistics")
-        # The Poisson GLMM (variational Bayes, the slowest analysis) runs in a second process
+        # The Poisson GLMM and its dispersion check (the slowest analysis) run in a second process
         # while the other statistics and the figures are computed (2 cores); same result.
         pool = future = None
         if parallel:

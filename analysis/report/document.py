@@ -108,6 +108,8 @@ HEADERS: dict[str, str] = {
     "converged": "Converged", "singular": "Singular fit", "participants": "Participants",
     "valid_fraction_median": "Valid samples (median share)", "valid_fraction_min": "Valid samples (lowest share)",
     "precision_rms_deg_median": "Precision RMS (deg, median)", "accuracy_deg_median": "Accuracy (deg, median)",
+    "effect": "Effect", "statistic_name": "Test", "p_value": "p", "log_estimate": "Estimate (log scale)",
+    "df_method": "df method", "observations": "Observations", "artworks": "Artworks",
 }
 
 #: Columns whose values are counts (shown as integers when integral).
@@ -115,13 +117,20 @@ COUNT_COLUMNS = frozenset({"n", "n_zero", "n_obs", "trials", "excluded_trials", 
                            "paper_fixation_count", "fixation_count_paper", "included_trials", "participants"})
 
 
+_P_WORD = re.compile(r"(^|[\s_])p($|[\s_(-])")
+_DF_WORD = re.compile(r"(^|[\s_])df($|[\s_,])")
+
+
 def is_p_column(col: str) -> bool:
-    """p-value columns: ``p``, ``p_*``, ``*_p``, ``p-unc`` (pingouin), case-sensitive."""
-    return col == "p" or col.startswith("p_") or col.startswith("p-") or col.endswith("_p")
+    """p-value columns: ``p`` as a word of the name (``p``, ``p_holm``, ``p-unc``, ``LRT p``,
+    ``p (overdispersion)``), case-sensitive."""
+    return bool(_P_WORD.search(col))
 
 
 def is_count_column(col: str) -> bool:
-    return col in COUNT_COLUMNS or col.startswith("n_") or col.endswith("_n") or col.startswith("df")
+    """Counts and degrees of freedom (``n``, ``n_*``, ``*_n``, ``df`` as a word: ``df``, ``LRT df``)."""
+    return col in COUNT_COLUMNS or col.startswith("n_") or col.endswith("_n") or col.startswith("df") \
+        or bool(_DF_WORD.search(col))
 
 
 def fmt_p(x: float) -> str:
@@ -190,12 +199,14 @@ def header(col) -> str:
     if c in HEADERS:
         return HEADERS[c]
     words = c.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    return words if words.split(" ", 1)[0] == "p" else words[:1].upper() + words[1:]
 
 
 def _ci_pairs(columns: list[str]) -> dict[str, str]:
-    """``{lower column: upper column}`` for every ``*ci_low``/``*ci_high`` pair (shown as one "[a, b]" column)."""
-    return {c: c[:-3] + "high" for c in columns if c.endswith("ci_low") and c[:-3] + "high" in columns}
+    """``{lower column: upper column}`` for every ``*ci_low``/``*ci_high`` (or ``*CI low``/``*CI high``)
+    pair, shown as one "[a, b]" column."""
+    return {c: c[:-3] + "high" for c in columns
+            if (c.endswith("ci_low") or c.endswith("CI low")) and c[:-3] + "high" in columns}
 
 
 def format_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,8 @@ SECTIONS = ["Summary", "Table 4, replicated", "Inferential statistics", "Figures
             "Notes on the paper's reported values", "Appendix: Data quality per participant",
             "Appendix: Exclusions and missing participants", "Appendix: Checks of the paper's reference values",
             "Appendix: Reproducibility: versions, configuration, input hashes"]
+INFERENCE = ("method_tests", "random_effects_selection", "mixed_fixed_effects", "mixed_variance_components",
+             "count_dispersion", "crossed_power")
 FIGURES = ("artwork_means", "paired_lines", "interaction", "heatmaps", "scanpaths", "quality")
 
 
@@ -78,10 +80,16 @@ def test_html_parses_and_contains_every_section_table_and_figure(report):
     p.feed(paths["html"].read_text(encoding="utf-8"))
     p.close()
     assert p.h2 == SECTIONS
-    for t in ("tab-table4", "tab-primary_ttest", "tab-primary_wilcoxon", "tab-by_category", "tab-by_artwork",
-              "tab-by_items", "tab-rm_anova", "tab-lmm_fixed", "tab-glmm_fixed", "tab-sensitivity",
-              "tab-reference_checks", "tab-input_files", "tab-exclusions", "tab-versions"):
-        assert t in p.tables
+    for t in ("tab-headline", "tab-table4", "tab-method_tests", "tab-random_effects_selection",
+              "tab-mixed_fixed_effects", "tab-mixed_variance_components", "tab-count_dispersion", "tab-crossed_power",
+              "tab-primary_wilcoxon", "tab-normality", "tab-by_category", "tab-by_artwork", "tab-by_items",
+              "tab-rm_anova", "tab-sensitivity", "tab-reference_checks", "tab-input_files", "tab-exclusions",
+              "tab-missing_participants", "tab-versions"):
+        assert t in p.tables, t
+    # the statistics' inference tables in their order, first in "Inferential statistics"
+    order = [t for t in p.tables if t in {f"tab-{n}" for n in INFERENCE}]
+    assert order == [f"tab-{n}" for n in INFERENCE]
+    assert p.tables.index("tab-crossed_power") < p.tables.index("tab-primary_wilcoxon")
     assert len(p.imgs) == len(FIGURES) and all(s.startswith("data:image/png;base64,") for s in p.imgs)
     assert p.external == []
 
@@ -98,8 +106,11 @@ def test_markdown_has_the_same_sections_and_tables(report):
     out, paths = report
     md = paths["md"].read_text(encoding="utf-8")
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == SECTIONS
-    for name in ("table4", "primary_ttest", "rm_anova", "lmm_fixed", "reference_checks"):
+    for name in ("headline", "table4", "method_tests", "mixed_fixed_effects", "rm_anova", "reference_checks"):
         assert f"tables/{name}.csv" in md
+    assert "tables/trial_metrics.csv, tables/model_terms.csv" in md
+    for stale in ("primary_ttest", "lmm_fixed", "glmm_fixed", "variational", "(VB)", "clustered", "glm_cluster"):
+        assert stale not in md, stale
 
 
 def test_table4_csv_and_latex(report, cohort):
@@ -184,8 +195,12 @@ def test_cli_builds_the_report(cohort, tmp_path, capsys):
                                  "--no-progress"]) == 0
     assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "tables" / "table4.csv").is_file()
     out = capsys.readouterr().out                  # the headline result and where the report is
-    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
-    assert "For total fixation time (participant means)" in out
+    assert "HEADLINE RESULT (crossed random-effects model) -- SIMULATED DATA" in out
+    # the statistics' own headline sentences, one per measure, as in the Summary
+    md = Path(tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    for measure in ("total fixation time", "number of fixations"):
+        line = [x for x in out.splitlines() if x.startswith(f"  - Ours vs Pix2Pix, {measure}, generalising")]
+        assert len(line) == 1 and f"> - {line[0][4:]}" in md
     assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out
     assert Path(tmp_path / "r" / "report.md").read_text(encoding="utf-8").count("## ") >= len(SECTIONS)
 
@@ -200,19 +215,6 @@ def test_cli_bad_data_and_bad_config_exit_2(tmp_path, capsys):
     assert "report.alpha" in err and "Traceback" not in err
 
 
-def test_vb_caution_when_vb_interval_is_much_narrower():
-    from analysis.report.build import _vb_caution
-    from analysis.stats import MixedResult
-
-    def res(w_vb, w_glm):
-        fixed = pd.DataFrame({"model": ["glmm_vb", "glm_cluster2"], "term": ["method[ours - pix2pix]"] * 2,
-                              "ci_low": [1.0 - w_vb / 2, 1.0 - w_glm / 2], "ci_high": [1.0 + w_vb / 2, 1.0 + w_glm / 2]})
-        return MixedResult(model="m", fixed=fixed, variance=pd.DataFrame(), converged=True)
-
-    assert "10.0 times narrower" in _vb_caution(res(0.05, 0.5))
-    assert _vb_caution(res(0.4, 0.5)) == ""
-
-
 def test_report_states_when_no_participant_is_complete(cohort, tmp_path):
     root, result = cohort
     tm = result.trial_metrics.copy()
@@ -221,8 +223,13 @@ def test_report_states_when_no_participant_is_complete(cohort, tmp_path):
     paths = build_report(dataclasses.replace(result, trial_metrics=tm), tmp_path, data_dir=root, progress=False,
                          parallel=False)
     md = paths["md"].read_text(encoding="utf-8")
-    assert "NOT COMPUTED: no participant has complete data" in md
+    summary = md.split("## Summary", 1)[1].split("## Table 4", 1)[0]
+    assert "### Needs more data" in summary
+    assert "By-participant paired tests (and min F'): 0 participant(s) with complete data" in summary
     assert "Complete participants: 0 of 4" in md
+    stats = md.split("## Inferential statistics", 1)[1].split("## Figures", 1)[0]
+    assert "paired t, by participants" not in stats and "tables/by_category.csv" not in stats
+    assert "crossed mixed model" in stats                  # the mixed models use every included trial
 
 
 def _write_generating_parameters(root: Path, rows: list[dict]) -> Path:
@@ -338,9 +345,13 @@ def test_summary_comes_first_with_the_headline_and_table4_right_after(report):
     heads = [line for line in md.splitlines() if line.startswith("## ")]
     assert heads[:2] == ["## Summary", "## Table 4, replicated"]
     summary = md.split("## Summary", 1)[1].split("## Table 4", 1)[0]
-    assert "### Headline result (by-participant paired t-test)" in summary
-    assert "For total fixation time (participant means)" in summary and "Average over the nine artworks" in summary
+    assert "### Headline result (crossed random-effects model)" in summary
+    assert "Ours vs Pix2Pix, total fixation time, generalising over participants and artworks: time ratio" in summary
+    assert "Ours vs Pix2Pix, number of fixations, generalising over participants and artworks: rate ratio" in summary
+    assert "Average over the nine artworks" in summary and "(`tables/headline.csv`)" in summary
     assert "4 participant(s) registered, 4 with data" in summary
+    head = pd.read_csv(out / "tables" / "headline.csv", comment="#")
+    assert list(head["measure"]) == ["fixation_time_s", "fixation_count"] and set(head["scale"]) == {"ratio"}
     html = paths["html"].read_text(encoding="utf-8")
     assert html.index('id="tab-table4"') < html.index('id="tab-input_files"')
     assert html.count("<details") == sum(1 for h in SECTIONS if h.startswith("Appendix"))
@@ -350,35 +361,21 @@ def test_summary_comes_first_with_the_headline_and_table4_right_after(report):
 
 
 def test_registered_participants_without_data_are_listed_with_the_reason(cohort, tmp_path):
-    root, result = cohort
+    root, _ = cohort
     raw = tmp_path / "raw"
     shutil.copytree(root, raw)
     with (raw / "participants.tsv").open("a", encoding="utf-8") as f:
         f.write("sub-05" + "\tn/a" * (len((raw / "participants.tsv").read_text().splitlines()[0].split("\t")) - 1)
                 + "\n")
+    result = process_dataset(raw, AnalysisConfig(), jobs=1, progress=False)
     paths = build_report(result, tmp_path / "out", data_dir=raw, progress=False, parallel=False)
     md = paths["md"].read_text(encoding="utf-8")
-    assert "5 participant(s) registered, 4 with data (1 missing: sub-05: no session folder (sub-*/ses-*) found)" in md
+    why = "no data: listed in participants.tsv but the folder sub-05/ is missing"
+    assert f"5 participant(s) registered, 4 with data (1 missing: sub-05: {why})" in md
+    assert "4 of 5 participant(s) with complete data" in md and "Complete participants: 4 of 5" in md
+    assert f"Registered participants without data: sub-05 ({why})." in md
     missing = pd.read_csv(tmp_path / "out" / "tables" / "missing_participants.csv", comment="#")
-    assert missing.to_dict("records") == [{"participant": "sub-05", "reason": "no session folder (sub-*/ses-*) found"}]
-    # what the batch provides wins over reading participants.tsv
-    from analysis.report.build import registered_without_data
-
-    given = pd.DataFrame({"participant": ["sub-09"], "reason": "session unreadable: bad header"})
-    with_given = (dataclasses.replace(result, missing_participants=given) if hasattr(result, "missing_participants")
-                  else _with(result, missing_participants=given))
-    assert registered_without_data(with_given, raw).to_dict("records") == given.to_dict("records")
-    assert registered_without_data(result, None).empty
-
-
-def _with(result, **extra):
-    """A copy of ``result`` with extra attributes (fields the batch may provide later)."""
-    import copy
-
-    new = copy.copy(result)
-    for k, v in extra.items():
-        object.__setattr__(new, k, v)
-    return new
+    assert missing.to_dict("records") == [{"participant": "sub-05", "reason": why}]
 
 
 def test_the_statistics_contract_headline_inference_machine_tables_and_not_run(cohort, tmp_path, monkeypatch):
@@ -392,6 +389,7 @@ def test_the_statistics_contract_headline_inference_machine_tables_and_not_run(c
         st = compute_statistics(tm, **kw)
         st.headline = pd.DataFrame({"measure": ["fixation_time_s"], "estimate": [0.4], "df": [12.34],
                                     "p_value": [0.00029]})
+        st.sentences = {k: v for k, v in st.sentences.items() if not k.startswith("headline_")}
         st.sentences["headline_fixation_time_s"] = "HEADLINE SENTENCE t(12.3) = 5.04, p < .001."
         st.inference = [("crossed_models", "Crossed random-effects models (Satterthwaite df)", terms)]
         st.machine_tables = {"model_terms": terms}
@@ -418,11 +416,11 @@ def test_terminal_prints_the_headline_and_where_the_report_is(tmp_path):
     from analysis.report.__main__ import terminal_summary
 
     paths = {"html": tmp_path / "r" / "report.html", "md": tmp_path / "r" / "report.md", "tables": [1, 2],
-             "figures": [1], "headline": ["For number of fixations (participant means), ..."],
-             "headline_kind": "by-participant paired t-test"}
+             "figures": [1], "headline": ["Ours vs Pix2Pix, number of fixations, ..."],
+             "headline_kind": "crossed random-effects model"}
     out = terminal_summary(paths, simulated=True)
-    assert "HEADLINE RESULT (by-participant paired t-test) -- SIMULATED DATA" in out
-    assert "For number of fixations (participant means)" in out
+    assert "HEADLINE RESULT (crossed random-effects model) -- SIMULATED DATA" in out
+    assert "  - Ours vs Pix2Pix, number of fixations, ..." in out
     assert f"Report: {(tmp_path / 'r' / 'report.html').resolve()}" in out and "file://" in out
 
 
@@ -492,3 +490,45 @@ def test_heatmaps_count_the_fixations_table4_counts_less_the_onset_fixation(coho
     fx.loc[first, "onset_s"] = on[first].to_numpy() - 0.1
     shown, dropped = figs.heatmap_fixations(fx, onsets)
     assert dropped == first.sum() == len(inc) and len(shown) == len(every) - dropped
+
+
+_REFIT_R = r"""
+suppressMessages({library(lme4); library(lmerTest)})
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(file.path(args[1], "trial_metrics.csv"), comment.char = "#")
+mt <- read.csv(file.path(args[1], "model_terms.csv"), comment.char = "#")
+for (m in c("fixation_time_s", "fixation_count")) {
+  u <- mt[mt$measure == m & grepl("used", mt$model), ]
+  f <- as.formula(u$formula[1])
+  fit <- if (u$family[1] == "gaussian") lmerTest::lmer(f, data = d, REML = TRUE) else
+    glmer(f, data = d, family = poisson)
+  co <- summary(fit)$coefficients
+  cat(m, sprintf("%.10g", co["method_code", 1]), sprintf("%.10g", co["method_code", 2]), "\n")
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R not installed (apt-get install r-base-core "
+                                                             "r-cran-lme4 r-cran-lmertest)")
+def test_model_terms_refit_in_r_from_the_written_csv_files(report, tmp_path):
+    """The issue's contract: tables/model_terms.csv has the asked columns and its formula refits in lme4
+    on tables/trial_metrics.csv (both with the '# SIMULATED DATA' first line) to the same estimate."""
+    import subprocess
+
+    out, _ = report
+    terms = pd.read_csv(out / "tables" / "model_terms.csv", comment="#")
+    assert list(terms.columns) == ["measure", "model", "formula", "family", "term", "estimate", "std_error", "df",
+                                   "statistic", "p_value", "ci_low", "ci_high"]
+    assert (out / "tables" / "trial_metrics.csv").read_text(encoding="utf-8").startswith("# SIMULATED DATA")
+    script = tmp_path / "refit.R"
+    script.write_text(_REFIT_R, encoding="utf-8")
+    run = subprocess.run(["Rscript", str(script), str(out / "tables")], capture_output=True, text=True, timeout=300)
+    if "there is no package called" in run.stderr:
+        pytest.skip("R lacks lme4/lmerTest: " + run.stderr.strip().splitlines()[-1])
+    assert run.returncode == 0, run.stderr
+    got = {line.split()[0]: (float(line.split()[1]), float(line.split()[2])) for line in run.stdout.splitlines()}
+    for measure, tol in (("fixation_time_s", 1e-6), ("fixation_count", 1e-4)):
+        used = terms[(terms["measure"] == measure) & terms["model"].str.contains("used")
+                     & (terms["term"] == "method_code")].iloc[0]
+        est, se = got[measure]
+        assert est == pytest.approx(used["estimate"], abs=tol) and se == pytest.approx(used["std_error"], rel=1e-3)

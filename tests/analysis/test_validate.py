@@ -304,4 +304,23 @@ def test_method_effect_intervals_come_from_the_reports_statistics():
     assert len(overall) == 6 and set(overall["measure"]) == {"fixation_time_s", "fixation_count"}
     assert set(iv.loc[iv["model"] == "by_category_t", "scope"]) == set(ARTWORKS)
     assert (iv["ci_low"] < iv["ci_high"]).all()
-    assert set(iv.loc[iv["model"] == "headline", "scale"]) <= {"log_ratio", "difference"}
+    # the headline rows are the report's crossed models (log-time LMM, Poisson GLMM): their ratio intervals
+    # (Statistics.headline, scale "ratio") are compared with the true effect on the log-ratio scale
+    from analysis.report.analyses import compute_statistics
+    from analysis.validate import effects_coverage
+
+    head = compute_statistics(tm[list(TRIAL_METRICS_COLUMNS)]).headline.set_index("measure")
+    assert set(head["scale"]) == {"ratio"}
+    hl = iv[iv["model"] == "headline"].set_index("measure")
+    assert set(hl["scale"]) == {"log_ratio"}
+    for m in ("fixation_time_s", "fixation_count"):
+        assert hl.at[m, "ci_low"] == pytest.approx(np.log(head.at[m, "ci_low"]))
+        assert hl.at[m, "ci_high"] == pytest.approx(np.log(head.at[m, "ci_high"]))
+    # the generating cells: ours / Pix2Pix = (12 + k) / 9 s and (40 + 5k) / 20 fixations, k = 0, 1, 2
+    k = np.arange(3)
+    truth = pd.DataFrame({"measure": ["fixation_time_s", "fixation_count"], "scope": "overall",
+                          "difference": [np.nan, np.nan],
+                          "log_ratio": [np.log((12 + k) / 9).mean(), np.log((40 + 5 * k) / 20).mean()],
+                          "n_artworks": 9})
+    cov = effects_coverage(iv, truth)
+    assert len(cov) == 2 and cov["inside"].all(), cov
