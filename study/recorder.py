@@ -308,8 +308,8 @@ class Recorder:
         except BaseException as exc:  # disk full etc.: kept, re-raised in the main thread by check()
             self._error = exc
             self.failed.set()
-            if is_storage_error(exc):
-                log.error("recorder: cannot write to %s: %s", self.folder, exc.strerror)
+            if isinstance(exc, OSError):   # reported to the experimenter by the session (no traceback)
+                log.error("recorder: cannot write to %s: %s", self.folder, exc.strerror or exc)
             else:
                 log.exception("recorder writer failed")
 

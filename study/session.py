@@ -460,9 +460,13 @@ def _close_segment(trk: Tracker, recorder: Recorder, pres: Presenter | None, sta
 def _storage_message(exc: OSError, phase: str, participant: str, session: int, data_root: Path,
                      ses_dir: Path | None) -> str:
     """The experimenter's message for a storage fault: what stopped, what was kept, what to do."""
+    storage = is_storage_error(exc)
     what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
             errno.EROFS: "the file system became read-only", errno.EFBIG: "a file grew too large",
-            }.get(exc.errno or 0, "the disk reported an I/O error")
+            errno.EIO: "the disk reported an I/O error",
+            }.get(exc.errno or 0, "a file operation failed")
+    remedy = (f"free space on the disk holding {data_root} (check with: df -h {data_root})" if storage else
+              f"fix the cause ({exc.strerror or exc}; e.g. the permissions of {data_root} or a removed drive)")
     where = f" ({exc.filename})" if exc.filename else ""
     resume = (f"python -m study.run --participant {participant} --session {session} --data {data_root} --resume")
     rec = ses_dir / bids.RECORDING_DIR if ses_dir is not None else None
@@ -475,7 +479,8 @@ def _storage_message(exc: OSError, phase: str, participant: str, session: int, d
     if phase == "finalising":
         kept = (f"every trial is recorded and kept unchanged in {rec}; the final files are rewritten "
                 "from it, so nothing is lost")
-        todo = f"free space, then finalise with: {resume}"
+        todo = (f"free space, then finalise with: {resume}" if storage else
+                f"{remedy}, then finalise with: {resume}")
     elif state is not None:
         n_done, n_plan = len(state.get("completed", {})), len(state.get("plan", []))
         size = (rec / "samples.tsv").stat().st_size if (rec / "samples.tsv").is_file() else 0
@@ -483,10 +488,10 @@ def _storage_message(exc: OSError, phase: str, participant: str, session: int, d
         kept = (f"kept in {rec}: {n_done} of {n_plan} trials completed, and every sample written before the stop "
                 f"({amount} in samples.tsv); nothing recorded was deleted, the trial in progress is repeated on "
                 "resume")
-        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then continue with: {resume}"
+        todo = f"{remedy}, then continue with: {resume}"
     else:
         kept = "nothing was recorded yet"
-        todo = f"free space on the disk holding {data_root} (check with: df -h {data_root}), then start the session again"
+        todo = f"{remedy}, then start the session again"
     return (f"{what}{where} while {phase} {participant} ses-{session} ({exc.strerror or exc}): the session stopped. "
             f"{kept[0].upper() + kept[1:]}.\n  fix: {todo}")
 
@@ -581,9 +586,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
     phase = "starting"
     try:
         lock.acquire()
-    except OSError as exc:
-        if not is_storage_error(exc):
-            raise
+    except OSError as exc:  # disk full, read-only, permission denied ...: stop cleanly, keep the data
         raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, None)) from None
     try:
         rec_dir = ses_dir / bids.RECORDING_DIR
@@ -720,9 +723,7 @@ def run_session(config: StudyConfig | str | Path | None, participant: str, sessi
         phase = "finalising"
         bids.finalise(ses_dir, cfg, [s.path for s in stimuli_list])
         return ses_dir
-    except OSError as exc:
-        if not is_storage_error(exc):
-            raise
+    except OSError as exc:  # disk full, read-only, permission denied ...: stop cleanly, keep the data
         raise RecordingStopped(_storage_message(exc, phase, participant, session, data_root, ses_dir)) from None
     finally:
         lock.release()

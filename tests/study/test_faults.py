@@ -285,6 +285,22 @@ def _full_after(budget: list[int], err: int = errno.ENOSPC, on_fail=lambda: None
     return write_all
 
 
+def test_other_os_error_while_recording_stops_cleanly_without_traceback_and_resumes(
+        fast_config, manifest, tmp_path, monkeypatch, capsys):
+    """Permission denied (not a storage fault) mid-session: the same clean stop, no traceback, and resume."""
+    root = tmp_path / "raw"
+    argv = ["--participant", "sub-06", "--config", str(fast_config), "--data", str(root), "--manifest",
+            str(manifest), "--quiet"]
+    monkeypatch.setattr(recorder_mod, "_write_all", _full_after([20_000], errno.EACCES))
+    assert run_cli(run_main, argv) == 1
+    out = capsys.readouterr().err
+    assert "Traceback" not in out and "the session stopped" in out and "--resume" in out
+    assert "a file operation failed" in out and "Permission denied" in out and "free space" not in out
+    monkeypatch.undo()
+    assert run_cli(run_main, [*argv, "--resume"]) == 0, capsys.readouterr().err
+    verify_checksums(root / "sub-06" / "ses-1")
+
+
 @pytest.mark.parametrize("err", [errno.ENOSPC, errno.EDQUOT, errno.EIO])
 def test_disk_full_while_recording_stops_at_once_keeps_the_data_and_resumes(
         fast_config, manifest, tmp_path, monkeypatch, capsys, err):
