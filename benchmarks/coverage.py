@@ -33,7 +33,7 @@ difference ``E[T_pix] (exp(beta + sd_slope^2 / 2) - 1)``.
 Every cohort goes through the report's own statistics (:func:`report_statistics`: the
 calls of ``analysis.report.build``): the headline is ``Statistics.headline``, i.e. the
 crossed models the simplification rule actually selected (LMM of log time with
-Satterthwaite df; Poisson GLMM by Laplace, Wald z); the offered alternatives are the
+Satterthwaite df; Poisson GLMM by Laplace, t with between-within df); the offered alternatives are the
 paired t on participant means, the paired t on artwork means (by items) and min F'
 (Clark 1973; a test without an interval: type-I error and power only). Type-I error is
 the share of null cohorts with p < 0.05.

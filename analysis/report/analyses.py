@@ -142,7 +142,14 @@ def apa_anova(aov: pd.DataFrame, what: str) -> str:
 
 
 def _df_text(df: float) -> str:
-    return f"{df:.1f}" if np.isfinite(df) else "inf"
+    if not np.isfinite(df):
+        return "inf"
+    return str(int(df)) if float(df).is_integer() else f"{df:.1f}"  # between-within df are whole numbers
+
+
+def _df_words(res: MixedResult) -> str:
+    """How the df of a mixed model's t tests were obtained, in words (docs/statistics.md)."""
+    return "between-within df" if res.df_method == "between-within" else "Satterthwaite df"
 
 
 def apa_mixed(res: MixedResult, what: str, *, ratio_word: str = "ratio") -> str:
@@ -154,7 +161,7 @@ def apa_mixed(res: MixedResult, what: str, *, ratio_word: str = "ratio") -> str:
     state = ("singular fit: a random-effect variance or correlation is at its boundary; "
              if res.singular else "") + ("converged" if res.converged else "did NOT converge")
     if np.isfinite(r["df"]):
-        test = f"t({_df_text(r['df'])}) = {r['statistic']:.2f}, {_p(r['p_value'])} (Satterthwaite df)"
+        test = f"t({_df_text(r['df'])}) = {r['statistic']:.2f}, {_p(r['p_value'])} ({_df_words(res)})"
     else:
         test = f"z = {r['statistic']:.2f}, {_p(r['p_value'])} (Wald z)"
     ratio = (f"{ratio_word} = {r['ratio']:.2f}, 95% CI [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}], "
@@ -456,7 +463,7 @@ def _headline_sentence(st: Statistics, name: str) -> str:
             extra = f"; min F'(1, {m['df_den']:.1f}) = {m['min_F']:.2f}, {_p(m['p_value'])}"
     return (f"Ours vs Pix2Pix, {words}, generalising over participants and artworks: {ratio_word} = "
             f"{r['ratio']:.2f}, 95% CI [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}], {test} "
-            f"({'Satterthwaite df' if np.isfinite(r['df']) else 'Wald z, asymptotic: optimistic with few artworks'}"
+            f"({_df_words(res) if np.isfinite(r['df']) else 'Wald z, asymptotic: optimistic with few artworks'}"
             f"{'; singular fit' if res.singular else ''}; "
             f"{res.n_participants} participants, {res.n_artworks} artworks){extra}.")
 
@@ -616,7 +623,7 @@ def finalise(st: Statistics) -> None:
                     "treated as fixed), by items (participants treated as fixed), min F' (Clark, 1973) and the "
                     "crossed random-effects model (headline; participants and artworks both random). Mixed-model "
                     "effects are ratios (exp of the log-scale estimate); t tests of the linear mixed model use "
-                    "Satterthwaite df, the count model Wald z.", mt))
+                    "Satterthwaite df, those of the count model between-within df (artworks - categories).", mt))
     sel = _selection(st)
     if len(sel):
         inf.append(("random_effects_selection", "Random-effects structure: every model fitted, from the maximal "
@@ -648,7 +655,7 @@ def finalise(st: Statistics) -> None:
         if res is not None and not res.terms.empty:
             terms.append(res.terms.assign(measure=name))
     cols = ["measure", "model", "formula", "family", "term", "estimate", "std_error", "df", "statistic", "p_value",
-            "ci_low", "ci_high"]
+            "ci_low", "ci_high", "df_method"]
     model_terms = pd.concat(terms, ignore_index=True)[cols] if terms else pd.DataFrame(columns=cols)
     st.machine_tables = {"trial_metrics": st.trial_data if st.trial_data is not None else pd.DataFrame(),
                          "model_terms": model_terms}

@@ -258,7 +258,22 @@ def _fit(formula: str, df: pd.DataFrame, family: str):
     return fit, texts, bool(fit.converged) and not failed
 
 
-def _fixed_terms(fit, lmm: bool, confidence: float) -> tuple[pd.DataFrame, str]:
+def between_within_df(data: pd.DataFrame) -> int:
+    """Between-within (containment) denominator df of the count model's fixed effects.
+
+    df = number of artworks - number of artwork-level fixed parameters (intercept and
+    category contrasts, i.e. the number of categories), for every fixed term: method varies
+    within artwork, the factor that carries its random slope, and the intercept and
+    category terms vary between artworks (SAS/STAT GLIMMIX ``DDFM=BETWITHIN``/``CONTAIN``;
+    Li & Redden, 2015, BMC Med. Res. Methodol. 15:38, recommend between-within for
+    small-sample GLMMs). Nine artworks in three categories give df = 6 (default: this rule
+    for the Poisson GLMM; the LMM uses Satterthwaite). 0 or less when the design has no
+    artwork replication within categories.
+    """
+    return int(data["artwork"].nunique() - data["category"].nunique())
+
+
+def _fixed_terms(fit, lmm: bool, confidence: float, bw_df: int | None = None) -> tuple[pd.DataFrame, str]:
     fe = fit.fixef()
     names = list(fe)
     est = np.array([float(fe[n]) for n in names])
@@ -277,11 +292,17 @@ def _fixed_terms(fit, lmm: bool, confidence: float) -> tuple[pd.DataFrame, str]:
         ddf = np.where(np.isfinite(ddf) & (ddf > 0), ddf, np.nan)
         p = 2 * stats.t.sf(np.abs(stat), ddf)
         crit = stats.t.ppf(0.5 + confidence / 2, ddf)
+    elif bw_df is not None and bw_df >= 1:
+        ddf = np.full(len(names), float(bw_df))
+        p = 2 * stats.t.sf(np.abs(stat), ddf)
+        crit = stats.t.ppf(0.5 + confidence / 2, ddf)
+        method = "between-within"
     else:
         ddf = np.full(len(names), np.nan)
         p = 2 * stats.norm.sf(np.abs(stat))
         crit = np.full(len(names), stats.norm.ppf(0.5 + confidence / 2))
-        method = "none: Wald z (asymptotic, as lme4 glmer)"
+        method = ("none: Wald z (asymptotic, as lme4 glmer)" if bw_df is None
+                  else "none: Wald z (between-within df would be 0: one artwork per category)")
     out = pd.DataFrame({"model": "lmer" if lmm else "glmer", "term": names, "label": [_label(n) for n in names],
                         "estimate": est, "std_error": se,
                         "df": ddf, "statistic": stat, "p_value": p, "ci_low": est - crit * se,
@@ -304,7 +325,7 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
             fit, w, conv = _fit(formula, df, family)
             sing = _singular(fit, lmm)
             ll = float(fit.logLik().value)
-            fx, dfm = _fixed_terms(fit, lmm, confidence)
+            fx, dfm = _fixed_terms(fit, lmm, confidence, None if lmm else between_within_df(df))
             var = _variance_table(fit, lmm)
         except FIT_ERRORS as exc:
             if required:
@@ -320,10 +341,10 @@ def _fit_crossed(df: pd.DataFrame, response: str, fixed_rhs: str, family: str, g
                       "singular": sing, "parameters": _n_params(struct), "log_likelihood": ll,
                       "lrt_chi2": np.nan, "lrt_df": np.nan, "lrt_p": np.nan, "decision": ""})
         fam = family.split("(")[0].strip()
-        t = fx.drop(columns=["label", "model"]).assign(model=name, formula=formula, family=fam)
+        t = fx.drop(columns=["label", "model"]).assign(model=name, formula=formula, family=fam, df_method=dfm)
         r = var.rename(columns={"sd": "estimate"})
         r["estimate"] = r["estimate"].fillna(r["correlation"])
-        r = r[["term", "estimate"]].assign(model=name, formula=formula, family=fam)
+        r = r[["term", "estimate"]].assign(model=name, formula=formula, family=fam, df_method="")
         all_terms.append(pd.concat([t, r], ignore_index=True))
         fits[name] = (fit, struct, conv, sing, ll, fx, var, dfm, formula)
         return name
@@ -540,9 +561,15 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     lme4's ``glmer`` default; adaptive quadrature with more points is only defined for a
     single scalar random effect, which a crossed design is not; Bolker et al., 2009) with
     ``mixedlm.glmer``. The random-effects structure is chosen by the rule of
-    :func:`crossed_lmm`. Tests are Wald z tests, as lme4 reports them: there is no
-    established small-sample df for GLMMs, so with few artworks read them next to min F'
-    and the LMM (docs/statistics.md). Rate ratios exp(b) are given with Wald CIs.
+    :func:`crossed_lmm`. Estimates and SEs are lme4's (Laplace ML, Wald SEs); tests and
+    CIs use a t reference with the between-within (containment) df of
+    :func:`between_within_df` (default: df = artworks - categories, e.g. t(6) with 9
+    artworks in 3 categories; SAS/STAT GLIMMIX ``DDFM=BETWITHIN``; Li & Redden, 2015,
+    recommend it for small-sample GLMMs), not lme4's asymptotic Wald z, which covered
+    only 87 % with a type-I error of 17 % at 9 artworks in the coverage benchmark, against
+    92 % / 8 % for t(6) (docs/simulation.md). ``df_method`` = "between-within"; with one
+    artwork per category (df 0) the Wald z is used and ``df`` is NaN. Rate ratios exp(b)
+    are given with the same t-based CIs.
 
     This replaces the variational-Bayes fit used before (its method SE was about 20 times
     too small on the demo cohort) and the two-way clustered GLM cross-check (a
@@ -556,7 +583,7 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     dv : str
         Count column (default fixation count).
     confidence : float
-        Level of the Wald CIs (default 0.95).
+        Level of the t-based CIs (default 0.95).
     simplify, alpha_lrt
         As in :func:`crossed_lmm`.
     seed : ignored
@@ -575,6 +602,9 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     guide for ecology and evolution. *TREE, 24*(3), 127-135.
     Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust
     inference. *J. Human Resources, 50*(2), 317-372.
+    Li, P., & Redden, D. T. (2015). Comparing denominator degrees of freedom
+    approximations for the generalized linear mixed model in analyzing binary outcome in
+    small sample cluster-randomized trials. *BMC Medical Research Methodology, 15*, 38.
 
     Examples
     --------

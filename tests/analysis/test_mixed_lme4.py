@@ -125,7 +125,14 @@ def test_glmm_matches_lme4_glmer_laplace(glmm):
     np.testing.assert_allclose(_sdcor(glmm)[[0, 1, 3, 4]], np.array(GLMM_SDCOR)[[0, 1, 3, 4]], rtol=5e-4)
     np.testing.assert_allclose(_sdcor(glmm)[[2, 5]], np.array(GLMM_SDCOR)[[2, 5]], atol=2e-3)
     assert glmm.family == "poisson" and not glmm.singular
-    assert np.isnan(glmm.fixed["df"]).all() and "Wald z" in glmm.df_method
+    # between-within df (artworks - categories; SAS GLIMMIX DDFM=BETWITHIN), t-based p and CI
+    from scipy import stats
+
+    bw = glmm.data["artwork"].nunique() - glmm.data["category"].nunique()
+    assert glmm.df_method == "between-within" and (glmm.fixed["df"] == bw).all()
+    r = glmm.fixed.iloc[1]
+    assert r["p_value"] == pytest.approx(2 * stats.t.sf(abs(r["estimate"] / r["std_error"]), bw), rel=1e-9)
+    assert r["ci_high"] - r["estimate"] == pytest.approx(stats.t.ppf(0.975, bw) * r["std_error"], rel=1e-9)
 
 
 def test_pearson_dispersion_matches_r_and_underdispersion_fits_no_negbin(glmm):

@@ -12,7 +12,7 @@ from analysis.aggregate import ARTWORKS, CATEGORIES
 from analysis.report.analyses import attach_glmm, compute_statistics, fit_count_model
 
 MODEL_TERMS = ["measure", "model", "formula", "family", "term", "estimate", "std_error", "df", "statistic",
-               "p_value", "ci_low", "ci_high"]
+               "p_value", "ci_low", "ci_high", "df_method"]
 JARGON = {"mean_x", "mean_y", "ng2", "ddof1", "ddof2", "W_spher", "p_val", "p_unc"}
 
 
@@ -51,7 +51,9 @@ def test_headline_is_the_crossed_model_per_measure(st):
     assert t["ci_low"] < t["estimate"] < t["ci_high"] and t["estimate"] == pytest.approx(np.exp(t["log_estimate"]))
     assert 1.1 < t["estimate"] < 1.7  # simulated time ratio exp(0.3) = 1.35
     c = h.loc["fixation_count"]
-    assert c["family"] == "poisson" and c["statistic_name"] == "z"
+    assert c["family"] == "poisson" and c["statistic_name"] == "t" and c["df_method"] == "between-within"
+    assert c["df"] == c["artworks"] - 3  # between-within: artworks - categories
+    assert re.search(r"t\(\d+\) = ", st.sentences["headline_fixation_count"])
     for k in ("headline_fixation_time_s", "headline_fixation_count"):
         assert "generalising over participants and artworks" in st.sentences[k]
     assert re.search(r"t\(\d+\.\d\) = ", st.sentences["headline_fixation_time_s"])
