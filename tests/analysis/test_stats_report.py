@@ -12,7 +12,7 @@ from analysis.aggregate import ARTWORKS, CATEGORIES
 from analysis.report.analyses import attach_glmm, compute_statistics, fit_count_model
 
 MODEL_TERMS = ["measure", "model", "formula", "family", "term", "estimate", "std_error", "df", "statistic",
-               "p_value", "ci_low", "ci_high", "df_method"]
+               "p_value", "ci_low", "ci_high"]
 JARGON = {"mean_x", "mean_y", "ng2", "ddof1", "ddof2", "W_spher", "p_val", "p_unc"}
 
 
