@@ -437,6 +437,18 @@ def _ratio_columns(fx: pd.DataFrame, on: bool) -> pd.DataFrame:
     return fx
 
 
+def _mixed_result(out: dict, df: pd.DataFrame, n_in: int, *, family: str, log: bool, note: str,
+                  fitted: np.ndarray, model: str) -> MixedResult:
+    """The :class:`MixedResult` of a fit by :func:`_fit_crossed` (shared by the LMM and the GLMM)."""
+    return MixedResult(
+        model=f"{model}: {out['formula']}", fixed=_ratio_columns(out["fixed"], log), variance=out["variance"],
+        converged=out["converged"], warnings=out["warnings"], n_obs=len(df),
+        n_participants=int(df["participant"].nunique()), n_artworks=int(df["artwork"].nunique()),
+        n_dropped=n_in - len(df), note=note, formula=out["formula"], family=family,
+        singular=out["singular"], df_method=out["df_method"], steps=out["steps"], terms=out["terms"], data=df,
+        loglik=out["loglik"], fitted=fitted)
+
+
 def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool = True,
                 zero_offset: float | None = None, confidence: float = 0.95, simplify: bool = True,
                 alpha_lrt: float = ALPHA_LRT) -> MixedResult:
@@ -541,15 +553,9 @@ def crossed_lmm(data: pd.DataFrame, dv: str = "total_fixation_s", *, log: bool =
     df, cat_cols = design_columns(df)
     out = _fit_crossed(df, response, fixed_formula(cat_cols), "gaussian", groups, confidence=confidence,
                        simplify=simplify, alpha_lrt=alpha_lrt)
-    fx = _ratio_columns(out["fixed"], log)
-    return MixedResult(
-        model=f"Linear mixed model (REML, lme4 algorithm via mixedlm): {out['formula']}",
-        fixed=fx, variance=out["variance"], converged=out["converged"], warnings=out["warnings"],
-        n_obs=len(df), n_participants=int(df["participant"].nunique()), n_artworks=int(df["artwork"].nunique()),
-        n_dropped=n_in - len(df), note=note, formula=out["formula"], family="gaussian",
-        singular=out["singular"], df_method=out["df_method"], steps=out["steps"], terms=out["terms"], data=df,
-        loglik=out["loglik"], fitted=np.exp(np.asarray(out["fit"].fitted(), dtype=float)) if log else
-        np.asarray(out["fit"].fitted(), dtype=float))
+    fitted = np.asarray(out["fit"].fitted(), dtype=float)
+    return _mixed_result(out, df, n_in, family="gaussian", log=log, note=note, fitted=np.exp(fitted) if log else fitted,
+                         model="Linear mixed model (REML, lme4 algorithm via mixedlm)")
 
 
 def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, confidence: float = 0.95,
@@ -633,14 +639,9 @@ def crossed_poisson_glmm(data: pd.DataFrame, dv: str = "fixation_count", *, conf
     df, cat_cols = design_columns(df)
     out = _fit_crossed(df, dv, fixed_formula(cat_cols), "poisson", groups, confidence=confidence,
                        simplify=simplify, alpha_lrt=alpha_lrt)
-    fx = _ratio_columns(out["fixed"], True)
-    return MixedResult(
-        model=f"Poisson mixed model (ML, Laplace, lme4 algorithm via mixedlm): {out['formula']}",
-        fixed=fx, variance=out["variance"], converged=out["converged"], warnings=out["warnings"],
-        n_obs=len(df), n_participants=int(df["participant"].nunique()), n_artworks=int(df["artwork"].nunique()),
-        n_dropped=n_in - len(df), note="log link; Laplace approximation", formula=out["formula"],
-        family="poisson", singular=out["singular"], df_method=out["df_method"], steps=out["steps"],
-        terms=out["terms"], data=df, loglik=out["loglik"], fitted=np.asarray(out["fit"].fitted(), dtype=float))
+    return _mixed_result(out, df, n_in, family="poisson", log=True, note="log link; Laplace approximation",
+                         fitted=np.asarray(out["fit"].fitted(), dtype=float),
+                         model="Poisson mixed model (ML, Laplace, lme4 algorithm via mixedlm)")
 
 
 #: Upper bound of the negative-binomial size theta (variance mu + mu^2 / theta): an estimate
